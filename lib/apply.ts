@@ -1,0 +1,91 @@
+/**
+ * Server-side apply under one field manager. `kubectl diff --server-side` decides whether anything
+ * would change; only then does `kubectl apply --server-side` write, so a converged object is not
+ * even re-sent. Each object's resourceVersion before and after says what happened to it.
+ */
+import type { Cluster } from './cluster.ts'
+import { commandFailed, isNotFound } from './cluster.ts'
+import { FIELD_MANAGER, toYamlDocuments, type Manifest } from './render.ts'
+
+export type Action = 'created' | 'changed' | 'unchanged' | 'deleted'
+export type Change = { ref: string; action: Action }
+export type ApplyResult = { changes: Change[]; diff: string }
+
+export function refOf(o: Pick<Manifest, 'kind' | 'metadata'>): string {
+  return `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`
+}
+
+async function resourceVersionOf(cluster: Cluster, o: Manifest): Promise<string | undefined> {
+  try {
+    const live = await cluster.objects.read({
+      apiVersion: o.apiVersion,
+      kind: o.kind,
+      metadata: { name: o.metadata.name, namespace: o.metadata.namespace },
+    })
+    return live.metadata?.resourceVersion
+  } catch (err) {
+    if (isNotFound(err)) return undefined
+    throw err
+  }
+}
+
+/** Pending changes as kubectl shows them; empty when the cluster already matches. */
+export async function serverSideDiff(cluster: Cluster, objects: Manifest[]): Promise<string> {
+  if (objects.length === 0) return ''
+  const out = await cluster.kubectl(
+    ['diff', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-'],
+    toYamlDocuments(objects),
+  )
+  // kubectl diff: 0 no differences, 1 differences, >1 error.
+  if (out.exitCode === 0) return ''
+  if (out.exitCode === 1 && out.stderr.trim() === '') return out.stdout
+  throw commandFailed('kubectl diff --server-side', out)
+}
+
+/**
+ * Makes the cluster match `objects`. With dryRun, only reports what would change.
+ * Returns one Change per object and the diff that was (or would be) applied.
+ */
+export async function applyManifests(cluster: Cluster, objects: Manifest[], dryRun: boolean): Promise<ApplyResult> {
+  const before = await Promise.all(objects.map((o) => resourceVersionOf(cluster, o)))
+  const diff = await serverSideDiff(cluster, objects)
+  if (diff === '') {
+    return { changes: objects.map((o) => ({ ref: refOf(o), action: 'unchanged' })), diff }
+  }
+  if (dryRun) {
+    const changes = objects.map((o, i): Change => {
+      if (before[i] === undefined) return { ref: refOf(o), action: 'created' }
+      return { ref: refOf(o), action: diffMentions(diff, o) ? 'changed' : 'unchanged' }
+    })
+    return { changes, diff }
+  }
+  const out = await cluster.kubectl(
+    ['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-o', 'json', '-f', '-'],
+    toYamlDocuments(objects),
+  )
+  if (out.exitCode !== 0) throw commandFailed('kubectl apply --server-side', out)
+  const applied = JSON.parse(out.stdout)
+  const items: Manifest[] = applied.kind === 'List' ? applied.items : [applied]
+  const changes = objects.map((o, i): Change => {
+    const after = items.find((a) => a.kind === o.kind && a.metadata.name === o.metadata.name && a.metadata.namespace === o.metadata.namespace)
+    const rv = (after?.metadata as { resourceVersion?: string } | undefined)?.resourceVersion
+    if (before[i] === undefined) return { ref: refOf(o), action: 'created' }
+    return { ref: refOf(o), action: rv === before[i] ? 'unchanged' : 'changed' }
+  })
+  return { changes, diff }
+}
+
+/** kubectl diff names each object's files `<group>.<version>.<Kind>.<namespace>.<name>`. */
+function diffMentions(diff: string, o: Manifest): boolean {
+  const suffix = `.${o.kind}.${o.metadata.namespace ? `${o.metadata.namespace}.` : ''}${o.metadata.name}`
+  return diff.split('\n').some((line) => line.startsWith('diff ') && line.includes(suffix + ' '))
+}
+
+export function summarize(changes: Change[], dryRun = false): string {
+  const order: Action[] = ['created', 'changed', 'deleted', 'unchanged']
+  const counts = order
+    .map((action) => [action, changes.filter((c) => c.action === action).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([action, n]) => `${n} ${dryRun && action !== 'unchanged' ? `would be ${action}` : action}`)
+  return counts.length ? counts.join(', ') : 'nothing to do'
+}

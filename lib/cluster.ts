@@ -1,0 +1,147 @@
+/**
+ * The one way the kit reaches a cluster: the configured context only, pinned explicitly on every
+ * API client, kubectl and helm call, so a `kubectl config use-context` in another terminal cannot
+ * redirect a run half-way.
+ */
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  KubernetesObjectApi,
+  StorageV1Api,
+} from '@kubernetes/client-node'
+import { $, type ProcessOutput } from 'zx'
+import type { Config } from './config.ts'
+import { EXIT, UserError } from './errors.ts'
+
+export type Cluster = {
+  context: string
+  server: string
+  kc: KubeConfig
+  core: CoreV1Api
+  custom: CustomObjectsApi
+  apiext: ApiextensionsV1Api
+  storage: StorageV1Api
+  objects: KubernetesObjectApi
+  /** kubectl with --context; never throws, the caller reads exitCode. */
+  kubectl(args: string[], input?: string): Promise<ProcessOutput>
+  /** helm with --kube-context; never throws, the caller reads exitCode. */
+  helm(args: string[], input?: string): Promise<ProcessOutput>
+}
+
+/**
+ * Refuses any context but KUBE_CONTEXT. The current context must be KUBE_CONTEXT, unless
+ * `--context KUBE_CONTEXT` says explicitly to use it anyway.
+ */
+export function chooseContext(
+  config: Pick<Config, 'kubeContext'>,
+  available: string[],
+  current: string,
+  contextFlag: string | undefined,
+): string {
+  const target = config.kubeContext
+  if (contextFlag !== undefined && contextFlag !== target) {
+    throw new UserError(
+      `refusing --context ${contextFlag}: the configuration allows only KUBE_CONTEXT=${target}. ` +
+        `To work on ${contextFlag}, set KUBE_CONTEXT=${contextFlag} in your env file.`,
+      EXIT.config,
+    )
+  }
+  if (!available.includes(target)) {
+    throw new UserError(
+      `KUBE_CONTEXT=${target} is not a context in your kubeconfig` +
+        (process.env.KUBECONFIG ? ` (KUBECONFIG=${process.env.KUBECONFIG})` : '') +
+        `; contexts there: ${available.length ? available.join(', ') : '(none)'}`,
+      EXIT.config,
+    )
+  }
+  if (current !== target && contextFlag === undefined) {
+    throw new UserError(
+      `refusing to run: the current kubectl context is ${current || '(none)'} but KUBE_CONTEXT is ${target}. ` +
+        `Switch with \`kubectl config use-context ${target}\`, or pass --context ${target} to use it without switching.`,
+      EXIT.config,
+    )
+  }
+  return target
+}
+
+export function connectCluster(config: Pick<Config, 'kubeContext'>, contextFlag?: string): Cluster {
+  const kc = new KubeConfig()
+  try {
+    kc.loadFromDefault()
+  } catch (err) {
+    throw new UserError(`cannot read your kubeconfig: ${(err as Error).message}`, EXIT.config)
+  }
+  const context = chooseContext(
+    config,
+    kc.getContexts().map((c) => c.name),
+    kc.getCurrentContext(),
+    contextFlag,
+  )
+  kc.setCurrentContext(context)
+  const server = kc.getCurrentCluster()?.server ?? '(unknown server)'
+  const run = (bin: string, flag: string) => (args: string[], input?: string) =>
+    $({ input, nothrow: true, quiet: true })`${bin} ${flag}=${context} ${args}`
+  return {
+    context,
+    server,
+    kc,
+    core: kc.makeApiClient(CoreV1Api),
+    custom: kc.makeApiClient(CustomObjectsApi),
+    apiext: kc.makeApiClient(ApiextensionsV1Api),
+    storage: kc.makeApiClient(StorageV1Api),
+    objects: KubernetesObjectApi.makeApiClient(kc),
+    kubectl: run('kubectl', '--context'),
+    helm: run('helm', '--kube-context'),
+  }
+}
+
+export function isNotFound(err: unknown): boolean {
+  return (err as { code?: unknown })?.code === 404
+}
+
+const UNREACHABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|socket hang up|connection refused|Unable to connect to the server|the server is currently unable/i
+
+/** Turns "the API server did not answer" into one actionable message; other errors pass through. */
+export function explainClusterError(err: unknown, cluster: Pick<Cluster, 'context' | 'server'>): unknown {
+  if (err instanceof UserError && err.exitCode !== EXIT.failed) return err
+  const text = errorText(err)
+  if (UNREACHABLE.test(text)) {
+    return new UserError(
+      `cannot reach the API server of context ${cluster.context} (${cluster.server}): ${firstLine(text)}. ` +
+        `Is the cluster up? Check with \`kubectl --context ${cluster.context} get --raw /readyz\`, then rerun this step.`,
+      EXIT.failed,
+    )
+  }
+  return err
+}
+
+/** Wraps an action so that every failure reads the same way, wherever it came from. */
+export async function withCluster<T>(cluster: Cluster, action: () => Promise<T>): Promise<T> {
+  try {
+    return await action()
+  } catch (err) {
+    throw explainClusterError(err, cluster)
+  }
+}
+
+export function errorText(err: unknown): string {
+  if (err === null || err === undefined) return String(err)
+  const e = err as { message?: string; body?: unknown; stderr?: string }
+  const parts = [e.message ?? String(err)]
+  if (typeof e.body === 'string') parts.push(e.body)
+  else if (e.body && typeof e.body === 'object' && 'message' in e.body) parts.push(String((e.body as { message: unknown }).message))
+  if (e.stderr) parts.push(e.stderr)
+  return parts.join(' ')
+}
+
+export function firstLine(text: string): string {
+  return text.trim().split('\n')[0]
+}
+
+/** A failed kubectl/helm call, as one message naming the command. */
+export function commandFailed(what: string, output: ProcessOutput): UserError {
+  const stderr = output.stderr.trim() || output.stdout.trim()
+  return new UserError(`${what} failed (exit ${output.exitCode}): ${stderr}`, EXIT.failed)
+}

@@ -1,0 +1,144 @@
+/** Step 01: MetalLB address pools and their L2 advertisement. */
+import { applyManifests, summarize, serverSideDiff } from './apply.ts'
+import { errorText, firstLine, isNotFound } from './cluster.ts'
+import { PreconditionError } from './errors.ts'
+import { metallbManifests, type Manifest } from './render.ts'
+import type { StepContext, StepResult } from './step.ts'
+import { waitUntil } from './wait.ts'
+
+const WEBHOOK_NOT_READY = /failed calling webhook|no endpoints available for service|connection refused|context deadline exceeded|service "[^"]*webhook[^"]*" not found/i
+
+export async function ensureAddressPools(ctx: StepContext): Promise<StepResult> {
+  const { config, cluster, log } = ctx
+  log.step(`01-metallb: address pools for ${config.internalIp} (internal) and ${config.externalIp} (external)`)
+  await requireMetallbInstalled(ctx)
+  await refuseOverlappingPools(ctx)
+  await warnAboutServiceLb(ctx)
+  const objects = metallbManifests(config)
+  await waitForMetallbWebhook(ctx, objects)
+  const result = await applyManifests(cluster, objects, ctx.dryRun)
+  if (ctx.dryRun && result.diff) log.info(`pending changes:\n${result.diff}`)
+  for (const change of result.changes) log.info(`${change.ref}: ${change.action}`)
+  return { ok: true, summary: `01-metallb: ${summarize(result.changes, ctx.dryRun)}` }
+}
+
+async function requireMetallbInstalled({ config, cluster }: StepContext): Promise<void> {
+  const missing: string[] = []
+  for (const crd of ['ipaddresspools.metallb.io', 'l2advertisements.metallb.io']) {
+    try {
+      const found = await cluster.apiext.readCustomResourceDefinition({ name: crd })
+      if (!found.spec.versions.some((v) => v.name === 'v1beta1' && v.served)) {
+        missing.push(`CRD ${crd} does not serve metallb.io/v1beta1: upgrade MetalLB to 0.13 or newer`)
+      }
+    } catch (err) {
+      if (!isNotFound(err)) throw err
+      missing.push(`CRD ${crd} is missing`)
+    }
+  }
+  try {
+    await cluster.core.readNamespace({ name: config.metallbNamespace })
+  } catch (err) {
+    if (!isNotFound(err)) throw err
+    missing.push(`namespace ${config.metallbNamespace} (METALLB_NAMESPACE) does not exist`)
+  }
+  if (missing.length > 0) {
+    throw new PreconditionError(`MetalLB is not installed in context ${cluster.context}:`, [
+      ...missing,
+      'install MetalLB first (e.g. `helm install metallb metallb/metallb -n metallb-system --create-namespace`), or set METALLB_NAMESPACE to where it runs, then rerun 01-metallb',
+    ])
+  }
+}
+
+/** MetalLB refuses overlapping pools; the blog's single pool holding both addresses is the usual culprit. */
+async function refuseOverlappingPools({ config, cluster }: StepContext): Promise<void> {
+  const pools = (await cluster.custom.listNamespacedCustomObject({
+    group: 'metallb.io',
+    version: 'v1beta1',
+    namespace: config.metallbNamespace,
+    plural: 'ipaddresspools',
+  })) as { items: Manifest[] }
+  const ours = new Set(metallbManifests(config).map((o) => o.metadata.name))
+  const conflicts: string[] = []
+  for (const pool of pools.items) {
+    if (ours.has(pool.metadata.name)) continue
+    const addresses = ((pool.spec as { addresses?: string[] })?.addresses ?? [])
+    for (const [setting, ip] of [['INTERNAL_IP', config.internalIp], ['EXTERNAL_IP', config.externalIp]]) {
+      const holder = addresses.find((entry) => poolEntryContains(entry, ip))
+      if (holder) {
+        conflicts.push(
+          `IPAddressPool ${config.metallbNamespace}/${pool.metadata.name} already holds ${setting}=${ip} (in ${holder}); MetalLB refuses overlapping pools and that pool may hand the address to any Service`,
+        )
+      }
+    }
+  }
+  if (conflicts.length > 0) {
+    throw new PreconditionError('the configured addresses belong to another MetalLB pool:', [
+      ...conflicts,
+      `remove those addresses from that pool (kubectl -n ${config.metallbNamespace} edit ipaddresspool <name>) or delete it, then rerun 01-metallb`,
+    ])
+  }
+}
+
+/** k3s' ServiceLB (Klipper) answers LoadBalancer Services too and fights MetalLB for them. */
+async function warnAboutServiceLb({ cluster, log }: StepContext): Promise<void> {
+  const pods = await cluster.core.listNamespacedPod({ namespace: 'kube-system', labelSelector: 'svccontroller.k3s.cattle.io/svcname' })
+  if (pods.items.length > 0) {
+    log.warn('k3s ServiceLB (svclb-* pods in kube-system) is running and competes with MetalLB; start k3s with --disable servicelb')
+  }
+}
+
+/**
+ * Right after MetalLB starts, its validating webhook has no endpoints yet and every pool is
+ * rejected with `failed calling webhook "ipaddresspoolvalidationwebhook.metallb.io"`. A server-side
+ * dry run goes through the same admission path, so retry that (bounded) until the webhook answers.
+ */
+async function waitForMetallbWebhook(ctx: StepContext, objects: Manifest[]): Promise<void> {
+  let lastError = ''
+  const answered = await waitUntil({
+    what: "MetalLB's admission webhook",
+    timeoutSeconds: ctx.timeoutSeconds,
+    log: ctx.log,
+    pollSeconds: 3,
+    check: async () => {
+      try {
+        await serverSideDiff(ctx.cluster, objects)
+        return { done: true, status: 'answering' }
+      } catch (err) {
+        const text = errorText(err)
+        if (!WEBHOOK_NOT_READY.test(text)) throw err
+        lastError = firstLine(text)
+        return { done: false, status: 'not answering yet' }
+      }
+    },
+  })
+  if (!answered) {
+    throw new PreconditionError(`MetalLB's webhook did not answer within ${ctx.timeoutSeconds}s: ${lastError}`, [
+      `check the MetalLB controller: kubectl --context ${ctx.cluster.context} -n ${ctx.config.metallbNamespace} get pods,endpoints`,
+      'rerun 01-metallb once it is Running (or raise --timeout)',
+    ])
+  }
+}
+
+// --- IPv4 pool entries: a.b.c.d/nn or a.b.c.d-e.f.g.h
+
+function ipToNumber(ip: string): number | undefined {
+  const parts = ip.trim().split('.')
+  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return undefined
+  return parts.reduce((n, p) => n * 256 + Number(p), 0)
+}
+
+export function poolEntryContains(entry: string, ip: string): boolean {
+  const target = ipToNumber(ip)
+  if (target === undefined) return false
+  if (entry.includes('-')) {
+    const [from, to] = entry.split('-').map(ipToNumber)
+    return from !== undefined && to !== undefined && from <= target && target <= to
+  }
+  const [base, bitsText] = entry.split('/')
+  const start = ipToNumber(base)
+  const bits = bitsText === undefined ? 32 : Number(bitsText)
+  if (start === undefined || !(bits >= 0 && bits <= 32)) return false
+  const size = 2 ** (32 - bits)
+  const network = Math.floor(start / size) * size
+  return network <= target && target < network + size
+}

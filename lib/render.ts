@@ -1,0 +1,114 @@
+/** Turns a validated Config into exactly what the steps apply. No cluster is contacted here. */
+import fs from 'node:fs'
+import path from 'node:path'
+import YAML from 'yaml'
+import type { Config } from './config.ts'
+import { renderTemplate } from './template.ts'
+
+export const FIELD_MANAGER = 'homelab-ingress'
+export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'homelab-ingress' }
+export const RELEASE_NAME = 'traefik'
+/** Names the Traefik chart gives the two Services for release `traefik`. */
+export const EXTERNAL_SERVICE = 'traefik'
+export const INTERNAL_SERVICE = 'traefik-internal'
+export const PUBLIC_ENTRYPOINTS = ['web', 'websecure']
+export const INTERNAL_ENTRYPOINTS = ['intweb', 'intwebsec']
+export const DASHBOARD_HOST_NAME = 'traefik'
+
+export type Manifest = {
+  apiVersion: string
+  kind: string
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; [k: string]: unknown }
+  [k: string]: unknown
+}
+
+export function metallbAnnotation(config: Config): string {
+  return `${config.metallbAnnotationPrefix}/loadBalancerIPs`
+}
+
+export function metallbManifests(config: Config): Manifest[] {
+  return renderTemplate('01-metallb.yaml', {
+    METALLB_NAMESPACE: config.metallbNamespace,
+    TRAEFIK_NAMESPACE: config.traefikNamespace,
+    INTERNAL_IP: config.internalIp,
+    EXTERNAL_IP: config.externalIp,
+  }) as Manifest[]
+}
+
+export function traefikValues(config: Config): Record<string, any> {
+  const [values] = renderTemplate('02-traefik-values.yaml', {
+    METALLB_ANNOTATION: metallbAnnotation(config),
+    EXTERNAL_IP: config.externalIp,
+    INTERNAL_IP: config.internalIp,
+    STORAGE_CLASS: config.storageClass,
+    ACME_EMAIL: config.acmeEmail,
+    DOMAIN: config.domain,
+  })
+  const acme = values.certificatesResolvers.letsencrypt.acme
+  acme.caServer = config.acmeCaServer
+  if (config.acmeChallenge.type === 'dns') {
+    // DNS-01 can prove names that resolve only on the LAN, so the admin entrypoint gets real
+    // certificates too.
+    delete acme.httpChallenge
+    acme.dnsChallenge = { provider: config.acmeChallenge.provider }
+    values.envFrom = [{ secretRef: { name: config.acmeDnsSecret } }]
+    values.ports.intwebsec.tls.certResolver = 'letsencrypt'
+  }
+  // With HTTP-01 the admin hosts (LAN-only names) can never pass the challenge; asking would only
+  // burn Let's Encrypt's failed-validation limit, so intwebsec keeps Traefik's default certificate.
+  if (config.traefikPhoneHome) {
+    values.globalArguments = ['--global.checknewversion=true', '--global.sendanonymoususage=true']
+  }
+  return values
+}
+
+export function adminHost(config: Config, name: string): string {
+  return `${name}.${config.domain}`
+}
+
+/** Every admin host: the dashboard first, then INTERNAL_ROUTES in order. */
+export function adminHosts(config: Config): string[] {
+  return [DASHBOARD_HOST_NAME, ...config.internalRoutes.map((r) => r.name)].map((n) => adminHost(config, n))
+}
+
+export function internalRouteManifests(config: Config): Manifest[] {
+  return config.internalRoutes.flatMap(
+    (route) =>
+      renderTemplate('03-internal-route.yaml', {
+        ROUTE_NAME: route.name,
+        ROUTE_NAMESPACE: route.namespace,
+        ROUTE_HOST: adminHost(config, route.name),
+        ROUTE_SERVICE: route.service,
+        ROUTE_PORT: route.port,
+      }) as Manifest[],
+  )
+}
+
+export function hostsFileLine(config: Config): string {
+  return `${config.internalIp} ${adminHosts(config).join(' ')}`
+}
+
+export function toYamlDocuments(objects: object[]): string {
+  return objects.map((o) => YAML.stringify(o, { lineWidth: 0 })).join('---\n')
+}
+
+export const RENDERED_FILES = ['01-metallb.yaml', '02-traefik-values.yaml', '03-internal-routes.yaml'] as const
+
+/** Renders all three files in memory first, so a failure writes nothing. */
+export function renderAll(config: Config): Record<(typeof RENDERED_FILES)[number], string> {
+  return {
+    '01-metallb.yaml': toYamlDocuments(metallbManifests(config)),
+    '02-traefik-values.yaml': YAML.stringify(traefikValues(config), { lineWidth: 0 }),
+    '03-internal-routes.yaml': toYamlDocuments(internalRouteManifests(config)),
+  }
+}
+
+export function writeRendered(config: Config, outDir: string): string[] {
+  const files = renderAll(config)
+  fs.mkdirSync(outDir, { recursive: true })
+  return Object.entries(files).map(([name, text]) => {
+    const file = path.join(outDir, name)
+    fs.writeFileSync(file, text)
+    return file
+  })
+}

@@ -1,0 +1,112 @@
+/** Step 03: IngressRoutes for the admin UIs, on the internal entrypoints only. */
+import { applyManifests, refOf, summarize, type Change } from './apply.ts'
+import { commandFailed, isNotFound } from './cluster.ts'
+import { PreconditionError } from './errors.ts'
+import { internalRouteManifests, MANAGED_BY, type Manifest } from './render.ts'
+import type { StepContext, StepResult } from './step.ts'
+
+export async function applyInternalRoutes(ctx: StepContext): Promise<StepResult> {
+  const { config, cluster, log } = ctx
+  log.step(`03-internal-routes: ${config.internalRoutes.map((r) => r.name).join(', ') || '(none)'} on intweb/intwebsec`)
+  await requireTraefikCrds(ctx)
+  await warnAboutOldApiGroup(ctx)
+
+  const wanted: Manifest[] = []
+  const skipped: string[] = []
+  for (const [i, route] of config.internalRoutes.entries()) {
+    const manifest = internalRouteManifests(config)[i]
+    if (!(await namespaceExists(ctx, route.namespace))) {
+      log.warn(
+        `route ${route.name}: namespace ${route.namespace} does not exist; skipped (install the app, or fix INTERNAL_ROUTES, then rerun 03-internal-routes)`,
+      )
+      skipped.push(route.name)
+      continue
+    }
+    await warnIfServiceMissing(ctx, route.namespace, route.service, route.port, route.name)
+    wanted.push(manifest)
+  }
+
+  const result = await applyManifests(cluster, wanted, ctx.dryRun)
+  if (ctx.dryRun && result.diff) log.info(`pending changes:\n${result.diff}`)
+  const pruned = await pruneStaleRoutes(ctx, wanted)
+  const changes = [...result.changes, ...pruned]
+  for (const change of changes) log.info(`${change.ref}: ${change.action}`)
+  const skippedText = skipped.length ? `, ${skipped.length} skipped (${skipped.join(', ')}: namespace missing)` : ''
+  return { ok: true, summary: `03-internal-routes: ${summarize(changes, ctx.dryRun)}${skippedText}` }
+}
+
+async function requireTraefikCrds({ cluster }: StepContext): Promise<void> {
+  try {
+    await cluster.apiext.readCustomResourceDefinition({ name: 'ingressroutes.traefik.io' })
+  } catch (err) {
+    if (!isNotFound(err)) throw err
+    throw new PreconditionError(`the IngressRoute CRD (ingressroutes.traefik.io) is missing in context ${cluster.context}`, [
+      'the Traefik chart installs it: run 02-traefik first (npx zx scripts/02-traefik.ts or make 02-traefik)',
+    ])
+  }
+}
+
+/** Traefik v3 ignores the v2 group; routes there look applied but are never served. */
+async function warnAboutOldApiGroup({ cluster, log }: StepContext): Promise<void> {
+  try {
+    await cluster.apiext.readCustomResourceDefinition({ name: 'ingressroutes.traefik.containo.us' })
+    log.warn(
+      'the Traefik v2 CRDs (traefik.containo.us) are still installed; Traefik v3 ignores IngressRoutes in that group. Move any left there to traefik.io/v1alpha1.',
+    )
+  } catch (err) {
+    if (!isNotFound(err)) throw err
+  }
+}
+
+async function namespaceExists({ cluster }: StepContext, name: string): Promise<boolean> {
+  try {
+    await cluster.core.readNamespace({ name })
+    return true
+  } catch (err) {
+    if (isNotFound(err)) return false
+    throw err
+  }
+}
+
+async function warnIfServiceMissing(ctx: StepContext, namespace: string, name: string, port: number, route: string): Promise<void> {
+  try {
+    const service = await ctx.cluster.core.readNamespacedService({ namespace, name })
+    const ports = (service.spec?.ports ?? []).map((p) => p.port)
+    if (!ports.includes(port)) {
+      ctx.log.warn(`route ${route}: Service ${namespace}/${name} has no port ${port} (it has ${ports.join(', ') || 'none'}); fix INTERNAL_ROUTES`)
+    }
+  } catch (err) {
+    if (!isNotFound(err)) throw err
+    ctx.log.warn(`route ${route}: Service ${namespace}/${name} does not exist yet; the route answers 404 until it does`)
+  }
+}
+
+/** Routes this kit made for names no longer in INTERNAL_ROUTES are deleted. */
+async function pruneStaleRoutes(ctx: StepContext, wanted: Manifest[]): Promise<Change[]> {
+  const selector = Object.entries(MANAGED_BY).map(([k, v]) => `${k}=${v}`).join(',')
+  const list = (await ctx.cluster.custom.listClusterCustomObject({
+    group: 'traefik.io',
+    version: 'v1alpha1',
+    plural: 'ingressroutes',
+    labelSelector: selector,
+  })) as { items: Manifest[] }
+  const keep = new Set(wanted.map(refOf))
+  const stale = list.items.filter((o) => !keep.has(refOf({ ...o, kind: 'IngressRoute' })))
+  const changes: Change[] = []
+  for (const route of stale) {
+    const ref = refOf({ ...route, kind: 'IngressRoute' })
+    if (!ctx.dryRun) {
+      const out = await ctx.cluster.kubectl([
+        'delete',
+        'ingressroutes.traefik.io',
+        route.metadata.name,
+        '--namespace',
+        route.metadata.namespace ?? '',
+        '--ignore-not-found',
+      ])
+      if (out.exitCode !== 0) throw commandFailed(`deleting ${ref}`, out)
+    }
+    changes.push({ ref, action: 'deleted' })
+  }
+  return changes
+}

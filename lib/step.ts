@@ -1,0 +1,22 @@
+/** What every step gets and returns. */
+import type { Cluster } from './cluster.ts'
+import type { Config } from './config.ts'
+import type { Logger } from './log.ts'
+
+export type StepContext = {
+  config: Config
+  cluster: Cluster
+  log: Logger
+  dryRun: boolean
+  /** Bound on every wait of the step. */
+  timeoutSeconds: number
+}
+
+export type StepResult = {
+  /** false when the step ran but what it checks does not hold (04-verify). */
+  ok: boolean
+  /** One line: what was created, changed, or left unchanged. */
+  summary: string
+}
+
+export const DEFAULT_TIMEOUT_SECONDS = 300

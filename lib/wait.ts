@@ -1,0 +1,117 @@
+/**
+ * Bounded waiting with visible progress. `watchUntil` follows API watches (no sleeping between
+ * lists); `waitUntil` retries an action that has no state to watch (an admission webhook).
+ */
+import { Watch } from '@kubernetes/client-node'
+import type { Cluster } from './cluster.ts'
+import type { Logger } from './log.ts'
+
+export type Verdict = { done: boolean; status: string }
+
+const HEARTBEAT_SECONDS = 15
+
+function progressReporter(log: Logger, what: string, timeoutSeconds: number) {
+  const started = Date.now()
+  let lastStatus = ''
+  let lastPrinted = 0
+  return {
+    elapsed: () => (Date.now() - started) / 1000,
+    report(status: string) {
+      const now = Date.now()
+      if (status !== lastStatus || now - lastPrinted >= HEARTBEAT_SECONDS * 1000) {
+        const seconds = Math.round((now - started) / 1000)
+        log.progress(`${what}: ${status} (${seconds}s of ${timeoutSeconds}s)`)
+        lastStatus = status
+        lastPrinted = now
+      }
+    },
+  }
+}
+
+export async function waitUntil(options: {
+  what: string
+  timeoutSeconds: number
+  pollSeconds: number
+  log: Logger
+  check: () => Promise<Verdict>
+}): Promise<boolean> {
+  const progress = progressReporter(options.log, options.what, options.timeoutSeconds)
+  for (;;) {
+    const verdict = await options.check()
+    if (verdict.done) return true
+    progress.report(verdict.status)
+    if (progress.elapsed() + options.pollSeconds > options.timeoutSeconds) return false
+    await new Promise((resolve) => setTimeout(resolve, options.pollSeconds * 1000))
+  }
+}
+
+export type WatchSource = { path: string; query?: Record<string, string> }
+/** Live objects of each source, keyed by namespace/name. */
+export type WatchState = Map<string, any>[]
+
+/**
+ * Watches every source and calls `evaluate` on each event (and every few seconds, for rules that
+ * depend on elapsed time) until it says done or the timeout passes. Returns the last verdict.
+ */
+export async function watchUntil(
+  cluster: Cluster,
+  options: {
+    what: string
+    sources: WatchSource[]
+    timeoutSeconds: number
+    log: Logger
+    evaluate: (state: WatchState, elapsedSeconds: number) => Verdict
+  },
+): Promise<Verdict> {
+  const progress = progressReporter(options.log, options.what, options.timeoutSeconds)
+  const state: WatchState = options.sources.map(() => new Map())
+  const controllers: AbortController[] = []
+  let settled = false
+  return await new Promise<Verdict>((resolve, reject) => {
+    let verdict: Verdict = { done: false, status: 'starting' }
+    const finish = (error?: unknown) => {
+      if (settled) return
+      settled = true
+      clearInterval(ticker)
+      clearTimeout(deadline)
+      for (const c of controllers) c.abort()
+      if (error) reject(error)
+      else resolve(verdict)
+    }
+    const evaluate = () => {
+      if (settled) return
+      verdict = options.evaluate(state, progress.elapsed())
+      if (verdict.done) return finish()
+      progress.report(verdict.status)
+    }
+    const ticker = setInterval(evaluate, 5000)
+    const deadline = setTimeout(() => finish(), options.timeoutSeconds * 1000)
+    const watch = new Watch(cluster.kc)
+    const start = (index: number) => {
+      const source = options.sources[index]
+      state[index].clear()
+      // Without a resourceVersion the server first sends every existing object as ADDED.
+      watch
+        .watch(
+          source.path,
+          { ...source.query, allowWatchBookmarks: false },
+          (phase, obj) => {
+            const key = `${obj?.metadata?.namespace ?? ''}/${obj?.metadata?.name ?? ''}`
+            if (phase === 'DELETED') state[index].delete(key)
+            else if (phase === 'ADDED' || phase === 'MODIFIED') state[index].set(key, obj)
+            evaluate()
+          },
+          (err) => {
+            if (settled) return
+            if (err && (err as Error).name !== 'AbortError') return finish(err)
+            start(index) // the server closes watches after a while; pick up again
+          },
+        )
+        .then((controller) => {
+          if (settled) controller.abort()
+          else controllers.push(controller)
+        }, finish)
+    }
+    options.sources.forEach((_, i) => start(i))
+  })
+}
