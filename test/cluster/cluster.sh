@@ -1,0 +1,756 @@
+#!/usr/bin/env bash
+# A real Kubernetes control plane for integration tests, built from Go modules only.
+#
+#   test/cluster/cluster.sh build            build + cache the binaries (once per version)
+#   test/cluster/cluster.sh up               start etcd, kube-apiserver, kube-controller-manager,
+#                                            kube-scheduler, kwok, the MetalLB controller (state in .cluster/)
+#   test/cluster/cluster.sh down             stop everything and remove .cluster/
+#   test/cluster/cluster.sh status           what is running
+#   test/cluster/cluster.sh stop-apiserver   stop only kube-apiserver
+#   test/cluster/cluster.sh start-apiserver  start it again (same port, same certs)
+#   test/cluster/cluster.sh env              print .cluster/env (source it: KUBECONFIG, PATH with helm)
+#
+# Environment:
+#   HOMELAB_INGRESS_CACHE  binary cache (default ${XDG_CACHE_HOME:-$HOME/.cache}/homelab-ingress)
+#   HOMELAB_INGRESS_CLUSTER_DIR  state dir (default <repo>/.cluster)
+#   KUBEBUILDER_ASSETS     envtest-style dir; its kube-apiserver, etcd and kubectl are used when present
+#   CLUSTER_BUILD_JOBS     go build -p (default 2)
+#   CLUSTER_UP_TIMEOUT     seconds to wait for each readiness step in `up` (default 120)
+#
+# Everything listens on 127.0.0.1 only. See test/cluster/README.md.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+# shellcheck source=versions.env
+source "$HERE/versions.env"
+
+CACHE="${HOMELAB_INGRESS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/homelab-ingress}"
+BIN="$CACHE/bin"
+SRC="$CACHE/src"
+STATE="${HOMELAB_INGRESS_CLUSTER_DIR:-$REPO/.cluster}"
+JOBS="${CLUSTER_BUILD_JOBS:-2}"
+UP_TIMEOUT="${CLUSTER_UP_TIMEOUT:-120}"
+CONTEXT=homelab-test
+NODE_NAMES=(kwok-node-0)
+# Start order; `down` stops in reverse.
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok metallb-controller)
+
+T0=$SECONDS
+log() { printf '[cluster %3ds] %s\n' "$((SECONDS - T0))" "$*" >&2; }
+die() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
+elapsed() { local s=$((SECONDS - $1)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+
+# ---------------------------------------------------------------------------------------------
+# build
+# ---------------------------------------------------------------------------------------------
+
+binpath() { echo "$BIN/$1-$2/$1"; }   # binpath NAME VERSION
+
+assets_has() { [[ -n "${KUBEBUILDER_ASSETS:-}" && -x "${KUBEBUILDER_ASSETS}/$1" ]]; }
+
+# Path of the binary to run for a component.
+resolve() {
+  case "$1" in
+    kube-apiserver) if assets_has kube-apiserver; then echo "$KUBEBUILDER_ASSETS/kube-apiserver"; else binpath kube-apiserver "$K8S_VERSION"; fi ;;
+    etcd) if assets_has etcd; then echo "$KUBEBUILDER_ASSETS/etcd"; else binpath etcd "$ETCD_VERSION"; fi ;;
+    kube-controller-manager) binpath kube-controller-manager "$K8S_VERSION" ;;
+    kube-scheduler) binpath kube-scheduler "$K8S_VERSION" ;;
+    kwok) binpath kwok "$KWOK_VERSION" ;;
+    metallb-controller) binpath metallb-controller "$METALLB_VERSION" ;;
+    helm) binpath helm "$HELM3_VERSION" ;;
+    helm4) [[ -n "${HELM4_VERSION:-}" ]] && binpath helm "$HELM4_VERSION" ;;
+    *) die "unknown component $1" ;;
+  esac
+}
+
+need_go() {
+  command -v go >/dev/null || die "go is not on PATH (Go >= 1.26 is needed to build the test cluster)"
+  local v; v="$(go env GOVERSION)"; v="${v#go}"
+  local major="${v%%.*}" rest="${v#*.}"; local minor="${rest%%.*}"
+  if ((major < 1 || (major == 1 && minor < 26))); then
+    die "Go $v is too old; kwok $KWOK_VERSION, helm and etcd $ETCD_VERSION need Go >= 1.26 (try GOTOOLCHAIN=go1.26.0)"
+  fi
+}
+
+# Field of `go mod download -json MOD@VER` (Dir, GoMod, Version, ...).
+mod_field() { # mod_field MOD@VER FIELD
+  (cd "$SRC" && go mod download -json "$1") | sed -n "s/^\t\"$2\": \"\(.*\)\",\{0,1\}$/\1/p" | head -n1
+}
+mod_origin_hash() { # first "Hash" inside "Origin"
+  (cd "$SRC" && go mod download -json "$1") | sed -n 's/^\t\t"Hash": "\(.*\)",\{0,1\}$/\1/p' | head -n1
+}
+
+# Run a long go command in the background with a progress line every 30s.
+run_with_progress() { # run_with_progress LABEL LOGFILE cmd...
+  local label=$1 logf=$2; shift 2
+  local start=$SECONDS
+  "$@" >"$logf" 2>&1 &
+  local pid=$! n=0
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 2
+    n=$((n + 2))
+    if ((n % 30 == 0)); then
+      log "  $label: $(elapsed "$start") elapsed, $(grep -c -v -E '^go: (downloading|finding|added|upgraded)' "$logf" 2>/dev/null || true) packages compiled, $(grep -c '^go: downloading' "$logf" 2>/dev/null || true) modules downloaded"
+    fi
+  done
+  if ! wait "$pid"; then
+    tail -n 40 "$logf" >&2
+    die "$label failed after $(elapsed "$start") (full log: $logf)"
+  fi
+  log "  $label: done in $(elapsed "$start")"
+}
+
+# Prepare a wrapper module in $SRC/ID requiring MOD@VER (plus extra go.mod lines), resolve PKGS.
+prepare_wrapper() { # prepare_wrapper ID MOD VER EXTRA_GOMOD_LINES PKG...
+  local id=$1 mod=$2 ver=$3 extra=$4; shift 4
+  local dir="$SRC/$id"
+  if [[ -f "$dir/.ready" ]]; then return 0; fi
+  rm -rf "$dir"; mkdir -p "$dir"
+  local gomod; gomod="$(mod_field "$mod@$ver" GoMod)"
+  [[ -f "$gomod" ]] || die "cannot fetch go.mod of $mod@$ver"
+  local gover; gover="$(awk '$1 == "go" { print $2; exit }' "$gomod")"
+  {
+    echo "// Generated by test/cluster/cluster.sh: builds $mod $ver. Do not edit."
+    echo "module homelab-ingress.test/cluster/$id"
+    echo
+    echo "go $gover"
+    echo
+    # keep the upstream module's GODEBUG defaults (they belong to the main module)
+    awk '/^godebug \(/ { b = 1 } b || /^godebug / { print } b && /^\)/ { b = 0 }' "$gomod"
+    echo
+    echo "require $mod $ver"
+    [[ -z "$extra" ]] || printf '%s\n' "$extra"
+  } >"$dir/go.mod"
+  local pkgs=() p
+  for p in "$@"; do pkgs+=("$p@$ver"); done
+  run_with_progress "$id: resolve + download modules" "$dir/get.log" \
+    env -C "$dir" CGO_ENABLED=0 go get "${pkgs[@]}"
+  touch "$dir/.ready"
+}
+
+# go build PKGS in wrapper $SRC/ID into OUTDIR (one binary per package, named after the last path element).
+build_in_wrapper() { # build_in_wrapper ID OUTDIR LDFLAGS PKG...
+  local id=$1 out=$2 ldflags=$3; shift 3
+  mkdir -p "$out"
+  run_with_progress "$id: go build $(printf '%s ' "${@##*/}")" "$SRC/$id/build.log" \
+    env -C "$SRC/$id" CGO_ENABLED=0 go build -p "$JOBS" -v -trimpath -ldflags "$ldflags" -o "$out/" "$@"
+}
+
+# Move OUT/NAME to the cache as NAME-VERSION/TARGET_NAME.
+install_bin() { # install_bin TMPDIR SRCNAME NAME VERSION
+  local d="$BIN/$3-$4"
+  mkdir -p "$d"
+  mv -f "$1/$2" "$d/$3.tmp" && mv -f "$d/$3.tmp" "$d/$3"
+}
+
+build_k8s() {
+  local want=() c
+  for c in kube-controller-manager kube-scheduler kube-apiserver; do
+    [[ $c == kube-apiserver ]] && assets_has kube-apiserver && continue
+    [[ -x "$(binpath "$c" "$K8S_VERSION")" ]] || want+=("$c")
+  done
+  ((${#want[@]})) || { log "kubernetes $K8S_VERSION: cached"; return 0; }
+  log "kubernetes $K8S_VERSION: building ${want[*]} (the long one: 15-40 min cold on 2 cores)"
+  local gomod stagingver replaces
+  gomod="$(mod_field "k8s.io/kubernetes@$K8S_VERSION" GoMod)"
+  stagingver="v0.${K8S_VERSION#v1.}"
+  # k8s.io/kubernetes maps its ~31 staging modules to ./staging/...; point each at its published version.
+  replaces="$(awk -v v="$stagingver" '$2 == "=>" && $3 ~ /^\.\/staging\// { print "replace " $1 " => " $1 " " v }' "$gomod")"
+  [[ -n "$replaces" ]] || die "no staging replace lines found in $gomod"
+  prepare_wrapper "kubernetes-$K8S_VERSION" k8s.io/kubernetes "$K8S_VERSION" "$replaces" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+  local commit date major minor ld=""
+  commit="$(mod_origin_hash "k8s.io/kubernetes@$K8S_VERSION")"
+  date="$(mod_field "k8s.io/kubernetes@$K8S_VERSION" Time)"
+  major="${K8S_VERSION#v}"; major="${major%%.*}"
+  minor="${K8S_VERSION#v*.}"; minor="${minor%%.*}"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=$major -X $p.gitMinor=$minor"
+    ld+=" -X $p.gitCommit=${commit:-unknown} -X $p.gitTreeState=clean -X $p.buildDate=${date:-1970-01-01T00:00:00Z}"
+  done
+  local tmp="$SRC/kubernetes-$K8S_VERSION/out"
+  rm -rf "$tmp"
+  build_in_wrapper "kubernetes-$K8S_VERSION" "$tmp" "-s -w$ld" "${want[@]/#/k8s.io/kubernetes/cmd/}"
+  for c in "${want[@]}"; do install_bin "$tmp" "$c" "$c" "$K8S_VERSION"; done
+}
+
+build_etcd() {
+  if assets_has etcd; then log "etcd: using \$KUBEBUILDER_ASSETS/etcd"; return 0; fi
+  [[ -x "$(binpath etcd "$ETCD_VERSION")" ]] && { log "etcd $ETCD_VERSION: cached"; return 0; }
+  log "etcd $ETCD_VERSION: building"
+  prepare_wrapper "etcd-$ETCD_VERSION" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "" go.etcd.io/etcd/server/v3
+  local commit tmp="$SRC/etcd-$ETCD_VERSION/out"
+  commit="$(mod_origin_hash "go.etcd.io/etcd/server/v3@$ETCD_VERSION")"
+  rm -rf "$tmp"
+  build_in_wrapper "etcd-$ETCD_VERSION" "$tmp" "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=${commit:0:9}" go.etcd.io/etcd/server/v3
+  install_bin "$tmp" v3 etcd "$ETCD_VERSION"
+}
+
+build_kwok() {
+  local b; b="$(binpath kwok "$KWOK_VERSION")"
+  [[ -x "$b" && -f "$(dirname "$b")/stages.yaml" ]] && { log "kwok $KWOK_VERSION: cached"; return 0; }
+  log "kwok $KWOK_VERSION: building"
+  prepare_wrapper "kwok-$KWOK_VERSION" sigs.k8s.io/kwok "$KWOK_VERSION" "" sigs.k8s.io/kwok/cmd/kwok
+  local tmp="$SRC/kwok-$KWOK_VERSION/out"
+  rm -rf "$tmp"
+  build_in_wrapper "kwok-$KWOK_VERSION" "$tmp" "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=$K8S_VERSION" sigs.k8s.io/kwok/cmd/kwok
+  # kwok >= v0.7 has no built-in stages: ship the module's own "fast" node/pod stages next to the binary
+  # (the same set kwokctl configures: node-initialize, node-heartbeat-with-lease, pod-ready/complete/delete).
+  local dir; dir="$(mod_field "sigs.k8s.io/kwok@$KWOK_VERSION" Dir)"
+  local st="$tmp/stages.yaml" f
+  : >"$st"
+  for f in "$dir"/kustomize/stage/node/fast/*.yaml "$dir"/kustomize/stage/node/heartbeat-with-lease/*.yaml "$dir"/kustomize/stage/pod/fast/*.yaml; do
+    [[ "$(basename "$f")" == kustomization.yaml ]] && continue
+    { echo "---"; echo "# from sigs.k8s.io/kwok@$KWOK_VERSION/${f#"$dir"/}"; cat "$f"; } >>"$st"
+  done
+  grep -q 'kind: Stage' "$st" || die "no kwok stages found under $dir/kustomize/stage"
+  mkdir -p "$BIN/kwok-$KWOK_VERSION"
+  mv -f "$st" "$BIN/kwok-$KWOK_VERSION/stages.yaml"
+  install_bin "$tmp" kwok kwok "$KWOK_VERSION"
+}
+
+build_metallb() {
+  local b; b="$(binpath metallb-controller "$METALLB_VERSION")"
+  [[ -x "$b" && -d "$(dirname "$b")/crds" ]] && { log "metallb controller $METALLB_VERSION: cached"; return 0; }
+  log "metallb controller $METALLB_VERSION: building"
+  prepare_wrapper "metallb-$METALLB_VERSION" go.universe.tf/metallb "$METALLB_VERSION" "" go.universe.tf/metallb/controller
+  local commit tmp="$SRC/metallb-$METALLB_VERSION/out"
+  commit="$(mod_origin_hash "go.universe.tf/metallb@$METALLB_VERSION")"
+  rm -rf "$tmp"
+  build_in_wrapper "metallb-$METALLB_VERSION" "$tmp" "-s -w -X go.universe.tf/metallb/internal/version.gitCommit=${commit:-unknown} -X go.universe.tf/metallb/internal/version.gitBranch=$METALLB_VERSION" go.universe.tf/metallb/controller
+  local dir; dir="$(mod_field "go.universe.tf/metallb@$METALLB_VERSION" Dir)"
+  mkdir -p "$BIN/metallb-controller-$METALLB_VERSION"
+  rm -rf "$BIN/metallb-controller-$METALLB_VERSION/crds"
+  cp -r "$dir/config/crd/bases" "$BIN/metallb-controller-$METALLB_VERSION/crds"
+  chmod -R u+w "$BIN/metallb-controller-$METALLB_VERSION/crds"
+  install_bin "$tmp" controller metallb-controller "$METALLB_VERSION"
+}
+
+build_helm() { # build_helm VERSION
+  local ver=$1 major; major="${1%%.*}"
+  [[ -x "$(binpath helm "$ver")" ]] && { log "helm $ver: cached"; return 0; }
+  log "helm $ver: building"
+  prepare_wrapper "helm-$ver" "helm.sh/helm/$major" "$ver" "" "helm.sh/helm/$major/cmd/helm"
+  local commit tmp="$SRC/helm-$ver/out" ld
+  commit="$(mod_origin_hash "helm.sh/helm/$major@$ver")"
+  ld="-s -w -X helm.sh/helm/$major/internal/version.version=$ver -X helm.sh/helm/$major/internal/version.gitCommit=${commit:-unknown} -X helm.sh/helm/$major/internal/version.gitTreeState=clean"
+  if [[ $major == v3 ]]; then
+    # as helm's Makefile: the default kube version follows the client-go it was built with
+    local cg; cg="$(env -C "$SRC/helm-$ver" go list -m -f '{{.Version}}' k8s.io/client-go)"
+    cg="${cg#v0.}"; cg="${cg%%.*}"
+    ld+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$cg"
+    ld+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$cg"
+  fi
+  rm -rf "$tmp"
+  build_in_wrapper "helm-$ver" "$tmp" "$ld" "helm.sh/helm/$major/cmd/helm"
+  install_bin "$tmp" helm helm "$ver"
+}
+
+all_built() {
+  local c
+  for c in "${COMPONENTS[@]}" helm; do [[ -x "$(resolve "$c")" ]] || return 1; done
+  [[ -f "$BIN/kwok-$KWOK_VERSION/stages.yaml" && -d "$BIN/metallb-controller-$METALLB_VERSION/crds" ]] || return 1
+  if [[ -n "${HELM4_VERSION:-}" ]]; then [[ -x "$(resolve helm4)" ]] || return 1; fi
+}
+
+cmd_build() {
+  mkdir -p "$BIN" "$SRC"
+  exec 8>"$CACHE/.build.lock"
+  if ! flock -n 8; then log "another build holds $CACHE/.build.lock; waiting"; flock 8; fi
+  if all_built; then log "all binaries cached in $BIN"; return 0; fi
+  need_go
+  local start=$SECONDS
+  log "building into $BIN (go $(go env GOVERSION), -p $JOBS; progress every 30s)"
+  # smallest first, so a stopped run still leaves something useful in the cache
+  build_helm "$HELM3_VERSION"
+  build_metallb
+  build_kwok
+  build_etcd
+  build_k8s
+  if [[ -n "${HELM4_VERSION:-}" ]]; then build_helm "$HELM4_VERSION"; fi
+  all_built || die "build finished but some binaries are missing"
+  log "build done in $(elapsed "$start"); cache: $(du -sh "$BIN" | cut -f1) binaries in $BIN"
+}
+
+# ---------------------------------------------------------------------------------------------
+# process management
+# ---------------------------------------------------------------------------------------------
+
+pidfile() { echo "$STATE/pids/$1.pid"; }
+
+# PID of a running component, or fail. Checks the PID still runs the recorded binary.
+running_pid() {
+  local f; f="$(pidfile "$1")"
+  [[ -f "$f" ]] || return 1
+  local pid exe
+  read -r pid exe <"$f" || true
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+  [[ "$(readlink -f "/proc/$pid/exe" 2>/dev/null)" == "$(readlink -f "$exe")" ]] || return 1
+  echo "$pid"
+}
+
+# spawn NAME BINARY ARGS...  (env for the process: pass via `env` prefix in BINARY position is not allowed;
+# set SPAWN_ENV=(K=V ...) before calling)
+spawn() {
+  local name=$1 bin=$2; shift 2
+  mkdir -p "$STATE/pids" "$STATE/logs"
+  local logf="$STATE/logs/$name.log"
+  echo "=== $(date -u +%FT%TZ) starting $bin $*" >>"$logf"
+  # setsid: own session, so a Ctrl-C in the calling shell does not take the cluster down with it
+  env -u KUBERNETES_SERVICE_HOST -u KUBERNETES_SERVICE_PORT "${SPAWN_ENV[@]}" \
+    setsid "$bin" "$@" </dev/null >>"$logf" 2>&1 &
+  local pid=$! i
+  echo "$pid $bin" >"$(pidfile "$name")"
+  SPAWN_ENV=()
+  # wait (briefly) until env/setsid have exec'd the binary, so running_pid recognises it
+  for ((i = 0; i < 50; i++)); do
+    [[ "$(readlink -f "/proc/$pid/exe" 2>/dev/null)" == "$(readlink -f "$bin")" ]] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+}
+SPAWN_ENV=()
+
+stop_component() {
+  local name=$1 pid
+  pid="$(running_pid "$name")" || { rm -f "$(pidfile "$name")"; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  local i
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; sleep 0.2; fi
+  rm -f "$(pidfile "$name")"
+  log "stopped $name (pid $pid)"
+}
+
+# wait_for DESCRIPTION TIMEOUT COMPONENT cmd...: poll cmd until success; fail early if COMPONENT died.
+wait_for() {
+  local what=$1 timeout=$2 comp=$3; shift 3
+  local start=$SECONDS next=$((SECONDS + 10))
+  until "$@" >/dev/null 2>&1; do
+    if [[ -n "$comp" ]] && ! running_pid "$comp" >/dev/null; then
+      tail -n 30 "$STATE/logs/$comp.log" >&2 || true
+      die "$comp exited while waiting for $what (log: $STATE/logs/$comp.log)"
+    fi
+    if ((SECONDS - start >= timeout)); then
+      [[ -z "$comp" ]] || tail -n 30 "$STATE/logs/$comp.log" >&2 || true
+      die "timed out after ${timeout}s waiting for $what"
+    fi
+    if ((SECONDS >= next)); then log "  still waiting for $what ($((SECONDS - start))s)"; next=$((SECONDS + 10)); fi
+    sleep 0.5
+  done
+  log "$what ($((SECONDS - start))s)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# cluster state: ports, PKI, kubeconfigs
+# ---------------------------------------------------------------------------------------------
+
+port_in_use() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+
+# Free TCP ports on 127.0.0.1 (distinct from each other).
+pick_ports() { # pick_ports N
+  local n=$1 got=() p tries=0
+  while ((${#got[@]} < n)); do
+    ((tries++ < 1000)) || die "no free ports found"
+    p=$((20000 + RANDOM % 30000))
+    port_in_use "$p" && continue
+    [[ " ${got[*]} " == *" $p "* ]] && continue
+    got+=("$p")
+  done
+  echo "${got[@]}"
+}
+
+gen_pki() {
+  local d="$STATE/pki"
+  mkdir -p "$d"
+  (
+    cd "$d"
+    umask 077
+    key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+    key ca.key
+    openssl req -x509 -new -key ca.key -sha256 -days 3650 -subj "/CN=homelab-test-ca" -out ca.crt \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
+    # cert NAME SUBJECT EXTKEYUSAGE [SAN]
+    cert() {
+      key "$1.key"
+      openssl req -new -key "$1.key" -subj "$2" -out "$1.csr" 2>/dev/null
+      {
+        echo "basicConstraints=CA:FALSE"
+        echo "keyUsage=critical,digitalSignature,keyEncipherment"
+        echo "extendedKeyUsage=$3"
+        [[ -z "${4:-}" ]] || echo "subjectAltName=$4"
+      } >"$1.ext"
+      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -sha256 -days 3650 \
+        -extfile "$1.ext" -out "$1.crt" 2>/dev/null
+      rm -f "$1.csr" "$1.ext"
+    }
+    local san="IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:10.96.0.1"
+    cert apiserver "/CN=kube-apiserver" serverAuth "$san"
+    cert kwok-serving "/CN=kwok" serverAuth "IP:127.0.0.1,DNS:localhost"
+    cert admin "/O=system:masters/CN=homelab-test-admin" clientAuth
+    cert kube-controller-manager "/CN=system:kube-controller-manager" clientAuth
+    cert kube-scheduler "/CN=system:kube-scheduler" clientAuth
+    cert kwok "/O=system:masters/CN=kwok-controller" clientAuth
+    cert metallb-controller "/O=system:masters/CN=metallb-controller" clientAuth
+    cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" clientAuth
+    key sa.key
+    openssl pkey -in sa.key -pubout -out sa.pub 2>/dev/null
+    rm -f ca.srl
+  )
+}
+
+b64() { base64 -w0 <"$1"; }
+
+write_kubeconfig() { # write_kubeconfig FILE USER_CERT_NAME
+  local f=$1 u=$2
+  cat >"$f" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: $CONTEXT
+  cluster:
+    server: https://127.0.0.1:$API_PORT
+    certificate-authority-data: $(b64 "$STATE/pki/ca.crt")
+users:
+- name: $CONTEXT-$u
+  user:
+    client-certificate-data: $(b64 "$STATE/pki/$u.crt")
+    client-key-data: $(b64 "$STATE/pki/$u.key")
+contexts:
+- name: $CONTEXT
+  context:
+    cluster: $CONTEXT
+    user: $CONTEXT-$u
+current-context: $CONTEXT
+EOF
+  chmod 600 "$f"
+}
+
+load_ports() {
+  [[ -f "$STATE/ports.env" ]] || return 1
+  # shellcheck disable=SC1091
+  source "$STATE/ports.env"
+}
+
+init_state() {
+  mkdir -p "$STATE"/{pids,logs,kubeconfigs,etcd,certs}
+  chmod 700 "$STATE"
+  local p
+  read -r -a p <<<"$(pick_ports 7)"
+  cat >"$STATE/ports.env" <<EOF
+ETCD_PORT=${p[0]}
+ETCD_PEER_PORT=${p[1]}
+API_PORT=${p[2]}
+KCM_PORT=${p[3]}
+SCHED_PORT=${p[4]}
+KWOK_PORT=${p[5]}
+METALLB_METRICS_PORT=${p[6]}
+EOF
+  load_ports
+  gen_pki
+  write_kubeconfig "$STATE/kubeconfig" admin
+  local c
+  for c in kube-controller-manager kube-scheduler kwok metallb-controller; do
+    write_kubeconfig "$STATE/kubeconfigs/$c.kubeconfig" "$c"
+  done
+}
+
+write_env() {
+  mkdir -p "$STATE/bin" "$STATE/helm"
+  ln -sfn "$(resolve helm)" "$STATE/bin/helm"
+  if [[ -n "${HELM4_VERSION:-}" && -x "$(resolve helm4)" ]]; then ln -sfn "$(resolve helm4)" "$STATE/bin/helm4"; fi
+  local c
+  for c in kube-apiserver kube-controller-manager kube-scheduler etcd kwok metallb-controller; do
+    ln -sfn "$(resolve "$c")" "$STATE/bin/$c"
+  done
+  if assets_has kubectl; then ln -sfn "$KUBEBUILDER_ASSETS/kubectl" "$STATE/bin/kubectl"; fi
+  cat >"$STATE/env" <<EOF
+# Generated by test/cluster/cluster.sh up. Source it: . .cluster/env
+export KUBECONFIG='$STATE/kubeconfig'
+export PATH='$STATE/bin':"\$PATH"
+export HOMELAB_INGRESS_CLUSTER_DIR='$STATE'
+export HOMELAB_INGRESS_KUBE_CONTEXT='$CONTEXT'
+export HOMELAB_INGRESS_APISERVER='https://127.0.0.1:$API_PORT'
+export HOMELAB_INGRESS_K8S_VERSION='$K8S_VERSION'
+export HOMELAB_INGRESS_METALLB_VERSION='$METALLB_VERSION'
+export HOMELAB_INGRESS_HELM='$STATE/bin/helm'
+export HOMELAB_INGRESS_HELM4='$([[ -e "$STATE/bin/helm4" ]] && echo "$STATE/bin/helm4")'
+# helm state kept inside the test cluster dir (no user repos/plugins leak in)
+export HELM_CACHE_HOME='$STATE/helm/cache'
+export HELM_CONFIG_HOME='$STATE/helm/config'
+export HELM_DATA_HOME='$STATE/helm/data'
+EOF
+}
+
+# ---------------------------------------------------------------------------------------------
+# components
+# ---------------------------------------------------------------------------------------------
+
+kc() { kubectl --kubeconfig "$STATE/kubeconfig" --request-timeout=10s "$@"; }
+
+start_etcd() {
+  spawn etcd "$(resolve etcd)" \
+    --name=homelab-test --data-dir="$STATE/etcd" \
+    --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls="http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster="homelab-test=http://127.0.0.1:$ETCD_PEER_PORT" \
+    --unsafe-no-fsync=true --quota-backend-bytes=2147483648 --log-level=warn
+  wait_for "etcd healthy on 127.0.0.1:$ETCD_PORT" "$UP_TIMEOUT" etcd \
+    curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_PORT/health"
+}
+
+start_apiserver_proc() {
+  local p="$STATE/pki"
+  spawn kube-apiserver "$(resolve kube-apiserver)" \
+    --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
+    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" \
+    --tls-cert-file="$p/apiserver.crt" --tls-private-key-file="$p/apiserver.key" \
+    --client-ca-file="$p/ca.crt" \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file="$p/sa.pub" --service-account-signing-key-file="$p/sa.key" \
+    --service-cluster-ip-range=10.96.0.0/16 \
+    --authorization-mode=Node,RBAC --allow-privileged=true \
+    --endpoint-reconciler-type=none \
+    --kubelet-client-certificate="$p/apiserver-kubelet-client.crt" --kubelet-client-key="$p/apiserver-kubelet-client.key" \
+    --kubelet-preferred-address-types=InternalIP \
+    --cert-dir="$STATE/certs/kube-apiserver"
+}
+
+wait_apiserver() {
+  wait_for "kube-apiserver ready on https://127.0.0.1:$API_PORT" "$UP_TIMEOUT" kube-apiserver \
+    curl -fsS --max-time 2 --cacert "$STATE/pki/ca.crt" --cert "$STATE/pki/admin.crt" --key "$STATE/pki/admin.key" \
+    "https://127.0.0.1:$API_PORT/readyz"
+}
+
+start_kcm() {
+  local k="$STATE/kubeconfigs/kube-controller-manager.kubeconfig"
+  spawn kube-controller-manager "$(resolve kube-controller-manager)" \
+    --kubeconfig="$k" --authentication-kubeconfig="$k" --authorization-kubeconfig="$k" \
+    --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --cert-dir="$STATE/certs/kube-controller-manager" \
+    --leader-elect=false --cluster-name=homelab-test \
+    --service-account-private-key-file="$STATE/pki/sa.key" --root-ca-file="$STATE/pki/ca.crt" \
+    --use-service-account-credentials=true \
+    --cluster-signing-cert-file="$STATE/pki/ca.crt" --cluster-signing-key-file="$STATE/pki/ca.key" \
+    --enable-hostpath-provisioner=true
+}
+
+start_scheduler() {
+  local k="$STATE/kubeconfigs/kube-scheduler.kubeconfig"
+  spawn kube-scheduler "$(resolve kube-scheduler)" \
+    --kubeconfig="$k" --authentication-kubeconfig="$k" --authorization-kubeconfig="$k" \
+    --bind-address=127.0.0.1 --secure-port="$SCHED_PORT" --cert-dir="$STATE/certs/kube-scheduler" \
+    --leader-elect=false
+}
+
+start_kwok() {
+  # node IP 127.0.0.1 + kwok's server on the node port: `kubectl logs/exec` stay on loopback.
+  # Fake pod IPs come from --cidr; nothing here sends traffic to them (and tests must not).
+  spawn kwok "$(resolve kwok)" \
+    --kubeconfig="$STATE/kubeconfigs/kwok.kubeconfig" \
+    --config="$BIN/kwok-$KWOK_VERSION/stages.yaml" \
+    --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+    --node-ip=127.0.0.1 --node-port="$KWOK_PORT" --server-address="127.0.0.1:$KWOK_PORT" \
+    --tls-cert-file="$STATE/pki/kwok-serving.crt" --tls-private-key-file="$STATE/pki/kwok-serving.key" \
+    --cidr=10.244.0.1/16 --node-lease-duration-seconds=40
+}
+
+start_metallb() {
+  # Out of cluster: no webhook, no cert rotation. Its metrics server has no bind-host flag and would listen on
+  # all interfaces, so it is given an invalid port (-1): that listener fails (one "cannot listen and serve"
+  # log line) and the controller runs on without any listening socket.
+  SPAWN_ENV=(KUBECONFIG="$STATE/kubeconfigs/metallb-controller.kubeconfig" METALLB_NAMESPACE=metallb-system)
+  spawn metallb-controller "$(resolve metallb-controller)" \
+    --namespace=metallb-system --webhook-mode=disabled --disable-cert-rotation \
+    --port=-1 --cert-dir="$STATE/certs/metallb" --log-level=info
+}
+
+node_manifest() {
+  local n=$1
+  cat <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: $n
+  annotations:
+    kwok.x-k8s.io/node: fake
+    node.alpha.kubernetes.io/ttl: "0"
+  labels:
+    kubernetes.io/arch: amd64
+    kubernetes.io/hostname: $n
+    kubernetes.io/os: linux
+    kubernetes.io/role: agent
+    type: kwok
+status:
+  allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
+  capacity: {cpu: "32", memory: 256Gi, pods: "110"}
+EOF
+}
+
+storageclass_manifest() {
+  cat <<'EOF'
+# Stand-in for Longhorn's StorageClass: kube-controller-manager's in-tree hostPath provisioner
+# (--enable-hostpath-provisioner) creates a PV (/tmp/hostpath_pv/<uid>) for each claim and deletes it with it.
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: longhorn
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+provisioner: kubernetes.io/host-path
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+allowVolumeExpansion: false
+EOF
+}
+
+node_ready() {
+  [[ "$(kc get node "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" == True ]]
+}
+metallb_ready() {
+  # the controller records its config state once it has synced
+  kc -n metallb-system get configurationstates.metallb.io controller >/dev/null
+}
+crds_established() {
+  kc wait --for=condition=Established --timeout=5s -f "$BIN/metallb-controller-$METALLB_VERSION/crds" >/dev/null
+}
+
+cluster_up_complete() {
+  local c
+  for c in "${COMPONENTS[@]}"; do running_pid "$c" >/dev/null || return 1; done
+  [[ -f "$STATE/.up-complete" ]]
+}
+
+cmd_up() {
+  lock
+  if [[ -d "$STATE" ]] && load_ports && cluster_up_complete \
+    && curl -fsS --max-time 3 --cacert "$STATE/pki/ca.crt" --cert "$STATE/pki/admin.crt" --key "$STATE/pki/admin.key" \
+      "https://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1; then
+    log "already up"
+    echo "$STATE/kubeconfig"
+    return 0
+  fi
+  command -v kubectl >/dev/null || die "kubectl is not on PATH"
+  command -v openssl >/dev/null || die "openssl is not on PATH"
+  all_built || cmd_build
+  local start=$SECONDS
+  if [[ -f "$STATE/ports.env" && -f "$STATE/pki/ca.key" ]]; then
+    log "resuming existing cluster state in $STATE (starting what is not running)"
+    load_ports
+  else
+    rm -rf "$STATE"
+    log "creating cluster state in $STATE"
+    init_state
+  fi
+  write_env
+  running_pid etcd >/dev/null || start_etcd
+  if ! running_pid kube-apiserver >/dev/null; then start_apiserver_proc; fi
+  wait_apiserver
+  running_pid kube-controller-manager >/dev/null || start_kcm
+  running_pid kube-scheduler >/dev/null || start_scheduler
+  running_pid kwok >/dev/null || start_kwok
+  local n
+  for n in "${NODE_NAMES[@]}"; do
+    kc get node "$n" >/dev/null 2>&1 || node_manifest "$n" | kc create -f - >/dev/null
+    wait_for "node $n Ready (kwok)" "$UP_TIMEOUT" kwok node_ready "$n"
+  done
+  wait_for "default ServiceAccount created (kube-controller-manager)" "$UP_TIMEOUT" kube-controller-manager \
+    kc -n default get serviceaccount default
+  storageclass_manifest | kc apply -f - >/dev/null
+  kc get namespace metallb-system >/dev/null 2>&1 || kc create namespace metallb-system >/dev/null
+  # server-side apply: some MetalLB CRDs are too large for the last-applied annotation
+  kc apply --server-side --force-conflicts -f "$BIN/metallb-controller-$METALLB_VERSION/crds" >/dev/null
+  wait_for "MetalLB $METALLB_VERSION CRDs established" "$UP_TIMEOUT" "" crds_established
+  running_pid metallb-controller >/dev/null || start_metallb
+  wait_for "MetalLB controller synced (ConfigurationState metallb-system/controller)" "$UP_TIMEOUT" metallb-controller metallb_ready
+  touch "$STATE/.up-complete"
+  log "cluster up in $(elapsed "$start"): kubernetes $K8S_VERSION, context $CONTEXT; source $STATE/env"
+  echo "$STATE/kubeconfig"
+}
+
+cleanup_hostpath_volumes() {
+  # PVs made by the hostPath provisioner live in /tmp/hostpath_pv/<uid>; remove those of this cluster.
+  running_pid kube-apiserver >/dev/null || return 0
+  local paths p
+  paths="$(kc get pv -o jsonpath='{range .items[*]}{.spec.hostPath.path}{"\n"}{end}' 2>/dev/null)" || return 0
+  while read -r p; do
+    [[ "$p" =~ ^/tmp/hostpath_pv/[A-Za-z0-9-]+$ ]] && rm -rf -- "$p"
+  done <<<"$paths"
+}
+
+cmd_down() {
+  lock
+  if [[ ! -d "$STATE" ]]; then log "nothing to stop ($STATE does not exist)"; return 0; fi
+  load_ports || true
+  if [[ -n "${API_PORT:-}" ]]; then cleanup_hostpath_volumes || true; fi
+  local i
+  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop_component "${COMPONENTS[i]}"; done
+  rm -rf "$STATE"
+  log "down: removed $STATE"
+}
+
+cmd_status() {
+  if [[ ! -d "$STATE" ]]; then echo "not up ($STATE does not exist)"; return 3; fi
+  load_ports || true
+  local c pid ok=0
+  for c in "${COMPONENTS[@]}"; do
+    if pid="$(running_pid "$c")"; then printf '%-24s running  pid %-8s log %s\n' "$c" "$pid" "$STATE/logs/$c.log"
+    else printf '%-24s stopped\n' "$c"; ok=1; fi
+  done
+  if [[ -n "${API_PORT:-}" ]] && curl -fsS --max-time 3 --cacert "$STATE/pki/ca.crt" --cert "$STATE/pki/admin.crt" \
+    --key "$STATE/pki/admin.key" "https://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1; then
+    echo "apiserver https://127.0.0.1:$API_PORT ready; kubeconfig $STATE/kubeconfig (context $CONTEXT)"
+  else
+    echo "apiserver not ready"; ok=1
+  fi
+  return $ok
+}
+
+cmd_stop_apiserver() {
+  lock
+  [[ -d "$STATE" ]] || die "not up"
+  stop_component kube-apiserver
+}
+
+cmd_start_apiserver() {
+  lock
+  [[ -d "$STATE" ]] && load_ports || die "not up (run: $0 up)"
+  running_pid etcd >/dev/null || die "etcd is not running; use '$0 up' to restart the whole cluster"
+  if running_pid kube-apiserver >/dev/null; then log "kube-apiserver already running"
+  else
+    port_in_use "$API_PORT" && die "port $API_PORT is taken by something else"
+    start_apiserver_proc
+  fi
+  wait_apiserver
+}
+
+cmd_env() {
+  [[ -f "$STATE/env" ]] || die "not up: $STATE/env does not exist (run: $0 up)"
+  cat "$STATE/env"
+}
+
+LOCKED=
+lock() {
+  [[ -n "$LOCKED" ]] && return 0
+  # lock on this script file itself: no lock file to leave in the repo
+  exec 9<"${BASH_SOURCE[0]}"
+  flock 9
+  LOCKED=1
+}
+
+usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+
+case "${1:-}" in
+  build) cmd_build ;;
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  stop-apiserver) cmd_stop_apiserver ;;
+  start-apiserver) cmd_start_apiserver ;;
+  env) cmd_env ;;
+  -h | --help | help) usage ;;
+  *) usage >&2; exit 2 ;;
+esac
