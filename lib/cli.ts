@@ -20,6 +20,7 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
     help: 'run against KUBE_CONTEXT even when it is not the current kubectl context (must equal KUBE_CONTEXT)',
   },
   'dry-run': { type: 'boolean', help: 'show what would change (server-side dry run and diff); change nothing' },
+  timeout: { type: 'string', arg: 'SECONDS', help: 'bound on every wait (default: 300)' },
 }
 
 export type ScriptSpec = {

@@ -8,7 +8,15 @@ import type { StepContext, StepResult } from './step.ts'
 export async function applyInternalRoutes(ctx: StepContext): Promise<StepResult> {
   const { config, cluster, log } = ctx
   log.step(`03-internal-routes: ${config.internalRoutes.map((r) => r.name).join(', ') || '(none)'} on intweb/intwebsec`)
-  await requireTraefikCrds(ctx)
+  if (!(await traefikCrdsInstalled(ctx))) {
+    if (ctx.dryRun) {
+      log.warn('the IngressRoute CRD is not installed yet (02-traefik installs it); nothing to compare against')
+      return { ok: true, summary: `03-internal-routes: ${config.internalRoutes.length} would be created once 02-traefik has run` }
+    }
+    throw new PreconditionError(`the IngressRoute CRD (ingressroutes.traefik.io) is missing in context ${cluster.context}`, [
+      'the Traefik chart installs it: run 02-traefik first (npx zx scripts/02-traefik.ts or make 02-traefik)',
+    ])
+  }
   await warnAboutOldApiGroup(ctx)
 
   const wanted: Manifest[] = []
@@ -35,14 +43,13 @@ export async function applyInternalRoutes(ctx: StepContext): Promise<StepResult>
   return { ok: true, summary: `03-internal-routes: ${summarize(changes, ctx.dryRun)}${skippedText}` }
 }
 
-async function requireTraefikCrds({ cluster }: StepContext): Promise<void> {
+async function traefikCrdsInstalled({ cluster }: StepContext): Promise<boolean> {
   try {
     await cluster.apiext.readCustomResourceDefinition({ name: 'ingressroutes.traefik.io' })
+    return true
   } catch (err) {
-    if (!isNotFound(err)) throw err
-    throw new PreconditionError(`the IngressRoute CRD (ingressroutes.traefik.io) is missing in context ${cluster.context}`, [
-      'the Traefik chart installs it: run 02-traefik first (npx zx scripts/02-traefik.ts or make 02-traefik)',
-    ])
+    if (isNotFound(err)) return false
+    throw err
   }
 }
 

@@ -67,7 +67,7 @@ export async function installTraefik(ctx: StepContext): Promise<StepResult> {
   }
 }
 
-async function requirePools({ config, cluster }: StepContext): Promise<void> {
+async function requirePools({ config, cluster, dryRun, log }: StepContext): Promise<void> {
   const missing: string[] = []
   for (const pool of metallbManifests(config).filter((o) => o.kind === 'IPAddressPool')) {
     try {
@@ -83,7 +83,9 @@ async function requirePools({ config, cluster }: StepContext): Promise<void> {
       missing.push(`IPAddressPool ${config.metallbNamespace}/${pool.metadata.name}`)
     }
   }
-  if (missing.length > 0) {
+  if (missing.length > 0 && dryRun) {
+    log.warn(`the MetalLB pools are not there yet (${missing.join(', ')}); 01-metallb creates them`)
+  } else if (missing.length > 0) {
     throw new PreconditionError(`the MetalLB pools for the Traefik Services are missing: ${missing.join(', ')}`, [
       'run 01-metallb first: npx zx scripts/01-metallb.ts (or make 01-metallb)',
     ])

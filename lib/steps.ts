@@ -1,0 +1,64 @@
+/** The ordered steps, and how a script or run-all gives each its context. */
+import type { ScriptContext } from './cli.ts'
+import { EXIT, UserError } from './errors.ts'
+import { ensureAddressPools } from './metallb.ts'
+import { applyInternalRoutes } from './routes.ts'
+import { DEFAULT_TIMEOUT_SECONDS, type StepContext, type StepResult } from './step.ts'
+import { installTraefik } from './traefik.ts'
+import { formatReport, verifyIngress } from './verify.ts'
+
+export type StepDefinition = {
+  id: string
+  name: string
+  run: (ctx: StepContext, args: ScriptContext['args']) => Promise<StepResult>
+}
+
+export const STEPS: StepDefinition[] = [
+  { id: '01', name: '01-metallb', run: ensureAddressPools },
+  { id: '02', name: '02-traefik', run: installTraefik },
+  { id: '03', name: '03-internal-routes', run: applyInternalRoutes },
+  {
+    id: '04',
+    name: '04-verify',
+    run: async (ctx, args) => {
+      const result = await verifyIngress({ ...ctx, probe: !args['no-probe'] })
+      if (args.json) process.stdout.write(JSON.stringify(result.report, null, 2) + '\n')
+      else process.stderr.write(formatReport(result.report) + '\n')
+      return result
+    },
+  },
+]
+
+export function findStep(idOrName: string): StepDefinition {
+  const step = STEPS.find((s) => s.id === idOrName || s.name === idOrName || s.id === idOrName.padStart(2, '0'))
+  if (!step) {
+    throw new UserError(`no step ${JSON.stringify(idOrName)}; steps are ${STEPS.map((s) => `${s.id} (${s.name})`).join(', ')}`, EXIT.config)
+  }
+  return step
+}
+
+export function timeoutFrom(args: ScriptContext['args']): number {
+  const raw = args.timeout
+  if (raw === undefined) return DEFAULT_TIMEOUT_SECONDS
+  if (typeof raw !== 'string' || !/^[1-9]\d*$/.test(raw)) {
+    throw new UserError(`--timeout ${String(raw)}: expected a whole number of seconds, e.g. --timeout 300`, EXIT.config)
+  }
+  return Number(raw)
+}
+
+/** Builds the step context: flags first, then configuration, then the (guarded) cluster. */
+export function stepContext(ctx: ScriptContext): StepContext {
+  const timeoutSeconds = timeoutFrom(ctx.args)
+  const config = ctx.config()
+  return { config, cluster: ctx.cluster(), log: ctx.log, dryRun: ctx.args['dry-run'] === true, timeoutSeconds }
+}
+
+/** Runs one step as a script: its summary line on stdout, exit 1 if what it checks does not hold. */
+export async function runSingleStep(id: string, ctx: ScriptContext): Promise<number> {
+  const step = findStep(id)
+  const result = await step.run(stepContext(ctx), ctx.args)
+  // With --json, stdout carries only the report.
+  if (ctx.args.json) process.stderr.write(`${result.summary}\n`)
+  else ctx.log.summary(result.summary)
+  return result.ok ? EXIT.ok : EXIT.failed
+}

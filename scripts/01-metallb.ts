@@ -1,0 +1,16 @@
+#!/usr/bin/env -S npx zx
+import { runScript } from '../lib/cli.ts'
+import { runSingleStep } from '../lib/steps.ts'
+
+await runScript(
+  {
+    command: 'npx zx scripts/01-metallb.ts',
+    description:
+      'Creates or updates the MetalLB address pools for INTERNAL_IP and EXTERNAL_IP (one /32 pool each,\n' +
+      'autoAssign off, only for TRAEFIK_NAMESPACE) and their L2Advertisement. Needs MetalLB installed;\n' +
+      'waits (bounded) for its admission webhook to answer.',
+    common: ['env-file', 'context', 'dry-run', 'timeout'],
+  },
+  import.meta.url,
+  (ctx) => runSingleStep('01', ctx),
+)

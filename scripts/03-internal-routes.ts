@@ -1,0 +1,15 @@
+#!/usr/bin/env -S npx zx
+import { runScript } from '../lib/cli.ts'
+import { runSingleStep } from '../lib/steps.ts'
+
+await runScript(
+  {
+    command: 'npx zx scripts/03-internal-routes.ts',
+    description:
+      'Creates or updates one IngressRoute (traefik.io/v1alpha1) per INTERNAL_ROUTES entry, bound to the\n' +
+      'internal entrypoints intweb/intwebsec only, and deletes the routes it made for entries since removed.',
+    common: ['env-file', 'context', 'dry-run', 'timeout'],
+  },
+  import.meta.url,
+  (ctx) => runSingleStep('03', ctx),
+)

@@ -1,0 +1,20 @@
+#!/usr/bin/env -S npx zx
+import { runScript } from '../lib/cli.ts'
+import { runAll } from '../lib/run-all.ts'
+
+await runScript(
+  {
+    command: 'npx zx scripts/run-all.ts',
+    description:
+      'Runs 01-metallb, 02-traefik, 03-internal-routes and 04-verify in order and stops at the first\n' +
+      'failure, naming the step and the command that resumes from it.',
+    common: ['env-file', 'context', 'dry-run', 'timeout'],
+    options: {
+      from: { type: 'string', arg: 'STEP', help: 'start at this step (01, 02, 03, 04 or its name)' },
+      json: { type: 'boolean', help: "print 04-verify's report as JSON on stdout" },
+      'no-probe': { type: 'boolean', help: "skip 04-verify's HTTP requests" },
+    },
+  },
+  import.meta.url,
+  runAll,
+)
