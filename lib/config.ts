@@ -72,7 +72,7 @@ export const SETTINGS: Record<string, Setting> = {
   STORAGE_CLASS: { default: 'longhorn', help: 'StorageClass of the acme.json volume' },
   INTERNAL_ROUTES: {
     default: 'argocd=argocd/argocd-server:80,longhorn=longhorn-system/longhorn-frontend:80',
-    help: 'admin UIs, comma-separated name=namespace/service:port',
+    help: 'admin UIs, comma-separated name=namespace/service:port, or none',
   },
   TRAEFIK_PHONE_HOME: { default: 'false', help: "true turns Traefik's version check and anonymous usage report on" },
 }
@@ -278,9 +278,10 @@ function chartSource(value: string, problems: string[], cwd: string): ChartSourc
 function parseRoutes(value: string, problems: string[]): InternalRoute[] {
   const routes: InternalRoute[] = []
   const seen = new Set<string>()
+  if (value === 'none') return routes
   const entries = value.split(',').map((e) => e.trim()).filter((e) => e !== '')
   for (const entry of entries) {
-    const m = /^([^=]+)=([^/]+)\/([^:]+):(.+)$/.exec(entry)
+    const m = /^([^=]+)=([^/]+)\/(.+):([^:]*)$/.exec(entry)
     if (!m) {
       problems.push(
         `INTERNAL_ROUTES: entry ${JSON.stringify(entry)} is not name=namespace/service:port (e.g. argocd=argocd/argocd-server:80)`,
