@@ -1,0 +1,204 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import Ajv from 'ajv'
+import Ajv2020 from 'ajv/dist/2020.js'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import YAML from 'yaml'
+import { loadConfig } from '../lib/config.ts'
+import { internalRouteManifests, metallbManifests, renderAll, traefikValues, writeRendered } from '../lib/render.ts'
+import { renderTemplate } from '../lib/template.ts'
+
+const ROOT = path.resolve(import.meta.dirname, '..')
+const FIXTURES = path.join(ROOT, 'test', 'fixtures')
+const GOLDEN = path.join(ROOT, 'test', 'golden')
+const config = (file: string) => loadConfig({ envFile: path.join(ROOT, 'test', 'env', 'valid', file), env: {}, cwd: ROOT })
+const CASES = ['minimal.env', 'full.env', 'test-cluster.env']
+
+/** The openAPIV3Schema a CRD serves for one version. */
+function crdSchema(file: string, version: string): object {
+  const docs = YAML.parseAllDocuments(fs.readFileSync(path.join(FIXTURES, file), 'utf8')).map((d) => d.toJS())
+  const crd = docs.find((d) => d?.kind === 'CustomResourceDefinition')
+  return crd.spec.versions.find((v: any) => v.name === version).schema.openAPIV3Schema
+}
+
+// Kubernetes' schema extensions (x-kubernetes-*) are not JSON Schema keywords; strict mode off.
+const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false })
+const validators: Record<string, ReturnType<typeof ajv.compile>> = {
+  IPAddressPool: ajv.compile(crdSchema('metallb-v0.16.1/metallb.io_ipaddresspools.yaml', 'v1beta1')),
+  L2Advertisement: ajv.compile(crdSchema('metallb-v0.16.1/metallb.io_l2advertisements.yaml', 'v1beta1')),
+  IngressRoute: ajv.compile(crdSchema('traefik-chart-33.2.1/crds/traefik.io_ingressroutes.yaml', 'v1alpha1')),
+}
+const valuesSchema = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'traefik-chart-33.2.1', 'values.schema.json'), 'utf8'))
+const validateValues = new Ajv2020({ strict: false, allErrors: true, validateFormats: false }).compile(valuesSchema)
+
+function assertValid(validate: ReturnType<typeof ajv.compile>, object: unknown, what: string) {
+  const ok = validate(object)
+  assert.ok(ok, `${what}: ${ajv.errorsText(validate.errors)}`)
+}
+
+// ---
+const golden = suite('render: golden files')
+
+for (const name of CASES) {
+  golden(`${name} renders exactly test/golden/${path.basename(name, '.env')}/`, () => {
+    const dir = path.join(GOLDEN, path.basename(name, '.env'))
+    const files = renderAll(config(name))
+    if (process.env.UPDATE_GOLDEN === '1') {
+      fs.mkdirSync(dir, { recursive: true })
+      for (const [file, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, file), text)
+    }
+    for (const [file, text] of Object.entries(files)) {
+      assert.fixture(text, fs.readFileSync(path.join(dir, file), 'utf8'), `${name} -> ${file} (UPDATE_GOLDEN=1 npm test rewrites after a deliberate change)`)
+    }
+  })
+}
+
+golden('writeRendered writes the three files the steps apply', () => {
+  const out = fs.mkdtempSync(path.join(ROOT, 'node_modules', '.render-'))
+  try {
+    const written = writeRendered(config('minimal.env'), out).map((f) => path.basename(f))
+    assert.equal(written, ['01-metallb.yaml', '02-traefik-values.yaml', '03-internal-routes.yaml'])
+  } finally {
+    fs.rmSync(out, { recursive: true })
+  }
+})
+
+golden.run()
+
+// ---
+const schemas = suite('render: valid against the upstream schemas in test/fixtures')
+
+for (const name of CASES) {
+  schemas(`${name}: MetalLB objects match the v0.16.1 CRDs`, () => {
+    for (const o of metallbManifests(config(name))) assertValid(validators[o.kind], o, `${o.kind} ${o.metadata.name}`)
+  })
+  schemas(`${name}: IngressRoutes match the chart's traefik.io CRD`, () => {
+    for (const o of internalRouteManifests(config(name))) assertValid(validators.IngressRoute, o, o.metadata.name)
+  })
+  schemas(`${name}: Traefik values match the chart's values.schema.json`, () => {
+    assertValid(validateValues as any, traefikValues(config(name)), 'values')
+  })
+}
+
+schemas('the schema check can fail: the chart rejects ports.web.expose: true', () => {
+  const values = traefikValues(config('minimal.env'))
+  values.ports.web.expose = true
+  assert.not.ok(validateValues(values))
+})
+
+schemas('the schema check can fail: a pool with autoAssign "no"', () => {
+  const [pool] = metallbManifests(config('minimal.env'))
+  assert.not.ok(validators.IPAddressPool({ ...pool, spec: { ...(pool.spec as object), autoAssign: 'no' } }))
+})
+
+schemas.run()
+
+// ---
+const content = suite('render: what the manifests say')
+
+content('one /32 pool per address, autoAssign off, only for the Traefik namespace', () => {
+  const [internal, external, l2] = metallbManifests(config('minimal.env'))
+  assert.equal((internal.spec as any).addresses, ['192.168.0.200/32'])
+  assert.equal((external.spec as any).addresses, ['192.168.0.201/32'])
+  for (const pool of [internal, external]) {
+    assert.is((pool.spec as any).autoAssign, false)
+    assert.equal((pool.spec as any).serviceAllocation.namespaces, ['traefik'])
+  }
+  assert.equal((l2.spec as any).ipAddressPools, [internal.metadata.name, external.metadata.name])
+})
+
+content('Services ask for their address with the current annotation, or the legacy one when told', () => {
+  const current = traefikValues(config('minimal.env'))
+  assert.equal(current.service.annotations, { 'metallb.io/loadBalancerIPs': '192.168.0.201' })
+  assert.equal(current.service.additionalServices.internal.annotations, { 'metallb.io/loadBalancerIPs': '192.168.0.200' })
+  const legacy = traefikValues(config('full.env'))
+  assert.equal(legacy.service.annotations, { 'metallb.universe.tf/loadBalancerIPs': '10.0.0.11' })
+})
+
+content('public entrypoints only on the main Service, admin ones only on the internal Service', () => {
+  const { ports } = traefikValues(config('minimal.env'))
+  assert.equal(ports.web.expose, { default: true, internal: false })
+  assert.equal(ports.websecure.expose, { default: true, internal: false })
+  assert.equal(ports.intweb.expose, { default: false, internal: true })
+  assert.equal(ports.intwebsec.expose, { default: false, internal: true })
+  assert.equal(ports.traefik.expose, { default: false })
+})
+
+content('the dashboard is on the internal entrypoints only, under traefik.<DOMAIN>', () => {
+  const { ingressRoute } = traefikValues(config('minimal.env'))
+  assert.equal(ingressRoute.dashboard.entryPoints, ['intweb', 'intwebsec'])
+  assert.match(ingressRoute.dashboard.matchRule, /^Host\(`traefik\.home\.example\.com`\) && /)
+})
+
+content('acme.json on a persistent volume; Recreate so two pods never share the RWO volume', () => {
+  const values = traefikValues(config('minimal.env'))
+  assert.equal(values.persistence, { enabled: true, name: 'data', accessMode: 'ReadWriteOnce', size: '128Mi', storageClass: 'longhorn', path: '/data' })
+  assert.is(values.certificatesResolvers.letsencrypt.acme.storage, '/data/acme.json')
+  assert.is(values.updateStrategy.type, 'Recreate')
+  assert.is(values.deployment.replicas, 1)
+  assert.is(values.deployment.initContainers[0].volumeMounts[0].mountPath, '/data')
+})
+
+content('no phone-home by default; api.insecure never set', () => {
+  const values = traefikValues(config('minimal.env'))
+  assert.equal(values.globalArguments, ['--global.checknewversion=false', '--global.sendanonymoususage=false'])
+  assert.not.match(JSON.stringify(values), /api\.insecure/)
+  assert.equal(traefikValues(config('full.env')).globalArguments, ['--global.checknewversion=true', '--global.sendanonymoususage=true'])
+})
+
+content('HTTP-01 leaves intwebsec without a resolver; DNS-01 gives it one and reads the provider secret', () => {
+  const http = traefikValues(config('minimal.env'))
+  assert.is(http.ports.intwebsec.tls.certResolver, undefined)
+  assert.equal(http.certificatesResolvers.letsencrypt.acme.httpChallenge, { entryPoint: 'web' })
+  const dns = traefikValues(config('full.env'))
+  assert.is(dns.ports.intwebsec.tls.certResolver, 'letsencrypt')
+  assert.equal(dns.certificatesResolvers.letsencrypt.acme.dnsChallenge, { provider: 'cloudflare' })
+  assert.is(dns.certificatesResolvers.letsencrypt.acme.httpChallenge, undefined)
+  assert.equal(dns.envFrom, [{ secretRef: { name: 'cloudflare-token' } }])
+})
+
+content('IngressRoutes use traefik.io/v1alpha1, live beside their Service, and bind only intweb/intwebsec', () => {
+  const routes = internalRouteManifests(config('minimal.env'))
+  assert.is(routes.length, 2)
+  for (const r of routes) {
+    assert.is(r.apiVersion, 'traefik.io/v1alpha1')
+    assert.equal((r.spec as any).entryPoints, ['intweb', 'intwebsec'])
+  }
+  assert.is(routes[0].metadata.namespace, 'argocd')
+  assert.equal((routes[0].spec as any).routes[0], {
+    kind: 'Rule',
+    match: 'Host(`argocd.home.example.com`)',
+    services: [{ name: 'argocd-server', port: 80 }],
+  })
+})
+
+content.run()
+
+// ---
+const template = suite('template: values stay inside their scalar')
+
+template('a value full of YAML syntax becomes one string, not structure', () => {
+  const [route] = renderTemplate('03-internal-route.yaml', {
+    ROUTE_NAME: 'x\nspec: {evil: true}',
+    ROUTE_NAMESPACE: 'ns"\n---\nkind: Secret',
+    ROUTE_HOST: 'h',
+    ROUTE_SERVICE: '[a, b]',
+    ROUTE_PORT: 80,
+  })
+  assert.is(route.metadata.name, 'x\nspec: {evil: true}-internal')
+  assert.is(route.metadata.namespace, 'ns"\n---\nkind: Secret')
+  assert.equal(Object.keys(route.spec), ['entryPoints', 'routes'])
+  assert.is(route.spec.routes[0].services[0].name, '[a, b]')
+})
+
+template('a whole-scalar placeholder keeps the value type', () => {
+  const [route] = renderTemplate('03-internal-route.yaml', { ROUTE_NAME: 'a', ROUTE_NAMESPACE: 'b', ROUTE_HOST: 'c', ROUTE_SERVICE: 'd', ROUTE_PORT: 8080 })
+  assert.is(route.spec.routes[0].services[0].port, 8080)
+})
+
+template('a missing value is an error, not an empty string', () => {
+  assert.throws(() => renderTemplate('03-internal-route.yaml', { ROUTE_NAME: 'a' }), /no value for \$\{ROUTE_NAMESPACE\}/)
+})
+
+template.run()
