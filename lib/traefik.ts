@@ -1,5 +1,6 @@
 /** Step 02: Traefik from its Helm chart, changed only when chart or values differ. */
 import { isNotFound } from './cluster.ts'
+import { poolEntryContains } from './metallb.ts'
 import { PreconditionError } from './errors.ts'
 import {
   checkChartSource,
@@ -67,27 +68,40 @@ export async function installTraefik(ctx: StepContext): Promise<StepResult> {
   }
 }
 
+/** Our pools must exist and hold the configured addresses (EXTERNAL_IP changed without rerunning 01?). */
 async function requirePools({ config, cluster, dryRun, log }: StepContext): Promise<void> {
-  const missing: string[] = []
-  for (const pool of metallbManifests(config).filter((o) => o.kind === 'IPAddressPool')) {
+  const problems: string[] = []
+  const pools = metallbManifests(config).filter((o) => o.kind === 'IPAddressPool')
+  const settings = ['INTERNAL_IP', 'EXTERNAL_IP']
+  for (const [i, pool] of pools.entries()) {
+    const ip = i === 0 ? config.internalIp : config.externalIp
+    let live: { spec?: { addresses?: string[] } }
     try {
-      await cluster.custom.getNamespacedCustomObject({
+      live = (await cluster.custom.getNamespacedCustomObject({
         group: 'metallb.io',
         version: 'v1beta1',
         namespace: config.metallbNamespace,
         plural: 'ipaddresspools',
         name: pool.metadata.name,
-      })
+      })) as typeof live
     } catch (err) {
-      if (!isNotFound(err) && !/404|not found/i.test(String((err as Error).message))) throw err
-      missing.push(`IPAddressPool ${config.metallbNamespace}/${pool.metadata.name}`)
+      if (!isNotFound(err)) throw err
+      problems.push(`IPAddressPool ${config.metallbNamespace}/${pool.metadata.name} is missing`)
+      continue
+    }
+    const addresses = live.spec?.addresses ?? []
+    if (!addresses.some((entry) => poolEntryContains(entry, ip))) {
+      problems.push(
+        `${settings[i]}=${ip} is in no MetalLB pool: ${pool.metadata.name} holds ${addresses.join(', ') || 'nothing'}, so MetalLB would refuse the address`,
+      )
     }
   }
-  if (missing.length > 0 && dryRun) {
-    log.warn(`the MetalLB pools are not there yet (${missing.join(', ')}); 01-metallb creates them`)
-  } else if (missing.length > 0) {
-    throw new PreconditionError(`the MetalLB pools for the Traefik Services are missing: ${missing.join(', ')}`, [
-      'run 01-metallb first: npx zx scripts/01-metallb.ts (or make 01-metallb)',
+  if (problems.length > 0 && dryRun) {
+    log.warn(`the MetalLB pools do not match the configuration yet (${problems.join('; ')}); 01-metallb fixes that`)
+  } else if (problems.length > 0) {
+    throw new PreconditionError('the MetalLB pools for the Traefik Services are not ready:', [
+      ...problems,
+      'run 01-metallb first: npx zx scripts/01-metallb.ts (or make 01-metallb), then rerun 02-traefik',
     ])
   }
 }

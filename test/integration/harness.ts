@@ -1,0 +1,146 @@
+/**
+ * Shared by the integration tests: the real test cluster (test/cluster/cluster.sh), the real
+ * scripts spawned as a user runs them, and snapshots of what the steps own.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import path from 'node:path'
+
+export const ROOT = path.resolve(import.meta.dirname, '..', '..')
+export const CLUSTER_SH = path.join(ROOT, 'test', 'cluster', 'cluster.sh')
+export const ENV_FILE = path.join(ROOT, 'test', 'integration', 'test.env')
+const ZX = path.join(ROOT, 'node_modules', '.bin', 'zx')
+
+export type Cluster = { env: NodeJS.ProcessEnv }
+
+let cluster: Cluster | undefined
+let unavailable: string | undefined
+
+/** The environment of `.cluster/env` (KUBECONFIG, PATH with helm), applied over ours. */
+function clusterEnv(): NodeJS.ProcessEnv {
+  const out = spawnSync('bash', ['-c', `set -a; . "${path.join(ROOT, '.cluster', 'env')}"; env -0`], { encoding: 'utf8' })
+  if (out.status !== 0) throw new Error(`cannot read .cluster/env: ${out.stderr}`)
+  const env: NodeJS.ProcessEnv = {}
+  for (const entry of out.stdout.split('\0')) {
+    const i = entry.indexOf('=')
+    if (i > 0) env[entry.slice(0, i)] = entry.slice(i + 1)
+  }
+  return { ...env, NO_COLOR: '1', CI: 'true' }
+}
+
+/**
+ * Brings the test cluster up (idempotent) when its binaries are built. Returns undefined, with
+ * `skipReason()` saying why, when they are not: building takes 15-30 minutes, so a plain
+ * `npm test` does not start it on its own; `npm run cluster:build` (or .ci/run) does.
+ */
+export function testCluster(): Cluster | undefined {
+  if (cluster || unavailable) return cluster
+  const built = spawnSync('bash', [CLUSTER_SH, 'built'], { encoding: 'utf8' })
+  if (built.status !== 0) {
+    unavailable = 'the test cluster binaries are not built: run `npm run cluster:build` once (15-30 min), then npm test'
+    return undefined
+  }
+  const up = spawnSync('bash', [CLUSTER_SH, 'up'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000 })
+  if (up.status !== 0) throw new Error(`test/cluster/cluster.sh up failed (exit ${up.status})`)
+  cluster = { env: clusterEnv() }
+  return cluster
+}
+
+export function skipReason(): string {
+  return unavailable ?? ''
+}
+
+export type Run = { code: number | null; stdout: string; stderr: string; output: string }
+
+/** Runs one of scripts/*.ts with the test env file, the way a user does. */
+export function runScript(script: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Run {
+  const c = testCluster()!
+  const result = spawnSync(ZX, [path.join('scripts', `${script}.ts`), '--env-file', ENV_FILE, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...c.env, ...env },
+    timeout: 600_000,
+  })
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr, output: result.stdout + result.stderr }
+}
+
+/** Starts a script without waiting; `onLine` sees each line of its output as it comes. */
+export function startScript(script: string, args: string[], onLine: (line: string) => void, env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const c = testCluster()!
+  const child = spawn(ZX, [path.join('scripts', `${script}.ts`), '--env-file', ENV_FILE, ...args], { cwd: ROOT, env: { ...c.env, ...env } })
+  let stdout = ''
+  let stderr = ''
+  const feed = (chunk: Buffer, into: 'out' | 'err') => {
+    const text = chunk.toString()
+    if (into === 'out') stdout += text
+    else stderr += text
+    for (const line of text.split('\n')) if (line) onLine(line)
+  }
+  child.stdout.on('data', (c) => feed(c, 'out'))
+  child.stderr.on('data', (c) => feed(c, 'err'))
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr, output: stdout + stderr })))
+}
+
+/** A command against the test cluster (kubectl, helm, cluster.sh); throws on failure unless allowed. */
+export function sh(command: string, args: string[], options: { input?: string; allowFail?: boolean } = {}): Run {
+  const c = testCluster()!
+  const result = spawnSync(command, args, { cwd: ROOT, encoding: 'utf8', env: c.env, input: options.input, timeout: 300_000 })
+  const run = { code: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '', output: (result.stdout ?? '') + (result.stderr ?? '') }
+  if (run.code !== 0 && !options.allowFail) throw new Error(`${command} ${args.join(' ')} failed (${run.code}): ${run.stderr}`)
+  return run
+}
+
+export const kubectl = (...args: string[]) => sh('kubectl', ['--context=homelab-test', ...args])
+export const kubectlMaybe = (...args: string[]) => sh('kubectl', ['--context=homelab-test', ...args], { allowFail: true })
+export const helm = (...args: string[]) => sh('helm', ['--kube-context=homelab-test', ...args])
+
+/** resourceVersion of every object the steps own, plus the helm release revision. */
+export function ownedState(): Record<string, string> {
+  const state: Record<string, string> = {}
+  const lists: [string, string[]][] = [
+    ['ipaddresspools.metallb.io', ['-n', 'metallb-system']],
+    ['l2advertisements.metallb.io', ['-n', 'metallb-system']],
+    ['ingressroutes.traefik.io', ['--all-namespaces']],
+    ['deployments,services,persistentvolumeclaims,serviceaccounts,configmaps,secrets', ['-n', 'traefik']],
+  ]
+  for (const [kinds, scope] of lists) {
+    const out = kubectlMaybe('get', kinds, ...scope, '-o', 'json')
+    if (out.code !== 0) continue
+    for (const item of JSON.parse(out.stdout).items) {
+      state[`${item.kind} ${item.metadata.namespace ?? ''}/${item.metadata.name}`] = item.metadata.resourceVersion
+    }
+  }
+  const release = sh('helm', ['--kube-context=homelab-test', 'list', '-n', 'traefik', '-a', '-o', 'json'], { allowFail: true })
+  for (const r of release.code === 0 ? JSON.parse(release.stdout || '[]') : []) state[`release ${r.name}`] = `${r.revision} ${r.status}`
+  return state
+}
+
+export function helmRelease(): { revision: string; status: string } | undefined {
+  const out = helm('list', '-n', 'traefik', '-a', '-o', 'json')
+  return JSON.parse(out.stdout || '[]').find((r: { name: string }) => r.name === 'traefik')
+}
+
+/** Back to "MetalLB CRDs and its controller present, nothing else". */
+export function resetCluster(): void {
+  sh('helm', ['--kube-context=homelab-test', 'uninstall', 'traefik', '-n', 'traefik', '--no-hooks'], { allowFail: true })
+  kubectlMaybe('delete', 'ingressroutes.traefik.io', '--all-namespaces', '--all', '--wait=true')
+  kubectlMaybe('delete', 'namespace', 'traefik', 'argocd', 'longhorn-system', 'squatters', '--ignore-not-found', '--wait=true', '--timeout=120s')
+  kubectlMaybe('delete', 'ipaddresspools.metallb.io,l2advertisements.metallb.io', '-n', 'metallb-system', '--all', '--wait=true')
+  // helm keeps nothing else; the release records lived in the traefik namespace.
+}
+
+/** An admin app's namespace and Service, as if ArgoCD were installed. */
+export function installFakeApp(namespace: string, service: string, port: number): void {
+  sh('kubectl', ['--context=homelab-test', 'apply', '-f', '-'], {
+    input: `apiVersion: v1
+kind: Namespace
+metadata: {name: ${namespace}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ${service}, namespace: ${namespace}}
+spec:
+  selector: {app: ${service}}
+  ports: [{name: http, port: ${port}, targetPort: ${port}}]
+`,
+  })
+}
