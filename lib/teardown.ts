@@ -53,6 +53,6 @@ export async function removeIngress(ctx: StepContext & { purge: boolean }): Prom
 
 async function deleteObject(ctx: StepContext, kind: string, name: string, namespace: string | undefined): Promise<void> {
   if (ctx.dryRun) return
-  const out = await ctx.cluster.kubectl(['delete', kind, name, '--namespace', namespace ?? '', '--ignore-not-found', '--wait=false'])
+  const out = await ctx.cluster.kubectl(['delete', kind, name, '--namespace', namespace ?? '', '--ignore-not-found', '--wait=true', `--timeout=${ctx.timeoutSeconds}s`])
   if (out.exitCode !== 0) throw commandFailed(`deleting ${kind} ${namespace}/${name}`, out)
 }

@@ -10,7 +10,7 @@ await runScript(
       'Removes what the steps created, in reverse order: the admin IngressRoutes, the Traefik release,\n' +
       'the MetalLB pools and L2Advertisement. The acme.json volume (your certificates) is kept unless\n' +
       '--purge is given. MetalLB itself and the namespaces stay.',
-    common: ['env-file', 'context', 'dry-run'],
+    common: ['env-file', 'context', 'dry-run', 'timeout'],
     options: { purge: { type: 'boolean', help: 'also delete the acme.json volume' } },
   },
   import.meta.url,

@@ -1,0 +1,246 @@
+/**
+ * Recovery and refusal against the real test cluster: each failure gives a clear message, loses
+ * nothing, and the next run repairs it.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import {
+  CLUSTER_SH,
+  helm,
+  helmRelease,
+  kubectl,
+  kubectlMaybe,
+  ownedState,
+  resetCluster,
+  ROOT,
+  runScript,
+  sh,
+  startScript,
+  testCluster,
+} from './harness.ts'
+
+const cluster = testCluster()
+const waitFor = async (what: string, check: () => boolean, seconds = 60) => {
+  const until = Date.now() + seconds * 1000
+  while (Date.now() < until) {
+    if (check()) return
+    await new Promise((r) => setTimeout(r, 250))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+function converge(): void {
+  const r = runScript('run-all', ['--no-probe'])
+  assert.is(r.code, 0, r.output)
+}
+
+// ---
+const squatter = suite('integration: the internal address held by another Service')
+const sq = cluster ? squatter : squatter.skip
+
+squatter.before(() => {
+  if (!cluster) return
+  resetCluster()
+  const pools = runScript('01-metallb')
+  assert.is(pools.code, 0, pools.output)
+  // Someone else's LoadBalancer Service in the Traefik namespace asks for INTERNAL_IP first.
+  sh('kubectl', ['--context=homelab-test', 'apply', '-f', '-'], {
+    input: `apiVersion: v1
+kind: Namespace
+metadata: {name: traefik}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: squatter
+  namespace: traefik
+  annotations: {metallb.io/loadBalancerIPs: 127.0.0.200}
+spec:
+  type: LoadBalancer
+  selector: {app: squatter}
+  ports: [{port: 80}]
+`,
+  })
+})
+
+sq('04-verify fails naming MetalLB\'s reason and the Service that holds the address', async () => {
+  await waitFor('the squatter to get 127.0.0.200', () =>
+    kubectl('get', 'service', 'squatter', '-n', 'traefik', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}').stdout === '127.0.0.200',
+  )
+  const r = runScript('run-all', ['--from', '02', '--timeout', '60'])
+  assert.is(r.code, 1, r.output)
+  assert.match(r.stdout, /^04-verify: FAILED/m)
+  assert.match(r.stderr, /\[FAIL\] Service traefik-internal EXTERNAL-IP = INTERNAL_IP 127\.0\.0\.200: EXTERNAL-IP is <pending>; MetalLB: AllocationFailed: [^\n]*127\.0\.0\.200[^\n]*; the address is held by Service traefik\/squatter/)
+  assert.match(r.stderr, /Step 04-verify failed\. Fix the cause above, then resume with:\n {2}make from STEP=04/)
+})
+
+sq('after that Service is removed, a rerun passes', () => {
+  kubectl('delete', 'service', 'squatter', '-n', 'traefik', '--wait=true')
+  const r = runScript('run-all', ['--no-probe'])
+  assert.is(r.code, 0, r.output)
+  assert.match(r.stdout, /^04-verify: OK/m)
+})
+
+squatter.run()
+
+// ---
+const refusals = suite('integration: refusals that touch nothing')
+const rf = cluster ? refusals : refusals.skip
+
+refusals.before(() => {
+  if (cluster) converge()
+})
+
+rf('a current context other than KUBE_CONTEXT is refused and nothing changes', () => {
+  const kubeconfig = path.join(ROOT, '.cluster', 'kubeconfig-other-context')
+  fs.copyFileSync(cluster!.env.KUBECONFIG!, kubeconfig)
+  try {
+    const current = kubectl('config', 'current-context').stdout.trim()
+    sh('kubectl', ['--kubeconfig', kubeconfig, 'config', 'set-context', 'elsewhere', `--cluster=${JSON.parse(kubectl('config', 'view', '-o', 'json', '--minify').stdout).clusters[0].name}`])
+    sh('kubectl', ['--kubeconfig', kubeconfig, 'config', 'use-context', 'elsewhere'])
+    const before = ownedState()
+    const r = runScript('run-all', [], { KUBECONFIG: kubeconfig, TRAEFIK_PHONE_HOME: 'true' })
+    assert.is(r.code, 2, r.output)
+    assert.match(r.stderr, /refusing to run: the current kubectl context is elsewhere but KUBE_CONTEXT is homelab-test/)
+    assert.equal(ownedState(), before)
+    assert.is(current, 'homelab-test')
+  } finally {
+    fs.rmSync(kubeconfig, { force: true })
+  }
+})
+
+rf('an address outside every pool stops 02-traefik with a fix-it message, before helm runs', () => {
+  const before = ownedState()
+  const r = runScript('02-traefik', [], { EXTERNAL_IP: '127.0.0.202' })
+  assert.is(r.code, 3, r.output)
+  assert.match(r.stderr, /EXTERNAL_IP=127\.0\.0\.202 is in no MetalLB pool: homelab-ingress-external holds 127\.0\.0\.201\/32/)
+  assert.match(r.stderr, /run 01-metallb first/)
+  assert.equal(ownedState(), before)
+})
+
+rf('an admin IngressRoute someone else put on web makes 04-verify fail and name it', () => {
+  sh('kubectl', ['--context=homelab-test', 'apply', '-f', '-'], {
+    input: `apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: argocd-shortcut, namespace: default}
+spec:
+  entryPoints: [web, intweb]
+  routes:
+  - kind: Rule
+    match: Host(\`argocd.home.example\`)
+    services: [{name: argocd-server, port: 80}]
+`,
+  })
+  try {
+    const r = runScript('04-verify', ['--json', '--timeout', '30'])
+    assert.is(r.code, 1, r.output)
+    const report = JSON.parse(r.stdout)
+    const failed = report.checks.filter((c: any) => c.status === 'fail')
+    assert.equal(failed.map((c: any) => c.name), ['IngressRoute default/argocd-shortcut (argocd.home.example) only on internal entrypoints'])
+    assert.is(failed[0].detail, 'it is bound to public entrypoint web')
+  } finally {
+    kubectl('delete', 'ingressroutes.traefik.io', 'argocd-shortcut', '-n', 'default')
+  }
+})
+
+rf("MetalLB's CRDs missing stops 01-metallb with a fix-it message", () => {
+  const crds = kubectl('get', 'crd', 'ipaddresspools.metallb.io', 'l2advertisements.metallb.io', '-o', 'json').stdout
+  const saved = JSON.parse(crds).items.map((crd: any) => {
+    delete crd.metadata.resourceVersion
+    delete crd.metadata.uid
+    delete crd.metadata.creationTimestamp
+    delete crd.metadata.managedFields
+    delete crd.status
+    return crd
+  })
+  kubectl('delete', 'crd', 'ipaddresspools.metallb.io', 'l2advertisements.metallb.io', '--wait=true')
+  try {
+    const r = runScript('01-metallb')
+    assert.is(r.code, 3, r.output)
+    assert.match(r.stderr, /MetalLB is not installed in context homelab-test:\n {2}- CRD ipaddresspools\.metallb\.io is missing\n {2}- CRD l2advertisements\.metallb\.io is missing\n {2}- install MetalLB first/)
+  } finally {
+    sh('kubectl', ['--context=homelab-test', 'apply', '--server-side', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: saved }) })
+    kubectl('wait', '--for=condition=Established', 'crd/ipaddresspools.metallb.io', 'crd/l2advertisements.metallb.io', '--timeout=60s')
+  }
+  const again = runScript('01-metallb')
+  assert.is(again.code, 0, again.output)
+  assert.match(again.stdout, /^01-metallb: 3 created$/m)
+})
+
+refusals.run()
+
+// ---
+const interrupted = suite('integration: interrupted runs are repaired by the next one')
+const ir = cluster ? interrupted : interrupted.skip
+
+/** Starts helm the way an interrupted run leaves it, and kills it once the release is pending. */
+async function killHelmWhilePending(args: string[], pending: string): Promise<void> {
+  const c = testCluster()!
+  const { spawn } = await import('node:child_process')
+  const child = spawn('helm', ['--kube-context=homelab-test', ...args], { cwd: ROOT, env: c.env, stdio: 'ignore' })
+  try {
+    await waitFor(`release status ${pending}`, () => helmRelease()?.status === pending, 60)
+  } finally {
+    child.kill('SIGKILL')
+  }
+}
+
+// A nodeSelector no kwok node has: the pod never schedules, so `helm --wait` keeps the release pending.
+const UNSCHEDULABLE = ['--set', 'nodeSelector.homelab-ingress/none=true', '--wait', '--timeout', '10m']
+
+ir('pending-upgrade: the next 02-traefik removes the stuck revision and upgrades', async () => {
+  converge()
+  const before = helmRelease()!
+  await killHelmWhilePending(['upgrade', 'traefik', 'test/chart/traefik', '-n', 'traefik', '--reuse-values', ...UNSCHEDULABLE], 'pending-upgrade')
+  const r = runScript('02-traefik')
+  assert.is(r.code, 0, r.output)
+  assert.match(r.stderr, new RegExp(`release traefik: revision ${Number(before.revision) + 1} is stuck in pending-upgrade`))
+  assert.match(r.stdout, /^02-traefik: release traefik upgraded \(revision \d+, traefik-33\.2\.1, deployed\)$/m)
+  assert.is(helmRelease()!.status, 'deployed')
+  const values = JSON.parse(helm('get', 'values', 'traefik', '-n', 'traefik', '-o', 'json').stdout)
+  assert.is(values.nodeSelector, undefined, 'the interrupted run\'s values are gone')
+  const verify = runScript('04-verify', ['--no-probe'])
+  assert.is(verify.code, 0, verify.output)
+})
+
+ir('pending-install: the next run-all repairs it and keeps the acme.json volume', async () => {
+  resetCluster()
+  const pools = runScript('01-metallb')
+  assert.is(pools.code, 0, pools.output)
+  const values = path.join(ROOT, '.cluster', 'interrupted-values.yaml')
+  fs.writeFileSync(values, JSON.stringify({ persistence: { enabled: true, storageClass: 'longhorn' } }))
+  await killHelmWhilePending(['install', 'traefik', 'test/chart/traefik', '-n', 'traefik', '--create-namespace', '-f', values, ...UNSCHEDULABLE], 'pending-install')
+  const pvcUid = JSON.parse(kubectl('get', 'pvc', 'traefik', '-n', 'traefik', '-o', 'json').stdout).metadata.uid
+  const r = runScript('run-all', ['--no-probe'])
+  assert.is(r.code, 0, r.output)
+  assert.match(r.stderr, /revision 1 is stuck in pending-install/)
+  assert.is(JSON.parse(kubectl('get', 'pvc', 'traefik', '-n', 'traefik', '-o', 'json').stdout).metadata.uid, pvcUid)
+})
+
+ir('the API server stopping mid-run gives a clear error; after a restart a rerun converges', async () => {
+  resetCluster()
+  let stopped = false
+  const run = await startScript('run-all', ['--no-probe', '--timeout', '30'], (line) => {
+    if (!stopped && line.startsWith('01-metallb:')) {
+      stopped = true
+      sh('bash', [CLUSTER_SH, 'stop-apiserver'])
+    }
+  })
+  try {
+    assert.ok(stopped, run.output)
+    assert.is(run.code, 1, run.output)
+    assert.match(run.stderr, /cannot reach the API server of context homelab-test \(https:\/\/127\.0\.0\.1:\d+\)/)
+    assert.match(run.stderr, /Step 02-traefik failed\. Fix the cause above, then resume with:\n {2}make from STEP=02/)
+    assert.not.match(run.stderr, /\n\s+at /)
+  } finally {
+    sh('bash', [CLUSTER_SH, 'start-apiserver'])
+  }
+  const r = runScript('run-all', ['--no-probe'])
+  assert.is(r.code, 0, r.output)
+  const pending = kubectlMaybe('get', 'pods', '-n', 'traefik', '-o', 'name')
+  assert.ok(pending.stdout.trim() !== '', 'Traefik pod exists after the rerun')
+})
+
+interrupted.run()

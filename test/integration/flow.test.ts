@@ -1,0 +1,129 @@
+/**
+ * The whole flow against the real test cluster: converge from empty, rerun without changes,
+ * dry runs that write nothing, teardown that keeps (or purges) the acme.json volume.
+ */
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { helmRelease, installFakeApp, kubectl, kubectlMaybe, ownedState, resetCluster, runScript, skipReason, testCluster } from './harness.ts'
+
+const cluster = testCluster()
+if (!cluster) console.log(`\n  integration tests skipped: ${skipReason()}\n`)
+
+// ---
+const converge = suite('integration: run-all from an empty cluster')
+const it = cluster ? converge : converge.skip
+
+converge.before(() => {
+  if (!cluster) return
+  resetCluster()
+  installFakeApp('argocd', 'argocd-server', 80) // longhorn-system stays absent: that route is skipped
+})
+
+it('converges and 04-verify passes', () => {
+  const r = runScript('run-all')
+  assert.is(r.code, 0, r.output)
+  assert.match(r.stdout, /^01-metallb: 3 created$/m)
+  assert.match(r.stdout, /^02-traefik: release traefik installed \(revision 1, traefik-33\.2\.1, deployed\)$/m)
+  assert.match(r.stdout, /^03-internal-routes: 1 created, 1 skipped \(longhorn: namespace missing\)$/m)
+  assert.match(r.stdout, /^04-verify: OK: \d+ passed, 0 failed/m)
+  assert.match(r.stderr, /\[ok {2}\] Service traefik EXTERNAL-IP = EXTERNAL_IP 127\.0\.0\.201: 127\.0\.0\.201 from pool homelab-ingress-external/)
+  assert.match(r.stderr, /\[ok {2}\] Service traefik-internal EXTERNAL-IP = INTERNAL_IP 127\.0\.0\.200: 127\.0\.0\.200 from pool homelab-ingress-internal/)
+  assert.match(r.stderr, /\[ok {2}\] IngressRoute argocd\/argocd-internal \(argocd\.home\.example\) only on internal entrypoints/)
+  assert.match(r.stderr, /127\.0\.0\.200 traefik\.home\.example argocd\.home\.example longhorn\.home\.example/)
+})
+
+it('the cluster holds what the README promises', () => {
+  const external = JSON.parse(kubectl('get', 'service', 'traefik', '-n', 'traefik', '-o', 'json').stdout)
+  const internal = JSON.parse(kubectl('get', 'service', 'traefik-internal', '-n', 'traefik', '-o', 'json').stdout)
+  assert.equal(external.status.loadBalancer.ingress[0].ip, '127.0.0.201')
+  assert.equal(internal.status.loadBalancer.ingress[0].ip, '127.0.0.200')
+  assert.equal(external.spec.ports.map((p: any) => p.targetPort).sort(), ['web', 'websecure'])
+  assert.equal(internal.spec.ports.map((p: any) => p.targetPort).sort(), ['intweb', 'intwebsec'])
+  const route = JSON.parse(kubectl('get', 'ingressroutes.traefik.io', 'argocd-internal', '-n', 'argocd', '-o', 'json').stdout)
+  assert.equal(route.spec.entryPoints, ['intweb', 'intwebsec'])
+  const managers = route.metadata.managedFields.map((m: any) => m.manager)
+  assert.equal(managers, ['homelab-ingress'])
+  const pvc = JSON.parse(kubectl('get', 'pvc', 'traefik', '-n', 'traefik', '-o', 'json').stdout)
+  assert.is(pvc.status.phase, 'Bound')
+  assert.is(pvc.spec.storageClassName, 'longhorn')
+})
+
+it('a second run-all changes nothing: no resourceVersion moves, same helm revision', () => {
+  const before = ownedState()
+  assert.ok(Object.keys(before).length > 10, JSON.stringify(before))
+  const r = runScript('run-all')
+  assert.is(r.code, 0, r.output)
+  assert.match(r.stdout, /^01-metallb: 3 unchanged$/m)
+  assert.match(r.stdout, /^02-traefik: release traefik unchanged \(revision 1, traefik-33\.2\.1\)$/m)
+  assert.match(r.stdout, /^03-internal-routes: 1 unchanged, 1 skipped/m)
+  assert.equal(ownedState(), before)
+})
+
+for (const step of ['01-metallb', '02-traefik', '03-internal-routes', '04-verify']) {
+  it(`${step} rerun alone changes nothing`, () => {
+    const before = ownedState()
+    const r = runScript(step)
+    assert.is(r.code, 0, r.output)
+    assert.equal(ownedState(), before)
+  })
+}
+
+it('--dry-run of every step writes nothing and shows the pending changes', () => {
+  const before = ownedState()
+  const changed = { TRAEFIK_PHONE_HOME: 'true', INTERNAL_ROUTES: 'argocd=argocd/argocd-server:8080', EXTERNAL_IP: '127.0.0.202' }
+  const r1 = runScript('01-metallb', ['--dry-run'], changed)
+  assert.is(r1.code, 0, r1.output)
+  assert.match(r1.stdout, /^01-metallb: 1 would be changed, 2 unchanged$/m)
+  assert.match(r1.stderr, /-\s+- 127\.0\.0\.201\/32\n\+\s+- 127\.0\.0\.202\/32/)
+  const r2 = runScript('02-traefik', ['--dry-run'], changed)
+  assert.is(r2.code, 0, r2.output)
+  assert.match(r2.stdout, /^02-traefik: release traefik would be upgraded \(traefik-33\.2\.1\)$/m)
+  assert.match(r2.stderr, /\+\s+- --global\.checknewversion=true/)
+  const r3 = runScript('03-internal-routes', ['--dry-run'], changed)
+  assert.is(r3.code, 0, r3.output)
+  assert.match(r3.stdout, /^03-internal-routes: 1 would be changed/m)
+  assert.match(r3.stderr, /-\s+port: 80\n\+\s+port: 8080/)
+  assert.equal(ownedState(), before)
+})
+
+it('a route removed from INTERNAL_ROUTES is deleted; adding it back recreates it', () => {
+  const removed = runScript('03-internal-routes', [], { INTERNAL_ROUTES: 'none' })
+  assert.is(removed.code, 0, removed.output)
+  assert.match(removed.stdout, /^03-internal-routes: 1 deleted$/m)
+  assert.is(kubectlMaybe('get', 'ingressroutes.traefik.io', 'argocd-internal', '-n', 'argocd').code, 1)
+  const back = runScript('03-internal-routes')
+  assert.match(back.stdout, /^03-internal-routes: 1 created/m)
+})
+
+converge.run()
+
+// ---
+const teardown = suite('integration: teardown')
+const td = cluster ? teardown : teardown.skip
+
+td('removes routes, release and pools in reverse order and keeps the acme.json volume', () => {
+  const pvcUid = JSON.parse(kubectl('get', 'pvc', 'traefik', '-n', 'traefik', '-o', 'json').stdout).metadata.uid
+  const r = runScript('99-teardown')
+  assert.is(r.code, 0, r.output)
+  assert.match(r.stdout, /^99-teardown: 5 deleted; kept the acme\.json volume traefik\/traefik \(--purge deletes it\)$/m)
+  assert.is(helmRelease(), undefined)
+  assert.is(kubectl('get', 'ipaddresspools.metallb.io', '-n', 'metallb-system', '-o', 'name').stdout.trim(), '')
+  assert.is(kubectl('get', 'ingressroutes.traefik.io', '-A', '-l', 'app.kubernetes.io/managed-by=homelab-ingress', '-o', 'name').stdout.trim(), '')
+  assert.is(JSON.parse(kubectl('get', 'pvc', 'traefik', '-n', 'traefik', '-o', 'json').stdout).metadata.uid, pvcUid)
+})
+
+td('a reinstall reuses the kept volume', () => {
+  const pvcUid = JSON.parse(kubectl('get', 'pvc', 'traefik', '-n', 'traefik', '-o', 'json').stdout).metadata.uid
+  const r = runScript('run-all')
+  assert.is(r.code, 0, r.output)
+  assert.is(JSON.parse(kubectl('get', 'pvc', 'traefik', '-n', 'traefik', '-o', 'json').stdout).metadata.uid, pvcUid)
+})
+
+td('--purge deletes the volume too', () => {
+  const r = runScript('99-teardown', ['--purge'])
+  assert.is(r.code, 0, r.output)
+  assert.match(r.stdout, /^99-teardown: 6 deleted$/m)
+  assert.is(kubectl('get', 'pvc', '-n', 'traefik', '-o', 'name').stdout.trim(), '')
+})
+
+teardown.run()
