@@ -77,8 +77,8 @@ need_go() {
 mod_field() { # mod_field MOD@VER FIELD
   (cd "$SRC" && go mod download -json "$1") | sed -n "s/^\t\"$2\": \"\(.*\)\",\{0,1\}$/\1/p" | head -n1
 }
-mod_origin_hash() { # first "Hash" inside "Origin"
-  (cd "$SRC" && go mod download -json "$1") | sed -n 's/^\t\t"Hash": "\(.*\)",\{0,1\}$/\1/p' | head -n1
+mod_origin_hash() { # VCS commit of MOD@VER as the proxy reports it (may be empty)
+  (cd "$SRC" && go list -m -f '{{with .Origin}}{{.Hash}}{{end}}' "$1" 2>/dev/null) || true
 }
 
 # Run a long go command in the background with a progress line every 30s.
@@ -133,7 +133,8 @@ prepare_wrapper() { # prepare_wrapper ID MOD VER EXTRA_GOMOD_LINES PKG...
 build_in_wrapper() { # build_in_wrapper ID OUTDIR LDFLAGS PKG...
   local id=$1 out=$2 ldflags=$3; shift 3
   mkdir -p "$out"
-  run_with_progress "$id: go build $(printf '%s ' "${@##*/}")" "$SRC/$id/build.log" \
+  local names; names="$(printf '%s ' "${@##*/}")"
+  run_with_progress "$id: go build ${names% }" "$SRC/$id/build.log" \
     env -C "$SRC/$id" CGO_ENABLED=0 go build -p "$JOBS" -v -trimpath -ldflags "$ldflags" -o "$out/" "$@"
 }
 
@@ -151,7 +152,7 @@ build_k8s() {
     [[ -x "$(binpath "$c" "$K8S_VERSION")" ]] || want+=("$c")
   done
   ((${#want[@]})) || { log "kubernetes $K8S_VERSION: cached"; return 0; }
-  log "kubernetes $K8S_VERSION: building ${want[*]} (the long one: 15-40 min cold on 2 cores)"
+  log "kubernetes $K8S_VERSION: building ${want[*]} (the long one: ~5 min cold on 2 cores)"
   local gomod stagingver replaces
   gomod="$(mod_field "k8s.io/kubernetes@$K8S_VERSION" GoMod)"
   stagingver="v0.${K8S_VERSION#v1.}"
@@ -181,10 +182,10 @@ build_etcd() {
   log "etcd $ETCD_VERSION: building"
   prepare_wrapper "etcd-$ETCD_VERSION" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "" go.etcd.io/etcd/server/v3
   local commit tmp="$SRC/etcd-$ETCD_VERSION/out"
-  commit="$(mod_origin_hash "go.etcd.io/etcd/server/v3@$ETCD_VERSION")"
+  commit="$(mod_origin_hash "go.etcd.io/etcd/server/v3@$ETCD_VERSION")"; commit="${commit:0:9}"
   rm -rf "$tmp"
-  build_in_wrapper "etcd-$ETCD_VERSION" "$tmp" "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=${commit:0:9}" go.etcd.io/etcd/server/v3
-  install_bin "$tmp" v3 etcd "$ETCD_VERSION"
+  build_in_wrapper "etcd-$ETCD_VERSION" "$tmp" "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=${commit:-unknown}" go.etcd.io/etcd/server/v3
+  install_bin "$tmp" server etcd "$ETCD_VERSION"  # go names it after the path without /v3
 }
 
 build_kwok() {
