@@ -215,15 +215,16 @@ export async function verifyIngress(ctx: StepContext & { probe: boolean }): Prom
   log.step(`04-verify: Traefik in ${ns}, ${EXTERNAL_SERVICE} on ${config.externalIp}, ${INTERNAL_SERVICE} on ${config.internalIp}`)
 
   const selector = traefikPodSelector(config)
-  const serviceChecks = (state: WatchState, all: Obj[] = []) => {
+  const waitedChecks = (state: WatchState, allServices: Obj[] = []): Check[] => {
     const services = state[1]
     const events = [...state[2].values()]
     return [
-      loadBalancerCheck(services.get(`${ns}/${EXTERNAL_SERVICE}`), EXTERNAL_SERVICE, 'EXTERNAL_IP', config.externalIp, events, all),
-      loadBalancerCheck(services.get(`${ns}/${INTERNAL_SERVICE}`), INTERNAL_SERVICE, 'INTERNAL_IP', config.internalIp, events, all),
+      podsCheck([...state[0].values()]),
+      loadBalancerCheck(services.get(`${ns}/${EXTERNAL_SERVICE}`), EXTERNAL_SERVICE, 'EXTERNAL_IP', config.externalIp, events, allServices),
+      loadBalancerCheck(services.get(`${ns}/${INTERNAL_SERVICE}`), INTERNAL_SERVICE, 'INTERNAL_IP', config.internalIp, events, allServices),
     ]
   }
-  let waited: Check[] = []
+  let lastState: WatchState = [new Map(), new Map(), new Map()]
   await watchUntil(cluster, {
     what: 'waiting for Traefik',
     timeoutSeconds: ctx.timeoutSeconds,
@@ -234,8 +235,8 @@ export async function verifyIngress(ctx: StepContext & { probe: boolean }): Prom
       { path: `/api/v1/namespaces/${ns}/events`, query: { fieldSelector: 'involvedObject.kind=Service' } },
     ],
     evaluate: (state, elapsed) => {
-      waited = [podsCheck([...state[0].values()]), ...serviceChecks(state)]
-      const failing = waited.filter((c) => c.status === 'fail')
+      lastState = state
+      const failing = waitedChecks(state).filter((c) => c.status === 'fail')
       if (failing.length === 0) return { done: true, status: 'ready' }
       // MetalLB has said no, or the Services are not there at all: waiting longer will not help.
       const hopeless = failing.some((c) => /AllocationFailed|does not exist/.test(c.detail))
@@ -244,32 +245,24 @@ export async function verifyIngress(ctx: StepContext & { probe: boolean }): Prom
     },
   })
 
-  const [allServices, routes, namespaces, internalService, externalService] = await Promise.all([
+  const [allServices, routes, namespaces] = await Promise.all([
     cluster.core.listServiceForAllNamespaces(),
     cluster.custom.listClusterCustomObject({ group: 'traefik.io', version: 'v1alpha1', plural: 'ingressroutes' }).catch((err) => {
       if ((err as { code?: number }).code === 404) return { items: [] }
       throw err
     }) as Promise<{ items: Obj[] }>,
     cluster.core.listNamespace(),
-    cluster.core.readNamespacedService({ namespace: ns, name: INTERNAL_SERVICE }).catch(() => undefined),
-    cluster.core.readNamespacedService({ namespace: ns, name: EXTERNAL_SERVICE }).catch(() => undefined),
   ])
-  // Recompute the address checks with every Service known, to name whoever holds an address.
-  const checks: Check[] = waited.map((check) => {
-    if (check.status !== 'fail' || !check.name.startsWith('Service')) return check
-    const isExternal = check.name.startsWith(`Service ${EXTERNAL_SERVICE} `)
-    const svc = (isExternal ? externalService : internalService) as Obj | undefined
-    const events: Obj[] = []
-    const detailEvent = /MetalLB: ([^;]*)/.exec(check.detail)
-    const withHolder = loadBalancerCheck(svc, isExternal ? EXTERNAL_SERVICE : INTERNAL_SERVICE, isExternal ? 'EXTERNAL_IP' : 'INTERNAL_IP', isExternal ? config.externalIp : config.internalIp, events, allServices.items as Obj[])
-    return { ...withHolder, detail: detailEvent ? withHolder.detail.replace(/^([^;]*)/, `$1; MetalLB: ${detailEvent[1]}`) : withHolder.detail }
-  })
+  // Every Service in the cluster is known now, to name whoever holds an address.
+  const checks = waitedChecks(lastState, allServices.items as Obj[])
+  const externalService = lastState[1].get(`${ns}/${EXTERNAL_SERVICE}`) as Obj | undefined
+  const internalService = lastState[1].get(`${ns}/${INTERNAL_SERVICE}`) as Obj | undefined
 
   const publicEntrypoints = [
-    ...new Set([...PUBLIC_ENTRYPOINTS, ...((externalService as Obj | undefined)?.spec?.ports ?? []).map((p: any) => String(p.targetPort ?? p.name))]),
+    ...new Set([...PUBLIC_ENTRYPOINTS, ...(externalService?.spec?.ports ?? []).map((p: any) => String(p.targetPort ?? p.name))]),
   ]
-  checks.push(servicePortsCheck(externalService as Obj | undefined, EXTERNAL_SERVICE, PUBLIC_ENTRYPOINTS))
-  checks.push(servicePortsCheck(internalService as Obj | undefined, INTERNAL_SERVICE, INTERNAL_ENTRYPOINTS))
+  checks.push(servicePortsCheck(externalService, EXTERNAL_SERVICE, PUBLIC_ENTRYPOINTS))
+  checks.push(servicePortsCheck(internalService, INTERNAL_SERVICE, INTERNAL_ENTRYPOINTS))
   const namespaceNames = new Set(namespaces.items.map((n) => n.metadata?.name ?? ''))
   checks.push(...expectedRoutesCheck(config, routes.items, namespaceNames))
   const audit = auditIngressRoutes(routes.items, adminHosts(config), publicEntrypoints)
