@@ -1,0 +1,90 @@
+/**
+ * Records the API objects 04-verify reads, from the real test cluster, into test/recorded/*.json:
+ * the unit tests of the verify checks run on these. Rerun after a change to what verify reads:
+ *   npm run cluster:up && node test/recorded/record.ts
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { installFakeApp, kubectl, resetCluster, runScript, sh, testCluster } from '../integration/harness.ts'
+
+if (!testCluster()) {
+  console.error('the test cluster is not built: npm run cluster:build')
+  process.exit(2)
+}
+const OUT = import.meta.dirname
+
+/** Strips what only adds noise (managedFields) and keeps the rest as the API returned it. */
+function items(...args: string[]): any[] {
+  return JSON.parse(kubectl('get', ...args, '-o', 'json').stdout).items.map((o: any) => {
+    delete o.metadata.managedFields
+    return o
+  })
+}
+
+function snapshot(name: string, note: string): void {
+  const data = {
+    note,
+    pods: items('pods', '-n', 'traefik', '-l', 'app.kubernetes.io/name=traefik'),
+    services: items('services', '-n', 'traefik'),
+    events: items('events', '-n', 'traefik', '--field-selector', 'involvedObject.kind=Service'),
+    allServices: items('services', '--all-namespaces'),
+    ingressRoutes: items('ingressroutes.traefik.io', '--all-namespaces'),
+    namespaces: items('namespaces').map((n) => n.metadata.name),
+  }
+  fs.writeFileSync(path.join(OUT, `${name}.json`), JSON.stringify(data, null, 1) + '\n')
+  console.error(`wrote test/recorded/${name}.json`)
+}
+
+const apply = (yaml: string) => sh('kubectl', ['--context=homelab-test', 'apply', '-f', '-'], { input: yaml })
+const must = (r: { code: number | null; output: string }) => {
+  if (r.code !== 0) throw new Error(r.output)
+}
+
+resetCluster()
+installFakeApp('argocd', 'argocd-server', 80)
+must(runScript('run-all', ['--no-probe']))
+snapshot('converged', 'run-all on an empty cluster with ArgoCD present and Longhorn absent; 04-verify passed')
+
+apply(`apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: argocd-shortcut, namespace: default}
+spec:
+  entryPoints: [web, intweb]
+  routes:
+  - kind: Rule
+    match: Host(\`argocd.home.example\`)
+    services: [{name: argocd-server, port: 80}]
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: dashboard-everywhere, namespace: default}
+spec:
+  routes:
+  - kind: Rule
+    match: PathPrefix(\`/dashboard\`)
+    services: [{name: api@internal, kind: TraefikService}]
+`)
+snapshot('rogue-routes', 'converged, plus an ArgoCD route someone attached to web, and a dashboard route with no entryPoints')
+kubectl('delete', 'ingressroutes.traefik.io', 'argocd-shortcut', 'dashboard-everywhere', '-n', 'default')
+
+resetCluster()
+must(runScript('01-metallb'))
+apply(`apiVersion: v1
+kind: Namespace
+metadata: {name: traefik}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: squatter
+  namespace: traefik
+  annotations: {metallb.io/loadBalancerIPs: 127.0.0.200}
+spec:
+  type: LoadBalancer
+  selector: {app: squatter}
+  ports: [{port: 80}]
+`)
+kubectl('wait', '--for=jsonpath={.status.loadBalancer.ingress[0].ip}=127.0.0.200', 'service/squatter', '-n', 'traefik', '--timeout=60s')
+runScript('run-all', ['--from', '02', '--no-probe', '--timeout', '20'])
+snapshot('squatter', 'Service traefik/squatter took 127.0.0.200 before Traefik; traefik-internal stays pending')
+kubectl('delete', 'service', 'squatter', '-n', 'traefik')

@@ -1,0 +1,188 @@
+/** The verify checks on API objects recorded from the real test cluster (test/recorded/record.ts). */
+import fs from 'node:fs'
+import path from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { loadConfig } from '../lib/config.ts'
+import { adminHosts, INTERNAL_ENTRYPOINTS, PUBLIC_ENTRYPOINTS } from '../lib/render.ts'
+import {
+  auditIngressRoutes,
+  expectedRoutesCheck,
+  hostsInRule,
+  latestEvent,
+  loadBalancerCheck,
+  podsCheck,
+  probeCheck,
+  servicePortsCheck,
+} from '../lib/verify.ts'
+
+const ROOT = path.resolve(import.meta.dirname, '..')
+const config = loadConfig({ envFile: path.join(ROOT, 'test', 'integration', 'test.env'), env: {}, cwd: ROOT })
+const recorded = (name: string) => JSON.parse(fs.readFileSync(path.join(ROOT, 'test', 'recorded', `${name}.json`), 'utf8'))
+const converged = recorded('converged')
+const rogue = recorded('rogue-routes')
+const squatter = recorded('squatter')
+const service = (data: any, name: string) => data.services.find((s: any) => s.metadata.name === name)
+
+// ---
+const pods = suite('verify: pods')
+
+pods('the converged Traefik pod is Running and Ready', () => {
+  const check = podsCheck(converged.pods)
+  assert.is(check.status, 'pass', check.detail)
+  assert.match(check.detail, /^traefik-[a-z0-9]+-[a-z0-9]+ Running$/)
+})
+
+pods('a pod whose Ready condition is False fails, saying why', () => {
+  const pod = structuredClone(converged.pods[0])
+  pod.status.conditions = pod.status.conditions.map((c: any) => (c.type === 'Ready' ? { ...c, status: 'False' } : c))
+  const check = podsCheck([pod])
+  assert.is(check.status, 'fail')
+  assert.match(check.detail, /^0\/1 ready \(traefik-.*: Running\)$/)
+})
+
+pods('an unscheduled pod names the scheduler\'s message', () => {
+  const pod = structuredClone(converged.pods[0])
+  pod.status = { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims.' }] }
+  assert.match(podsCheck([pod]).detail, /not scheduled: 0\/1 nodes are available: pod has unbound immediate PersistentVolumeClaims\./)
+})
+
+pods('no pod at all fails', () => {
+  assert.equal(podsCheck([]), { name: 'Traefik pods Running and Ready', status: 'fail', detail: 'no Traefik pod yet' })
+})
+
+pods.run()
+
+// ---
+const lb = suite('verify: LoadBalancer addresses')
+
+lb('both Services got their configured address from our pools', () => {
+  const external = loadBalancerCheck(service(converged, 'traefik'), 'traefik', 'EXTERNAL_IP', '127.0.0.201', converged.events)
+  const internal = loadBalancerCheck(service(converged, 'traefik-internal'), 'traefik-internal', 'INTERNAL_IP', '127.0.0.200', converged.events)
+  assert.equal([external.status, external.detail], ['pass', '127.0.0.201 from pool homelab-ingress-external'])
+  assert.equal([internal.status, internal.detail], ['pass', '127.0.0.200 from pool homelab-ingress-internal'])
+})
+
+lb('a different expected address fails and shows what the Service has', () => {
+  const check = loadBalancerCheck(service(converged, 'traefik'), 'traefik', 'EXTERNAL_IP', '127.0.0.202', converged.events)
+  assert.is(check.status, 'fail')
+  assert.match(check.detail, /^has 127\.0\.0\.201/)
+})
+
+lb("a pending address names MetalLB's reason and the Service holding it", () => {
+  const check = loadBalancerCheck(service(squatter, 'traefik-internal'), 'traefik-internal', 'INTERNAL_IP', '127.0.0.200', squatter.events, squatter.allServices)
+  assert.is(check.status, 'fail')
+  assert.match(check.detail, /^EXTERNAL-IP is <pending>; MetalLB: AllocationFailed: .*127\.0\.0\.200.*; the address is held by Service traefik\/squatter$/)
+})
+
+lb('the external Service next to the squatter is fine', () => {
+  const check = loadBalancerCheck(service(squatter, 'traefik'), 'traefik', 'EXTERNAL_IP', '127.0.0.201', squatter.events, squatter.allServices)
+  assert.is(check.status, 'pass', check.detail)
+})
+
+lb('a missing Service says which step makes it', () => {
+  assert.match(loadBalancerCheck(undefined, 'traefik', 'EXTERNAL_IP', '127.0.0.201', []).detail, /run 02-traefik/)
+})
+
+lb('latestEvent picks the newest event about the object', () => {
+  const events = [
+    { metadata: { name: 'a' }, involvedObject: { kind: 'Service', name: 's' }, reason: 'AllocationFailed', lastTimestamp: '2026-01-01T00:00:00Z' },
+    { metadata: { name: 'b' }, involvedObject: { kind: 'Service', name: 's' }, reason: 'IPAllocated', lastTimestamp: '2026-01-01T00:00:05Z' },
+    { metadata: { name: 'c' }, involvedObject: { kind: 'Service', name: 'other' }, reason: 'AllocationFailed', lastTimestamp: '2026-01-01T00:00:09Z' },
+  ]
+  assert.is(latestEvent(events, 'Service', 's')?.reason, 'IPAllocated')
+})
+
+lb.run()
+
+// ---
+const ports = suite('verify: Service ports')
+
+ports('each recorded Service exposes only its own entrypoints', () => {
+  assert.is(servicePortsCheck(service(converged, 'traefik'), 'traefik', PUBLIC_ENTRYPOINTS).status, 'pass')
+  assert.is(servicePortsCheck(service(converged, 'traefik-internal'), 'traefik-internal', INTERNAL_ENTRYPOINTS).status, 'pass')
+})
+
+ports('an admin entrypoint on the external Service fails', () => {
+  const external = structuredClone(service(converged, 'traefik'))
+  external.spec.ports.push({ name: 'intweb', port: 8081, targetPort: 'intweb', protocol: 'TCP' })
+  assert.equal(servicePortsCheck(external, 'traefik', PUBLIC_ENTRYPOINTS).detail, 'it also exposes intweb')
+})
+
+ports.run()
+
+// ---
+const routes = suite('verify: IngressRoute audit (cluster-wide)')
+
+routes('the converged cluster: dashboard and ArgoCD on internal entrypoints only', () => {
+  const checks = auditIngressRoutes(converged.ingressRoutes, adminHosts(config), PUBLIC_ENTRYPOINTS)
+  assert.equal(
+    checks.map((c) => [c.name, c.status]),
+    [
+      ['IngressRoute argocd/argocd-internal (argocd.home.example) only on internal entrypoints', 'pass'],
+      ['IngressRoute traefik/traefik-dashboard (traefik.home.example) only on internal entrypoints', 'pass'],
+    ],
+  )
+})
+
+routes('routes someone else made: an admin host on web, and the dashboard on every entrypoint', () => {
+  const failed = auditIngressRoutes(rogue.ingressRoutes, adminHosts(config), PUBLIC_ENTRYPOINTS).filter((c) => c.status === 'fail')
+  assert.equal(
+    failed.map((c) => [c.name, c.detail]),
+    [
+      ['IngressRoute default/argocd-shortcut (argocd.home.example) only on internal entrypoints', 'it is bound to public entrypoint web'],
+      [
+        "IngressRoute default/dashboard-everywhere (Traefik's API/dashboard) only on internal entrypoints",
+        'it lists no entryPoints, so Traefik serves it on every entrypoint, public ones included',
+      ],
+    ],
+  )
+})
+
+routes('our routes exist where their namespace does; the absent app is skipped, not failed', () => {
+  const checks = expectedRoutesCheck(config, converged.ingressRoutes, new Set(converged.namespaces))
+  assert.equal(
+    checks.map((c) => [c.name, c.status]),
+    [
+      ['dashboard IngressRoute traefik/traefik-dashboard exists', 'pass'],
+      ['IngressRoute argocd/argocd-internal exists', 'pass'],
+      ['IngressRoute longhorn-system/longhorn-internal exists', 'skip'],
+    ],
+  )
+})
+
+routes('hostsInRule reads every Host matcher', () => {
+  assert.equal(hostsInRule('Host(`A.example`) && (PathPrefix(`/x`) || Host("b.example", `c.example`))'), ['a.example', 'b.example', 'c.example'])
+  assert.equal(hostsInRule('PathPrefix(`/dashboard`)'), [])
+})
+
+routes.run()
+
+// ---
+const probes = suite('verify: HTTP probes')
+
+probes('an admin host answering internally and 404 externally passes', () => {
+  const checks = probeCheck('argocd.home.example', { reachable: true, status: 200 }, { reachable: true, status: 404 }, config)
+  assert.equal(checks.map((c) => c.status), ['pass', 'pass'])
+})
+
+probes('an admin host answering on the external address fails', () => {
+  const checks = probeCheck('argocd.home.example', { reachable: true, status: 200 }, { reachable: true, status: 200 }, config)
+  assert.equal(checks[1], {
+    name: 'argocd.home.example does not answer on EXTERNAL_IP 127.0.0.201',
+    status: 'fail',
+    detail: 'HTTP 200: the admin UI is reachable through the public address',
+  })
+})
+
+probes('unreachable addresses are skipped with the reason, not passed', () => {
+  const checks = probeCheck('argocd.home.example', { reachable: false, error: 'ECONNREFUSED' }, { reachable: false, error: 'ECONNREFUSED' }, config)
+  assert.equal(checks.map((c) => c.status), ['skip', 'skip'])
+  assert.match(checks[0].detail, /cannot reach 127\.0\.0\.200:80 from here \(ECONNREFUSED\)/)
+})
+
+probes('a 404 on the internal address means the route is missing', () => {
+  assert.is(probeCheck('argocd.home.example', { reachable: true, status: 404 }, { reachable: false, error: 'x' }, config)[0].status, 'fail')
+})
+
+probes.run()
