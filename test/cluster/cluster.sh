@@ -6,7 +6,7 @@
 #                                            kube-scheduler, kwok, the MetalLB controller (state in .cluster/)
 #   test/cluster/cluster.sh down             stop everything and remove .cluster/
 #   test/cluster/cluster.sh status           what is running
-#   test/cluster/cluster.sh stop-apiserver   stop only kube-apiserver
+#   test/cluster/cluster.sh stop-apiserver [--kill]  stop only kube-apiserver (SIGTERM; --kill: SIGKILL)
 #   test/cluster/cluster.sh start-apiserver  start it again (same port, same certs)
 #   test/cluster/cluster.sh env              print .cluster/env (source it: KUBECONFIG, PATH with helm)
 #
@@ -16,6 +16,7 @@
 #   KUBEBUILDER_ASSETS     envtest-style dir; its kube-apiserver, etcd and kubectl are used when present
 #   CLUSTER_BUILD_JOBS     go build -p (default 2)
 #   CLUSTER_UP_TIMEOUT     seconds to wait for each readiness step in `up` (default 120)
+#   CLUSTER_STOP_GRACE     seconds between SIGTERM and SIGKILL when stopping (default 5)
 #
 # Everything listens on 127.0.0.1 only. See test/cluster/README.md.
 set -euo pipefail
@@ -81,6 +82,9 @@ mod_origin_hash() { # VCS commit of MOD@VER as the proxy reports it (may be empt
   (cd "$SRC" && go list -m -f '{{with .Origin}}{{.Hash}}{{end}}' "$1" 2>/dev/null) || true
 }
 
+# Environment of every go command of the build: static binaries, no workspace, go.sum may be completed.
+GOENV_BUILD=(CGO_ENABLED=0 GOWORK=off GOFLAGS="-mod=mod -buildvcs=false")
+
 # Run a long go command in the background with a progress line every 30s.
 run_with_progress() { # run_with_progress LABEL LOGFILE cmd...
   local label=$1 logf=$2; shift 2
@@ -125,7 +129,7 @@ prepare_wrapper() { # prepare_wrapper ID MOD VER EXTRA_GOMOD_LINES PKG...
   local pkgs=() p
   for p in "$@"; do pkgs+=("$p@$ver"); done
   run_with_progress "$id: resolve + download modules" "$dir/get.log" \
-    env -C "$dir" CGO_ENABLED=0 go get "${pkgs[@]}"
+    env -C "$dir" "${GOENV_BUILD[@]}" go get "${pkgs[@]}"
   touch "$dir/.ready"
 }
 
@@ -135,7 +139,7 @@ build_in_wrapper() { # build_in_wrapper ID OUTDIR LDFLAGS PKG...
   mkdir -p "$out"
   local names; names="$(printf '%s ' "${@##*/}")"
   run_with_progress "$id: go build ${names% }" "$SRC/$id/build.log" \
-    env -C "$SRC/$id" CGO_ENABLED=0 go build -p "$JOBS" -v -trimpath -ldflags "$ldflags" -o "$out/" "$@"
+    env -C "$SRC/$id" "${GOENV_BUILD[@]}" go build -p "$JOBS" -v -trimpath -ldflags "$ldflags" -o "$out/" "$@"
 }
 
 # Move OUT/NAME to the cache as NAME-VERSION/TARGET_NAME.
@@ -238,7 +242,7 @@ build_helm() { # build_helm VERSION
   ld="-s -w -X helm.sh/helm/$major/internal/version.version=$ver -X helm.sh/helm/$major/internal/version.gitCommit=${commit:-unknown} -X helm.sh/helm/$major/internal/version.gitTreeState=clean"
   if [[ $major == v3 ]]; then
     # as helm's Makefile: the default kube version follows the client-go it was built with
-    local cg; cg="$(env -C "$SRC/helm-$ver" go list -m -f '{{.Version}}' k8s.io/client-go)"
+    local cg; cg="$(env -C "$SRC/helm-$ver" "${GOENV_BUILD[@]}" go list -m -f '{{.Version}}' k8s.io/client-go)"
     cg="${cg#v0.}"; cg="${cg%%.*}"
     ld+=" -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$cg"
     ld+=" -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$cg"
@@ -298,9 +302,10 @@ spawn() {
   mkdir -p "$STATE/pids" "$STATE/logs"
   local logf="$STATE/logs/$name.log"
   echo "=== $(date -u +%FT%TZ) starting $bin $*" >>"$logf"
-  # setsid: own session, so a Ctrl-C in the calling shell does not take the cluster down with it
+  # setsid: own session, so a Ctrl-C in the calling shell does not take the cluster down with it;
+  # fds 8/9 are this script's locks and must not be inherited by the daemons
   env -u KUBERNETES_SERVICE_HOST -u KUBERNETES_SERVICE_PORT "${SPAWN_ENV[@]}" \
-    setsid "$bin" "$@" </dev/null >>"$logf" 2>&1 &
+    setsid "$bin" "$@" </dev/null >>"$logf" 2>&1 8>&- 9<&- &
   local pid=$! i
   echo "$pid $bin" >"$(pidfile "$name")"
   SPAWN_ENV=()
@@ -313,18 +318,32 @@ spawn() {
 }
 SPAWN_ENV=()
 
-stop_component() {
-  local name=$1 pid
-  pid="$(running_pid "$name")" || { rm -f "$(pidfile "$name")"; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  local i
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
+# stop_components [--kill] NAME...: SIGTERM all (SIGKILL with --kill), wait up to CLUSTER_STOP_GRACE
+# seconds (default 5; kube-apiserver can take longer than that to exit after it has shut down), then SIGKILL.
+stop_components() {
+  local sig=TERM
+  if [[ "${1:-}" == --kill ]]; then sig=KILL; shift; fi
+  local name pid pids=() names=()
+  for name in "$@"; do
+    if pid="$(running_pid "$name")"; then
+      kill -"$sig" "$pid" 2>/dev/null || true
+      pids+=("$pid"); names+=("$name")
+    fi
+    rm -f "$(pidfile "$name")"
+  done
+  ((${#pids[@]})) || return 0
+  local i alive grace="${CLUSTER_STOP_GRACE:-5}"
+  for ((i = 0; i < grace * 10; i++)); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || break
     sleep 0.1
   done
-  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; sleep 0.2; fi
-  rm -f "$(pidfile "$name")"
-  log "stopped $name (pid $pid)"
+  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  done
+  log "stopped ${names[*]} (SIG$sig)"
 }
 
 # wait_for DESCRIPTION TIMEOUT COMPONENT cmd...: poll cmd until success; fail early if COMPONENT died.
@@ -460,6 +479,19 @@ EOF
   done
 }
 
+apiserver_version() { "$(resolve kube-apiserver)" --version 2>/dev/null | awk '{ print $2; exit }'; }
+
+check_skew() {
+  assets_has kube-apiserver || return 0
+  local v; v="$(apiserver_version)"
+  local a="${v#v1.}" b="${K8S_VERSION#v1.}"
+  a="${a%%.*}"; b="${b%%.*}"
+  if [[ "$a" != "$b" ]]; then
+    log "WARNING: \$KUBEBUILDER_ASSETS/kube-apiserver is $v but kube-controller-manager/kube-scheduler are $K8S_VERSION;"
+    log "         they must not be newer than the apiserver (set K8S_VERSION in test/cluster/versions.env to match)"
+  fi
+}
+
 write_env() {
   mkdir -p "$STATE/bin" "$STATE/helm"
   ln -sfn "$(resolve helm)" "$STATE/bin/helm"
@@ -476,7 +508,7 @@ export PATH='$STATE/bin':"\$PATH"
 export HOMELAB_INGRESS_CLUSTER_DIR='$STATE'
 export HOMELAB_INGRESS_KUBE_CONTEXT='$CONTEXT'
 export HOMELAB_INGRESS_APISERVER='https://127.0.0.1:$API_PORT'
-export HOMELAB_INGRESS_K8S_VERSION='$K8S_VERSION'
+export HOMELAB_INGRESS_K8S_VERSION='$(apiserver_version)'
 export HOMELAB_INGRESS_METALLB_VERSION='$METALLB_VERSION'
 export HOMELAB_INGRESS_HELM='$STATE/bin/helm'
 export HOMELAB_INGRESS_HELM4='$([[ -e "$STATE/bin/helm4" ]] && echo "$STATE/bin/helm4")'
@@ -637,11 +669,16 @@ cmd_up() {
   command -v kubectl >/dev/null || die "kubectl is not on PATH"
   command -v openssl >/dev/null || die "openssl is not on PATH"
   all_built || cmd_build
+  check_skew
   local start=$SECONDS
-  if [[ -f "$STATE/ports.env" && -f "$STATE/pki/ca.key" ]]; then
-    log "resuming existing cluster state in $STATE (starting what is not running)"
+  local c any=""
+  for c in "${COMPONENTS[@]}"; do running_pid "$c" >/dev/null && any=1; done
+  if [[ -n "$any" && -f "$STATE/ports.env" && -f "$STATE/pki/ca.key" ]]; then
+    log "resuming the running cluster in $STATE (starting what is not running)"
     load_ports
   else
+    # nothing of ours runs (first start, or left over from an earlier session): start afresh
+    [[ -d "$STATE" ]] && log "removing stale cluster state in $STATE (no component was running)"
     rm -rf "$STATE"
     log "creating cluster state in $STATE"
     init_state
@@ -687,8 +724,10 @@ cmd_down() {
   if [[ ! -d "$STATE" ]]; then log "nothing to stop ($STATE does not exist)"; return 0; fi
   load_ports || true
   if [[ -n "${API_PORT:-}" ]]; then cleanup_hostpath_volumes || true; fi
-  local i
-  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop_component "${COMPONENTS[i]}"; done
+  # clients first, then kube-apiserver, then etcd
+  stop_components metallb-controller kwok kube-scheduler kube-controller-manager
+  stop_components kube-apiserver
+  stop_components etcd
   rm -rf "$STATE"
   log "down: removed $STATE"
 }
@@ -713,7 +752,7 @@ cmd_status() {
 cmd_stop_apiserver() {
   lock
   [[ -d "$STATE" ]] || die "not up"
-  stop_component kube-apiserver
+  stop_components "$@" kube-apiserver
 }
 
 cmd_start_apiserver() {
@@ -742,14 +781,17 @@ lock() {
   LOCKED=1
 }
 
-usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -n 's/^# \{0,1\}//p'; }
 
 case "${1:-}" in
   build) cmd_build ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  stop-apiserver) cmd_stop_apiserver ;;
+  stop-apiserver)
+    shift
+    [[ $# -eq 0 || "$*" == --kill ]] || die "usage: $0 stop-apiserver [--kill]"
+    cmd_stop_apiserver "$@" ;;
   start-apiserver) cmd_start_apiserver ;;
   env) cmd_env ;;
   -h | --help | help) usage ;;
