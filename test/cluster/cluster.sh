@@ -9,6 +9,7 @@
 #   test/cluster/cluster.sh stop-apiserver [--kill]  stop only kube-apiserver (SIGTERM; --kill: SIGKILL)
 #   test/cluster/cluster.sh start-apiserver  start it again (same port, same certs)
 #   test/cluster/cluster.sh env              print .cluster/env (source it: KUBECONFIG, PATH with helm)
+#   test/cluster/cluster.sh built            exit 0 when every binary is in the cache (nothing is built)
 #
 # Environment:
 #   HOMELAB_INGRESS_CACHE  binary cache (default ${XDG_CACHE_HOME:-$HOME/.cache}/homelab-ingress)
@@ -794,6 +795,7 @@ case "${1:-}" in
     cmd_stop_apiserver "$@" ;;
   start-apiserver) cmd_start_apiserver ;;
   env) cmd_env ;;
+  built) all_built ;;
   -h | --help | help) usage ;;
   *) usage >&2; exit 2 ;;
 esac
