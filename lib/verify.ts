@@ -230,9 +230,17 @@ export async function verifyIngress(ctx: StepContext & { probe: boolean }): Prom
     timeoutSeconds: ctx.timeoutSeconds,
     log,
     sources: [
-      { path: `/api/v1/namespaces/${ns}/pods`, query: { labelSelector: selector } },
-      { path: `/api/v1/namespaces/${ns}/services` },
-      { path: `/api/v1/namespaces/${ns}/events`, query: { fieldSelector: 'involvedObject.kind=Service' } },
+      {
+        path: `/api/v1/namespaces/${ns}/pods`,
+        query: { labelSelector: selector },
+        list: () => cluster.core.listNamespacedPod({ namespace: ns, labelSelector: selector }),
+      },
+      { path: `/api/v1/namespaces/${ns}/services`, list: () => cluster.core.listNamespacedService({ namespace: ns }) },
+      {
+        path: `/api/v1/namespaces/${ns}/events`,
+        query: { fieldSelector: 'involvedObject.kind=Service' },
+        list: () => cluster.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.kind=Service' }),
+      },
     ],
     evaluate: (state, elapsed) => {
       lastState = state

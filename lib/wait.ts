@@ -45,7 +45,12 @@ export async function waitUntil(options: {
   }
 }
 
-export type WatchSource = { path: string; query?: Record<string, string> }
+export type WatchSource = {
+  path: string
+  query?: Record<string, string>
+  /** The same collection as a list: read first, so the first verdict sees everything (list, then watch). */
+  list: () => Promise<{ items: any[]; metadata?: { resourceVersion?: string } }>
+}
 /** Live objects of each source, keyed by namespace/name. */
 export type WatchState = Map<string, any>[]
 
@@ -78,8 +83,9 @@ export async function watchUntil(
       if (error) reject(error)
       else resolve(verdict)
     }
+    let listed = false
     const evaluate = () => {
-      if (settled) return
+      if (settled || !listed) return
       verdict = options.evaluate(state, progress.elapsed())
       if (verdict.done) return finish()
       progress.report(verdict.status)
@@ -87,31 +93,32 @@ export async function watchUntil(
     const ticker = setInterval(evaluate, 5000)
     const deadline = setTimeout(() => finish(), options.timeoutSeconds * 1000)
     const watch = new Watch(cluster.kc)
-    const start = (index: number) => {
+    const keyOf = (obj: any) => `${obj?.metadata?.namespace ?? ''}/${obj?.metadata?.name ?? ''}`
+    const start = async (index: number) => {
       const source = options.sources[index]
+      const listed = await source.list()
       state[index].clear()
-      // Without a resourceVersion the server first sends every existing object as ADDED.
-      watch
-        .watch(
-          source.path,
-          { ...source.query, allowWatchBookmarks: false },
-          (phase, obj) => {
-            const key = `${obj?.metadata?.namespace ?? ''}/${obj?.metadata?.name ?? ''}`
-            if (phase === 'DELETED') state[index].delete(key)
-            else if (phase === 'ADDED' || phase === 'MODIFIED') state[index].set(key, obj)
-            evaluate()
-          },
-          (err) => {
-            if (settled) return
-            if (err && (err as Error).name !== 'AbortError') return finish(err)
-            start(index) // the server closes watches after a while; pick up again
-          },
-        )
-        .then((controller) => {
-          if (settled) controller.abort()
-          else controllers.push(controller)
-        }, finish)
+      for (const item of listed.items) state[index].set(keyOf(item), item)
+      const controller = await watch.watch(
+        source.path,
+        { ...source.query, resourceVersion: listed.metadata?.resourceVersion, allowWatchBookmarks: false },
+        (phase, obj) => {
+          if (phase === 'DELETED') state[index].delete(keyOf(obj))
+          else if (phase === 'ADDED' || phase === 'MODIFIED') state[index].set(keyOf(obj), obj)
+          evaluate()
+        },
+        (err) => {
+          if (settled) return
+          if (err && (err as Error).name !== 'AbortError') return finish(err)
+          start(index).catch(finish) // the server closes watches after a while: list and watch again
+        },
+      )
+      if (settled) controller.abort()
+      else controllers.push(controller)
     }
-    options.sources.forEach((_, i) => start(i))
+    Promise.all(options.sources.map((_, i) => start(i))).then(() => {
+      listed = true
+      evaluate()
+    }, finish)
   })
 }
