@@ -72,7 +72,7 @@ lb('a different expected address fails and shows what the Service has', () => {
 lb("a pending address names MetalLB's reason and the Service holding it", () => {
   const check = loadBalancerCheck(service(squatter, 'traefik-internal'), 'traefik-internal', 'INTERNAL_IP', '127.0.0.200', squatter.events, squatter.allServices)
   assert.is(check.status, 'fail')
-  assert.match(check.detail, /^EXTERNAL-IP is <pending>; MetalLB: AllocationFailed: .*127\.0\.0\.200.*; the address is held by Service traefik\/squatter$/)
+  assert.match(check.detail, /^EXTERNAL-IP is <pending>; MetalLB: AllocationFailed: Failed to allocate IP for "traefik\/traefik-internal": .*address also in use by traefik\/squatter; the address is held by Service traefik\/squatter$/)
 })
 
 lb('the external Service next to the squatter is fine', () => {

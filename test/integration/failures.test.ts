@@ -72,7 +72,7 @@ sq('04-verify fails naming MetalLB\'s reason and the Service that holds the addr
   const r = runScript('run-all', ['--from', '02', '--timeout', '60'])
   assert.is(r.code, 1, r.output)
   assert.match(r.stdout, /^04-verify: FAILED/m)
-  assert.match(r.stderr, /\[FAIL\] Service traefik-internal EXTERNAL-IP = INTERNAL_IP 127\.0\.0\.200: EXTERNAL-IP is <pending>; MetalLB: AllocationFailed: [^\n]*127\.0\.0\.200[^\n]*; the address is held by Service traefik\/squatter/)
+  assert.match(r.stderr, /\[FAIL\] Service traefik-internal EXTERNAL-IP = INTERNAL_IP 127\.0\.0\.200: EXTERNAL-IP is <pending>; MetalLB: AllocationFailed: [^\n]*address also in use by traefik\/squatter; the address is held by Service traefik\/squatter/)
   assert.match(r.stderr, /Step 04-verify failed\. Fix the cause above, then resume with:\n {2}make from STEP=04/)
 })
 
