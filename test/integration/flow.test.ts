@@ -39,7 +39,7 @@ it('the cluster holds what the README promises', () => {
   assert.equal(internal.status.loadBalancer.ingress[0].ip, '127.0.0.200')
   assert.equal(external.spec.ports.map((p: any) => p.targetPort).sort(), ['web', 'websecure'])
   assert.equal(internal.spec.ports.map((p: any) => p.targetPort).sort(), ['intweb', 'intwebsec'])
-  const route = JSON.parse(kubectl('get', 'ingressroutes.traefik.io', 'argocd-internal', '-n', 'argocd', '-o', 'json').stdout)
+  const route = JSON.parse(kubectl('get', 'ingressroutes.traefik.io', 'argocd-internal', '-n', 'argocd', '-o', 'json', '--show-managed-fields').stdout)
   assert.equal(route.spec.entryPoints, ['intweb', 'intwebsec'])
   const managers = route.metadata.managedFields.map((m: any) => m.manager)
   assert.equal(managers, ['homelab-ingress'])
