@@ -776,9 +776,12 @@ cmd_env() {
 LOCKED=
 lock() {
   [[ -n "$LOCKED" ]] && return 0
-  # lock on this script file itself: no lock file to leave in the repo
-  exec 9<"${BASH_SOURCE[0]}"
-  flock 9
+  # one lock per state dir, kept in the cache (nothing to leave in the repo; survives `down`)
+  local id
+  id="$(printf '%s' "$STATE" | cksum | cut -d' ' -f1)"
+  mkdir -p "$CACHE/locks"
+  exec 9>"$CACHE/locks/cluster-$id.lock"
+  if ! flock -n 9; then log "waiting for another cluster.sh working on $STATE"; flock 9; fi
   LOCKED=1
 }
 
