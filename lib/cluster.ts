@@ -101,7 +101,10 @@ export function isNotFound(err: unknown): boolean {
   return (err as { code?: unknown })?.code === 404
 }
 
-const UNREACHABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|socket hang up|connection refused|Unable to connect to the server|the server is currently unable/i
+// Connection failures, and a watch cut off by a dying server.
+const UNREACHABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|socket hang up|Premature close|connection refused|Unable to connect to the server/i
+// A server that answers but is not ready: starting up, or a CRD whose storage is still initializing.
+const NOT_READY = /storage is \(re\)initializing|the server is currently unable|HTTP-Code: (429|503)/i
 
 /** Turns "the API server did not answer" into one actionable message; other errors pass through. */
 export function explainClusterError(err: unknown, cluster: Pick<Cluster, 'context' | 'server'>): unknown {
@@ -114,7 +117,31 @@ export function explainClusterError(err: unknown, cluster: Pick<Cluster, 'contex
       EXIT.failed,
     )
   }
+  if (NOT_READY.test(text)) {
+    return new UserError(
+      `the API server of context ${cluster.context} (${cluster.server}) is not ready: ${firstLine(text)}. Wait a moment, then rerun this step.`,
+      EXIT.failed,
+    )
+  }
   return err
+}
+
+/**
+ * Retries an API read that the server refused for now (429 with Retry-After, 503), as kubectl
+ * does: right after a CRD is created its storage answers "(re)initializing" for a moment.
+ */
+export async function retryTransient<T>(action: () => Promise<T>, attempts = 10): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await action()
+    } catch (err) {
+      const code = (err as { code?: unknown }).code
+      if ((code !== 429 && code !== 503) || attempt >= attempts) throw err
+      const headers = (err as { headers?: Record<string, string> }).headers ?? {}
+      const seconds = Math.min(Number(headers['retry-after']) || 1, 5)
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000))
+    }
+  }
 }
 
 /** Wraps an action so that every failure reads the same way, wherever it came from. */

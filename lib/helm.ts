@@ -136,22 +136,22 @@ export async function checkChartSource(source: ChartSource): Promise<void> {
 }
 
 /**
- * An interrupted helm run leaves its revision in pending-*; helm then refuses every operation on
- * the release. Removing that one revision record (helm's own storage object) returns the release
- * to its previous revision without touching any resource; the following upgrade re-applies.
+ * An interrupted helm run leaves its revision in pending-*; helm then refuses every upgrade. The
+ * interrupted run may also have changed some objects already. A rollback to the previous revision
+ * diffs from the stuck revision's manifest, so it undoes those half-applied changes too (deleting
+ * the stuck record would not: helm's three-way merge would never remove what it had added).
+ * With no previous revision (pending-install) the release is uninstalled; the acme.json volume
+ * survives it (helm.sh/resource-policy: keep) and the next install adopts it.
  */
-export async function recoverStuckRelease(cluster: Cluster, namespace: string, name: string, release: DeployedRelease): Promise<void> {
-  const kind = (process.env.HELM_DRIVER ?? 'secret').startsWith('configmap') ? 'configmap' : 'secret'
-  const out = await cluster.kubectl([
-    'delete',
-    kind,
-    '--namespace',
-    namespace,
-    '--selector',
-    `owner=helm,name=${name},version=${release.revision},status=${release.status}`,
-    '--ignore-not-found',
-  ])
-  if (out.exitCode !== 0) throw commandFailed(`removing the stuck revision ${release.revision} of ${name}`, out)
+export async function recoverStuckRelease(cluster: Cluster, namespace: string, name: string, release: DeployedRelease): Promise<string> {
+  if (release.revision > 1 && release.status !== 'uninstalling') {
+    const out = await cluster.helm(['rollback', name, String(release.revision - 1), '--namespace', namespace])
+    if (out.exitCode !== 0) throw commandFailed(`helm rollback ${name} ${release.revision - 1}`, out)
+    return `rolled back to revision ${release.revision - 1}, undoing what the interrupted run had changed`
+  }
+  const out = await cluster.helm(['uninstall', name, '--namespace', namespace])
+  if (out.exitCode !== 0) throw commandFailed(`helm uninstall ${name}`, out)
+  return 'uninstalled the half-installed release (the acme.json volume is kept); installing it again'
 }
 
 export async function upgradeRelease(

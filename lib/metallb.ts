@@ -1,6 +1,6 @@
 /** Step 01: MetalLB address pools and their L2 advertisement. */
 import { applyManifests, summarize, serverSideDiff } from './apply.ts'
-import { errorText, firstLine, isNotFound } from './cluster.ts'
+import { errorText, firstLine, isNotFound, retryTransient } from './cluster.ts'
 import { PreconditionError } from './errors.ts'
 import { metallbManifests, type Manifest } from './render.ts'
 import type { StepContext, StepResult } from './step.ts'
@@ -51,12 +51,12 @@ async function requireMetallbInstalled({ config, cluster }: StepContext): Promis
 
 /** MetalLB refuses overlapping pools; the blog's single pool holding both addresses is the usual culprit. */
 async function refuseOverlappingPools({ config, cluster }: StepContext): Promise<void> {
-  const pools = (await cluster.custom.listNamespacedCustomObject({
+  const pools = (await retryTransient(() => cluster.custom.listNamespacedCustomObject({
     group: 'metallb.io',
     version: 'v1beta1',
     namespace: config.metallbNamespace,
     plural: 'ipaddresspools',
-  })) as { items: Manifest[] }
+  }))) as { items: Manifest[] }
   const ours = new Set(metallbManifests(config).map((o) => o.metadata.name))
   const conflicts: string[] = []
   for (const pool of pools.items) {

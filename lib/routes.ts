@@ -1,6 +1,6 @@
 /** Step 03: IngressRoutes for the admin UIs, on the internal entrypoints only. */
 import { applyManifests, refOf, summarize, type Change } from './apply.ts'
-import { commandFailed, isNotFound } from './cluster.ts'
+import { commandFailed, isNotFound, retryTransient } from './cluster.ts'
 import { PreconditionError } from './errors.ts'
 import { internalRouteManifests, MANAGED_BY, type Manifest } from './render.ts'
 import type { StepContext, StepResult } from './step.ts'
@@ -91,12 +91,12 @@ async function warnIfServiceMissing(ctx: StepContext, namespace: string, name: s
 /** Routes this kit made for names no longer in INTERNAL_ROUTES are deleted. */
 async function pruneStaleRoutes(ctx: StepContext, wanted: Manifest[]): Promise<Change[]> {
   const selector = Object.entries(MANAGED_BY).map(([k, v]) => `${k}=${v}`).join(',')
-  const list = (await ctx.cluster.custom.listClusterCustomObject({
+  const list = (await retryTransient(() => ctx.cluster.custom.listClusterCustomObject({
     group: 'traefik.io',
     version: 'v1alpha1',
     plural: 'ingressroutes',
     labelSelector: selector,
-  })) as { items: Manifest[] }
+  }))) as { items: Manifest[] }
   const keep = new Set(wanted.map(refOf))
   const stale = list.items.filter((o) => !keep.has(refOf({ ...o, kind: 'IngressRoute' })))
   const changes: Change[] = []

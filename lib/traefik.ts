@@ -1,5 +1,5 @@
 /** Step 02: Traefik from its Helm chart, changed only when chart or values differ. */
-import { isNotFound } from './cluster.ts'
+import { isNotFound, retryTransient } from './cluster.ts'
 import { poolEntryContains } from './metallb.ts'
 import { PreconditionError } from './errors.ts'
 import {
@@ -33,23 +33,21 @@ export async function installTraefik(ctx: StepContext): Promise<StepResult> {
   const desired = { chart: await desiredChartName(config.traefikChart, config.traefikChartVersion), values: traefikValues(config) }
   let current = await readRelease(cluster, config.traefikNamespace, RELEASE_NAME)
   let decision = decideHelmAction(current, desired)
+  let repaired = ''
   if (decision.action === 'recover' && current) {
     log.warn(`release ${RELEASE_NAME}: ${decision.reasons.join('; ')}`)
     if (ctx.dryRun) {
-      return { ok: true, summary: `02-traefik: would repair release ${RELEASE_NAME} (revision ${current.revision} ${current.status}) and upgrade it` }
+      return { ok: true, summary: `02-traefik: would repair release ${RELEASE_NAME} (revision ${current.revision} ${current.status}), then bring it to ${desired.chart} with the rendered values` }
     }
-    await recoverStuckRelease(cluster, config.traefikNamespace, RELEASE_NAME, current)
-    log.info(`removed the stuck revision ${current.revision}; the release is back at its previous revision`)
+    repaired = await recoverStuckRelease(cluster, config.traefikNamespace, RELEASE_NAME, current)
+    log.info(repaired)
     current = await readRelease(cluster, config.traefikNamespace, RELEASE_NAME)
     decision = decideHelmAction(current, desired)
-    if (decision.action === 'unchanged') decision = { action: 'upgrade', reasons: ['re-applying after the interrupted run'] }
   }
 
   if (decision.action === 'unchanged' && current) {
-    return {
-      ok: true,
-      summary: `02-traefik: release ${RELEASE_NAME} unchanged (revision ${current.revision}, ${current.chart})`,
-    }
+    const state = repaired ? 'repaired' : 'unchanged'
+    return { ok: true, summary: `02-traefik: release ${RELEASE_NAME} ${state} (revision ${current.revision}, ${current.chart})` }
   }
   for (const reason of decision.reasons) log.info(reason)
   if (ctx.dryRun) {
@@ -61,7 +59,7 @@ export async function installTraefik(ctx: StepContext): Promise<StepResult> {
   log.info(`helm ${helmMajor}: upgrade --install ${RELEASE_NAME} (${desired.chart})`)
   await upgradeRelease(cluster, config, RELEASE_NAME, desired.values)
   const after = await readRelease(cluster, config.traefikNamespace, RELEASE_NAME)
-  const verb = current === undefined ? 'installed' : 'upgraded'
+  const verb = `${repaired ? 'repaired and ' : ''}${current === undefined ? 'installed' : 'upgraded'}`
   return {
     ok: true,
     summary: `02-traefik: release ${RELEASE_NAME} ${verb} (revision ${after?.revision ?? '?'}, ${after?.chart ?? desired.chart}, ${after?.status ?? 'unknown status'})`,
@@ -77,13 +75,13 @@ async function requirePools({ config, cluster, dryRun, log }: StepContext): Prom
     const ip = i === 0 ? config.internalIp : config.externalIp
     let live: { spec?: { addresses?: string[] } }
     try {
-      live = (await cluster.custom.getNamespacedCustomObject({
+      live = (await retryTransient(() => cluster.custom.getNamespacedCustomObject({
         group: 'metallb.io',
         version: 'v1beta1',
         namespace: config.metallbNamespace,
         plural: 'ipaddresspools',
         name: pool.metadata.name,
-      })) as typeof live
+      }))) as typeof live
     } catch (err) {
       if (!isNotFound(err)) throw err
       problems.push(`IPAddressPool ${config.metallbNamespace}/${pool.metadata.name} is missing`)

@@ -6,6 +6,7 @@
  * The checks themselves are pure functions of API objects, so they are tested on recorded objects.
  */
 import http from 'node:http'
+import { retryTransient } from './cluster.ts'
 import type { Config } from './config.ts'
 import {
   adminHosts,
@@ -255,7 +256,7 @@ export async function verifyIngress(ctx: StepContext & { probe: boolean }): Prom
 
   const [allServices, routes, namespaces] = await Promise.all([
     cluster.core.listServiceForAllNamespaces(),
-    cluster.custom.listClusterCustomObject({ group: 'traefik.io', version: 'v1alpha1', plural: 'ingressroutes' }).catch((err) => {
+    retryTransient(() => cluster.custom.listClusterCustomObject({ group: 'traefik.io', version: 'v1alpha1', plural: 'ingressroutes' })).catch((err) => {
       if ((err as { code?: number }).code === 404) return { items: [] }
       throw err
     }) as Promise<{ items: Obj[] }>,

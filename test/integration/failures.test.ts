@@ -7,6 +7,7 @@ import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
+  CLUSTER_DIR,
   CLUSTER_SH,
   helm,
   helmRelease,
@@ -94,7 +95,7 @@ refusals.before(() => {
 })
 
 rf('a current context other than KUBE_CONTEXT is refused and nothing changes', () => {
-  const kubeconfig = path.join(ROOT, '.cluster', 'kubeconfig-other-context')
+  const kubeconfig = path.join(CLUSTER_DIR, 'kubeconfig-other-context')
   fs.copyFileSync(cluster!.env.KUBECONFIG!, kubeconfig)
   try {
     const current = kubectl('config', 'current-context').stdout.trim()
@@ -188,19 +189,23 @@ async function killHelmWhilePending(args: string[], pending: string): Promise<vo
 }
 
 // A nodeSelector no kwok node has: the pod never schedules, so `helm --wait` keeps the release pending.
-const UNSCHEDULABLE = ['--set', 'nodeSelector.homelab-ingress/none=true', '--wait', '--timeout', '10m']
+const UNSCHEDULABLE = ['--set-string', 'nodeSelector.homelab-ingress/none=true', '--wait', '--timeout', '10m']
 
-ir('pending-upgrade: the next 02-traefik removes the stuck revision and upgrades', async () => {
+ir('pending-upgrade: the next 02-traefik rolls back what the interrupted run changed', async () => {
   converge()
   const before = helmRelease()!
   await killHelmWhilePending(['upgrade', 'traefik', 'test/chart/traefik', '-n', 'traefik', '--reuse-values', ...UNSCHEDULABLE], 'pending-upgrade')
   const r = runScript('02-traefik')
   assert.is(r.code, 0, r.output)
   assert.match(r.stderr, new RegExp(`release traefik: revision ${Number(before.revision) + 1} is stuck in pending-upgrade`))
-  assert.match(r.stdout, /^02-traefik: release traefik upgraded \(revision \d+, traefik-33\.2\.1, deployed\)$/m)
+  assert.match(r.stdout, /^02-traefik: release traefik repaired \(revision \d+, traefik-33\.2\.1\)$/m)
   assert.is(helmRelease()!.status, 'deployed')
   const values = JSON.parse(helm('get', 'values', 'traefik', '-n', 'traefik', '-o', 'json').stdout)
   assert.is(values.nodeSelector, undefined, 'the interrupted run\'s values are gone')
+  const deployment = JSON.parse(kubectl('get', 'deployment', 'traefik', '-n', 'traefik', '-o', 'json').stdout)
+  assert.is(deployment.spec.template.spec.nodeSelector, undefined, 'and so is what it had applied')
+  const again = runScript('02-traefik')
+  assert.match(again.stdout, /^02-traefik: release traefik unchanged/m)
   const verify = runScript('04-verify', ['--no-probe'])
   assert.is(verify.code, 0, verify.output)
 })
@@ -209,13 +214,14 @@ ir('pending-install: the next run-all repairs it and keeps the acme.json volume'
   resetCluster()
   const pools = runScript('01-metallb')
   assert.is(pools.code, 0, pools.output)
-  const values = path.join(ROOT, '.cluster', 'interrupted-values.yaml')
+  const values = path.join(CLUSTER_DIR, 'interrupted-values.yaml')
   fs.writeFileSync(values, JSON.stringify({ persistence: { enabled: true, storageClass: 'longhorn' } }))
   await killHelmWhilePending(['install', 'traefik', 'test/chart/traefik', '-n', 'traefik', '--create-namespace', '-f', values, ...UNSCHEDULABLE], 'pending-install')
   const pvcUid = JSON.parse(kubectl('get', 'pvc', 'traefik', '-n', 'traefik', '-o', 'json').stdout).metadata.uid
   const r = runScript('run-all', ['--no-probe'])
   assert.is(r.code, 0, r.output)
   assert.match(r.stderr, /revision 1 is stuck in pending-install/)
+  assert.match(r.stdout, /^02-traefik: release traefik repaired and installed \(revision 1, traefik-33\.2\.1, deployed\)$/m)
   assert.is(JSON.parse(kubectl('get', 'pvc', 'traefik', '-n', 'traefik', '-o', 'json').stdout).metadata.uid, pvcUid)
 })
 

@@ -8,6 +8,8 @@ import path from 'node:path'
 export const ROOT = path.resolve(import.meta.dirname, '..', '..')
 export const CLUSTER_SH = path.join(ROOT, 'test', 'cluster', 'cluster.sh')
 export const ENV_FILE = path.join(ROOT, 'test', 'integration', 'test.env')
+/** Where cluster.sh keeps the test cluster's state; HOMELAB_INGRESS_CLUSTER_DIR moves it (cluster.sh honours it too). */
+export const CLUSTER_DIR = process.env.HOMELAB_INGRESS_CLUSTER_DIR ?? path.join(ROOT, '.cluster')
 const ZX = path.join(ROOT, 'node_modules', '.bin', 'zx')
 
 export type Cluster = { env: NodeJS.ProcessEnv }
@@ -17,13 +19,14 @@ let unavailable: string | undefined
 
 /** The environment of `.cluster/env` (KUBECONFIG, PATH with helm), applied over ours. */
 function clusterEnv(): NodeJS.ProcessEnv {
-  const out = spawnSync('bash', ['-c', `set -a; . "${path.join(ROOT, '.cluster', 'env')}"; env -0`], { encoding: 'utf8' })
+  const out = spawnSync('bash', ['-c', `set -a; . "${path.join(CLUSTER_DIR, 'env')}"; env -0`], { encoding: 'utf8' })
   if (out.status !== 0) throw new Error(`cannot read .cluster/env: ${out.stderr}`)
   const env: NodeJS.ProcessEnv = {}
   for (const entry of out.stdout.split('\0')) {
     const i = entry.indexOf('=')
     if (i > 0) env[entry.slice(0, i)] = entry.slice(i + 1)
   }
+  delete env.FORCE_COLOR
   return { ...env, NO_COLOR: '1', CI: 'true' }
 }
 
