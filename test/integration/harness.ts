@@ -96,7 +96,13 @@ export const kubectl = (...args: string[]) => sh('kubectl', ['--context=homelab-
 export const kubectlMaybe = (...args: string[]) => sh('kubectl', ['--context=homelab-test', ...args], { allowFail: true })
 export const helm = (...args: string[]) => sh('helm', ['--kube-context=homelab-test', ...args])
 
-/** resourceVersion of every object the steps own, plus the helm release revision. */
+/**
+ * What the steps own, one fingerprint per object, plus the helm release revision. For objects
+ * without a status this is the resourceVersion itself. Controllers keep writing the status of the
+ * others (MetalLB's pool counters, the Deployment's replicas), which moves resourceVersion without
+ * any step doing anything; for those the fingerprint is everything but the status: generation,
+ * labels, annotations, spec, and each non-status managedFields entry with its time.
+ */
 export function ownedState(): Record<string, string> {
   const state: Record<string, string> = {}
   const lists: [string, string[]][] = [
@@ -106,10 +112,19 @@ export function ownedState(): Record<string, string> {
     ['deployments,services,persistentvolumeclaims,serviceaccounts,configmaps,secrets', ['-n', 'traefik']],
   ]
   for (const [kinds, scope] of lists) {
-    const out = kubectlMaybe('get', kinds, ...scope, '-o', 'json')
+    const out = kubectlMaybe('get', kinds, ...scope, '-o', 'json', '--show-managed-fields')
     if (out.code !== 0) continue
     for (const item of JSON.parse(out.stdout).items) {
-      state[`${item.kind} ${item.metadata.namespace ?? ''}/${item.metadata.name}`] = item.metadata.resourceVersion
+      const key = `${item.kind} ${item.metadata.namespace ?? ''}/${item.metadata.name}`
+      if (item.status === undefined) {
+        state[key] = item.metadata.resourceVersion
+        continue
+      }
+      const { generation, labels, annotations, managedFields = [] } = item.metadata
+      const writes = managedFields
+        .filter((m: any) => m.subresource !== 'status')
+        .map((m: any) => `${m.manager} ${m.operation} ${m.time}`)
+      state[key] = JSON.stringify({ generation, labels, annotations, spec: item.spec, writes })
     }
   }
   const release = sh('helm', ['--kube-context=homelab-test', 'list', '-n', 'traefik', '-a', '-o', 'json'], { allowFail: true })
