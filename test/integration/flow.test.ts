@@ -2,9 +2,12 @@
  * The whole flow against the real test cluster: converge from empty, rerun without changes,
  * dry runs that write nothing, teardown that keeps (or purges) the acme.json volume.
  */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { helmRelease, installFakeApp, kubectl, kubectlMaybe, ownedState, resetCluster, runScript, skipReason, testCluster } from './harness.ts'
+import { helmRelease, installFakeApp, kubectl, kubectlMaybe, ownedState, resetCluster, runScript, sh, skipReason, testCluster } from './harness.ts'
 
 const cluster = testCluster()
 if (!cluster) console.log(`\n  integration tests skipped: ${skipReason()}\n`)
@@ -93,6 +96,30 @@ it('a route removed from INTERNAL_ROUTES is deleted; adding it back recreates it
   assert.is(kubectlMaybe('get', 'ingressroutes.traefik.io', 'argocd-internal', '-n', 'argocd').code, 1)
   const back = runScript('03-internal-routes')
   assert.match(back.stdout, /^03-internal-routes: 1 created/m)
+})
+
+it('helm 4 reads, leaves alone, and upgrades the same release', () => {
+  // .cluster/env puts helm 3 on PATH as `helm` and helm 4 as `helm4`; give helm 4 the name `helm`.
+  const helm4 = sh('bash', ['-c', 'command -v helm4']).stdout.trim()
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'helm4-'))
+  fs.symlinkSync(helm4, path.join(bin, 'helm'))
+  const env = { PATH: `${bin}:${cluster!.env.PATH}` }
+  try {
+    assert.match(sh('bash', ['-c', `PATH=${bin}:$PATH helm version --short`]).stdout, /^v4\./)
+    const revision = Number(helmRelease()!.revision)
+    const same = runScript('02-traefik', [], env)
+    assert.is(same.code, 0, same.output)
+    assert.match(same.stdout, /^02-traefik: release traefik unchanged/m)
+    const changed = runScript('02-traefik', [], { ...env, TRAEFIK_PHONE_HOME: 'true' })
+    assert.is(changed.code, 0, changed.output)
+    assert.match(changed.stderr, /helm 4: upgrade --install traefik/)
+    assert.match(changed.stdout, new RegExp(`^02-traefik: release traefik upgraded \\(revision ${revision + 1}, traefik-33\\.2\\.1, deployed\\)$`, 'm'))
+    const back = runScript('02-traefik', [], env)
+    assert.match(back.stdout, new RegExp(`revision ${revision + 2}`))
+    assert.match(runScript('02-traefik', [], env).stdout, /^02-traefik: release traefik unchanged/m)
+  } finally {
+    fs.rmSync(bin, { recursive: true, force: true })
+  }
 })
 
 converge.run()
