@@ -85,7 +85,10 @@ export async function helmMajorVersion(): Promise<number> {
 }
 
 export async function readRelease(cluster: Cluster, namespace: string, name: string): Promise<DeployedRelease | undefined> {
-  const list = await cluster.helm(['list', '--namespace', namespace, '--all', '--filter', `^${name}$`, '--output', 'json'])
+  // helm 3 lists only deployed and failed releases unless told otherwise; helm 4 dropped --all
+  // (it lists every status by default). The status flags mean the same in both.
+  const statuses = ['--deployed', '--failed', '--pending', '--uninstalling', '--superseded']
+  const list = await cluster.helm(['list', '--namespace', namespace, ...statuses, '--filter', `^${name}$`, '--output', 'json'])
   if (list.exitCode !== 0) throw commandFailed('helm list', list)
   const releases = JSON.parse(list.stdout || '[]') as { name: string; revision: string; status: string; chart: string }[]
   const release = releases.find((r) => r.name === name)
