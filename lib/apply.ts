@@ -47,11 +47,11 @@ export async function serverSideDiff(cluster: Cluster, objects: Manifest[]): Pro
  * Returns one Change per object and the diff that was (or would be) applied.
  */
 export async function applyManifests(cluster: Cluster, objects: Manifest[], dryRun: boolean): Promise<ApplyResult> {
-  const before = await Promise.all(objects.map((o) => resourceVersionOf(cluster, o)))
   const diff = await serverSideDiff(cluster, objects)
   if (diff === '') {
     return { changes: objects.map((o) => ({ ref: refOf(o), action: 'unchanged' })), diff }
   }
+  const before = await Promise.all(objects.map((o) => resourceVersionOf(cluster, o)))
   if (dryRun) {
     const changes = objects.map((o, i): Change => {
       if (before[i] === undefined) return { ref: refOf(o), action: 'created' }

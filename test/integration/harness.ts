@@ -86,7 +86,7 @@ export function startScript(script: string, args: string[], onLine: (line: strin
 /** A command against the test cluster (kubectl, helm, cluster.sh); throws on failure unless allowed. */
 export function sh(command: string, args: string[], options: { input?: string; allowFail?: boolean } = {}): Run {
   const c = testCluster()!
-  const result = spawnSync(command, args, { cwd: ROOT, encoding: 'utf8', env: c.env, input: options.input, timeout: 300_000 })
+  const result = spawnSync(command, args, { cwd: ROOT, encoding: 'utf8', env: c.env, input: options.input, timeout: 300_000, maxBuffer: 256 * 1024 * 1024 })
   const run = { code: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '', output: (result.stdout ?? '') + (result.stderr ?? '') }
   if (run.code !== 0 && !options.allowFail) throw new Error(`${command} ${args.join(' ')} failed (${run.code}): ${run.stderr}`)
   return run
