@@ -34,8 +34,10 @@ npx zx scripts/run-all.ts --env-file test/integration/test.env
 
 cat <<'TXT'
 
-The demo cluster keeps running. Look around with:
-  . .cluster/env && kubectl get svc,pods,ingressroutes.traefik.io -A
+The demo cluster keeps running. In this shell, point kubectl and helm at it first:
+  . .cluster/env
+Look around:
+  kubectl get svc,pods,ingressroutes.traefik.io -A
 Rerun any step (it changes nothing), e.g.:
   npx zx scripts/02-traefik.ts --env-file test/integration/test.env
 Stop it with: npm run cluster:down
