@@ -7,7 +7,9 @@ import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
+  applyYaml,
   CLUSTER_DIR,
+  createSquatter,
   CLUSTER_SH,
   helm,
   helmRelease,
@@ -15,6 +17,7 @@ import {
   kubectlMaybe,
   ownedState,
   resetCluster,
+  ROGUE_ARGOCD_ROUTE,
   ROOT,
   runScript,
   sh,
@@ -46,30 +49,10 @@ squatter.before(() => {
   resetCluster()
   const pools = runScript('01-metallb')
   assert.is(pools.code, 0, pools.output)
-  // Someone else's LoadBalancer Service in the Traefik namespace asks for INTERNAL_IP first.
-  sh('kubectl', ['--context=homelab-test', 'apply', '-f', '-'], {
-    input: `apiVersion: v1
-kind: Namespace
-metadata: {name: traefik}
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: squatter
-  namespace: traefik
-  annotations: {metallb.io/loadBalancerIPs: 127.0.0.200}
-spec:
-  type: LoadBalancer
-  selector: {app: squatter}
-  ports: [{port: 80}]
-`,
-  })
+  createSquatter()
 })
 
-sq('04-verify fails naming MetalLB\'s reason and the Service that holds the address', async () => {
-  await waitFor('the squatter to get 127.0.0.200', () =>
-    kubectl('get', 'service', 'squatter', '-n', 'traefik', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}').stdout === '127.0.0.200',
-  )
+sq('04-verify fails naming MetalLB\'s reason and the Service that holds the address', () => {
   const r = runScript('run-all', ['--from', '02', '--timeout', '60'])
   assert.is(r.code, 1, r.output)
   assert.match(r.stdout, /^04-verify: FAILED/m)
@@ -122,18 +105,7 @@ rf('an address outside every pool stops 02-traefik with a fix-it message, before
 })
 
 rf('an admin IngressRoute someone else put on web makes 04-verify fail and name it', () => {
-  sh('kubectl', ['--context=homelab-test', 'apply', '-f', '-'], {
-    input: `apiVersion: traefik.io/v1alpha1
-kind: IngressRoute
-metadata: {name: argocd-shortcut, namespace: default}
-spec:
-  entryPoints: [web, intweb]
-  routes:
-  - kind: Rule
-    match: Host(\`argocd.home.example\`)
-    services: [{name: argocd-server, port: 80}]
-`,
-  })
+  applyYaml(ROGUE_ARGOCD_ROUTE)
   try {
     const r = runScript('04-verify', ['--json', '--timeout', '30'])
     assert.is(r.code, 1, r.output)

@@ -162,3 +162,40 @@ spec:
 `,
   })
 }
+
+/** kubectl apply of a YAML text to the test cluster. */
+export function applyYaml(yaml: string): void {
+  sh('kubectl', ['--context=homelab-test', 'apply', '-f', '-'], { input: yaml })
+}
+
+/** Someone else's LoadBalancer Service in the Traefik namespace, asking for INTERNAL_IP. */
+export function createSquatter(): void {
+  applyYaml(`apiVersion: v1
+kind: Namespace
+metadata: {name: traefik}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: squatter
+  namespace: traefik
+  annotations: {metallb.io/loadBalancerIPs: 127.0.0.200}
+spec:
+  type: LoadBalancer
+  selector: {app: squatter}
+  ports: [{port: 80}]
+`)
+  kubectl('wait', '--for=jsonpath={.status.loadBalancer.ingress[0].ip}=127.0.0.200', 'service/squatter', '-n', 'traefik', '--timeout=60s')
+}
+
+/** An ArgoCD route someone attached to the public entrypoint web. */
+export const ROGUE_ARGOCD_ROUTE = `apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: argocd-shortcut, namespace: default}
+spec:
+  entryPoints: [web, intweb]
+  routes:
+  - kind: Rule
+    match: Host(\`argocd.home.example\`)
+    services: [{name: argocd-server, port: 80}]
+`

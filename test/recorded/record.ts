@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { installFakeApp, kubectl, resetCluster, runScript, sh, testCluster } from '../integration/harness.ts'
+import { applyYaml, createSquatter, installFakeApp, kubectl, resetCluster, ROGUE_ARGOCD_ROUTE, runScript, testCluster } from '../integration/harness.ts'
 
 if (!testCluster()) {
   console.error('the test cluster is not built: npm run cluster:build')
@@ -35,7 +35,6 @@ function snapshot(name: string, note: string): void {
   console.error(`wrote test/recorded/${name}.json`)
 }
 
-const apply = (yaml: string) => sh('kubectl', ['--context=homelab-test', 'apply', '-f', '-'], { input: yaml })
 const must = (r: { code: number | null; output: string }) => {
   if (r.code !== 0) throw new Error(r.output)
 }
@@ -45,17 +44,8 @@ installFakeApp('argocd', 'argocd-server', 80)
 must(runScript('run-all', ['--no-probe']))
 snapshot('converged', 'run-all on an empty cluster with ArgoCD present and Longhorn absent; 04-verify passed')
 
-apply(`apiVersion: traefik.io/v1alpha1
-kind: IngressRoute
-metadata: {name: argocd-shortcut, namespace: default}
-spec:
-  entryPoints: [web, intweb]
-  routes:
-  - kind: Rule
-    match: Host(\`argocd.home.example\`)
-    services: [{name: argocd-server, port: 80}]
----
-apiVersion: traefik.io/v1alpha1
+applyYaml(ROGUE_ARGOCD_ROUTE)
+applyYaml(`apiVersion: traefik.io/v1alpha1
 kind: IngressRoute
 metadata: {name: dashboard-everywhere, namespace: default}
 spec:
@@ -69,22 +59,7 @@ kubectl('delete', 'ingressroutes.traefik.io', 'argocd-shortcut', 'dashboard-ever
 
 resetCluster()
 must(runScript('01-metallb'))
-apply(`apiVersion: v1
-kind: Namespace
-metadata: {name: traefik}
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: squatter
-  namespace: traefik
-  annotations: {metallb.io/loadBalancerIPs: 127.0.0.200}
-spec:
-  type: LoadBalancer
-  selector: {app: squatter}
-  ports: [{port: 80}]
-`)
-kubectl('wait', '--for=jsonpath={.status.loadBalancer.ingress[0].ip}=127.0.0.200', 'service/squatter', '-n', 'traefik', '--timeout=60s')
+createSquatter()
 runScript('run-all', ['--from', '02', '--no-probe', '--timeout', '20'])
 snapshot('squatter', 'Service traefik/squatter took 127.0.0.200 before Traefik; traefik-internal stays pending')
 kubectl('delete', 'service', 'squatter', '-n', 'traefik')
