@@ -118,6 +118,26 @@ rf('an admin IngressRoute someone else put on web makes 04-verify fail and name 
   }
 })
 
+rf("the blog's single pool still holding both addresses stops 01-metallb, naming it", () => {
+  applyYaml(`apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: first-pool, namespace: metallb-system}
+spec:
+  addresses: [127.0.0.200-127.0.0.201]
+`)
+  try {
+    const before = ownedState()
+    const r = runScript('01-metallb')
+    assert.is(r.code, 3, r.output)
+    assert.match(r.stderr, /IPAddressPool metallb-system\/first-pool already holds INTERNAL_IP=127\.0\.0\.200 \(in 127\.0\.0\.200-127\.0\.0\.201\)/)
+    assert.match(r.stderr, /IPAddressPool metallb-system\/first-pool already holds EXTERNAL_IP=127\.0\.0\.201/)
+    assert.equal(ownedState(), before)
+  } finally {
+    kubectl('delete', 'ipaddresspools.metallb.io', 'first-pool', '-n', 'metallb-system')
+  }
+  assert.is(runScript('01-metallb').code, 0)
+})
+
 rf("MetalLB's CRDs missing stops 01-metallb with a fix-it message", () => {
   const crds = kubectl('get', 'crd', 'ipaddresspools.metallb.io', 'l2advertisements.metallb.io', '-o', 'json').stdout
   const saved = JSON.parse(crds).items.map((crd: any) => {
