@@ -9,6 +9,7 @@ import {
   CustomObjectsApi,
   KubeConfig,
   KubernetesObjectApi,
+  NetworkingV1Api,
   StorageV1Api,
 } from '@kubernetes/client-node'
 import { $, type ProcessOutput } from 'zx'
@@ -23,6 +24,7 @@ export type Cluster = {
   custom: CustomObjectsApi
   apiext: ApiextensionsV1Api
   storage: StorageV1Api
+  networking: NetworkingV1Api
   objects: KubernetesObjectApi
   /** kubectl with --context; never throws, the caller reads exitCode. */
   kubectl(args: string[], input?: string): Promise<ProcessOutput>
@@ -91,6 +93,7 @@ export function connectCluster(config: Pick<Config, 'kubeContext'>, contextFlag?
     custom: kc.makeApiClient(CustomObjectsApi),
     apiext: kc.makeApiClient(ApiextensionsV1Api),
     storage: kc.makeApiClient(StorageV1Api),
+    networking: kc.makeApiClient(NetworkingV1Api),
     objects: KubernetesObjectApi.makeApiClient(kc),
     kubectl: run('kubectl', '--context'),
     helm: run('helm', '--kube-context'),

@@ -150,6 +150,37 @@ export function auditIngressRoutes(routes: Obj[], hosts: string[], publicEntrypo
   return checks
 }
 
+const ENTRYPOINTS_ANNOTATION = 'traefik.ingress.kubernetes.io/router.entrypoints'
+
+/**
+ * Plain Ingress objects are served too (the chart enables Traefik's kubernetesingress provider):
+ * one of Traefik's class, or of no class, for an admin host must carry the entrypoints annotation
+ * and name only internal entrypoints; without it Traefik serves it on every entrypoint.
+ */
+export function auditIngresses(ingresses: Obj[], hosts: string[], publicEntrypoints: string[], traefikClasses = ['traefik']): Check[] {
+  const admin = new Set(hosts.map((h) => h.toLowerCase()))
+  const checks: Check[] = []
+  for (const ingress of ingresses) {
+    const cls = ingress.spec?.ingressClassName ?? ingress.metadata.annotations?.['kubernetes.io/ingress.class']
+    if (cls !== undefined && !traefikClasses.includes(cls)) continue
+    const served = [...new Set<string>((ingress.spec?.rules ?? []).map((r: any) => String(r.host ?? '').toLowerCase()).filter((h: string) => admin.has(h)))]
+    if (served.length === 0) continue
+    const name = `Ingress ${ingress.metadata.namespace}/${ingress.metadata.name} (${served.join(', ')}) only on internal entrypoints`
+    const annotation: string | undefined = ingress.metadata.annotations?.[ENTRYPOINTS_ANNOTATION]
+    if (!annotation) {
+      checks.push({ name, status: 'fail', detail: `it has no ${ENTRYPOINTS_ANNOTATION} annotation, so Traefik serves it on every entrypoint, public ones included` })
+      continue
+    }
+    const exposed = annotation.split(',').map((e) => e.trim()).filter((e) => publicEntrypoints.includes(e))
+    checks.push(
+      exposed.length
+        ? { name, status: 'fail', detail: `it is bound to public entrypoint${exposed.length > 1 ? 's' : ''} ${exposed.join(', ')}` }
+        : { name, status: 'pass', detail: annotation },
+    )
+  }
+  return checks
+}
+
 /** Which of our own routes must exist: the dashboard always, the rest where their namespace exists. */
 export function expectedRoutesCheck(config: Config, routes: Obj[], namespaces: Set<string>): Check[] {
   const has = (ns: string, name: string) => routes.some((r) => r.metadata.namespace === ns && r.metadata.name === name)
@@ -254,13 +285,14 @@ export async function verifyIngress(ctx: StepContext & { probe: boolean }): Prom
     },
   })
 
-  const [allServices, routes, namespaces] = await Promise.all([
+  const [allServices, routes, namespaces, ingresses] = await Promise.all([
     cluster.core.listServiceForAllNamespaces(),
     retryTransient(() => cluster.custom.listClusterCustomObject({ group: 'traefik.io', version: 'v1alpha1', plural: 'ingressroutes' })).catch((err) => {
       if ((err as { code?: number }).code === 404) return { items: [] }
       throw err
     }) as Promise<{ items: Obj[] }>,
     cluster.core.listNamespace(),
+    cluster.networking.listIngressForAllNamespaces(),
   ])
   // Every Service in the cluster is known now, to name whoever holds an address.
   const checks = waitedChecks(lastState, allServices.items as Obj[])
@@ -274,8 +306,8 @@ export async function verifyIngress(ctx: StepContext & { probe: boolean }): Prom
   checks.push(servicePortsCheck(internalService, INTERNAL_SERVICE, INTERNAL_ENTRYPOINTS))
   const namespaceNames = new Set(namespaces.items.map((n) => n.metadata?.name ?? ''))
   checks.push(...expectedRoutesCheck(config, routes.items, namespaceNames))
-  const audit = auditIngressRoutes(routes.items, adminHosts(config), publicEntrypoints)
-  checks.push(...audit)
+  checks.push(...auditIngressRoutes(routes.items, adminHosts(config), publicEntrypoints))
+  checks.push(...auditIngresses(ingresses.items as Obj[], adminHosts(config), publicEntrypoints))
 
   if (ctx.probe) {
     for (const host of adminHosts(config)) {

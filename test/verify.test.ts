@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert'
 import { loadConfig } from '../lib/config.ts'
 import { adminHosts, INTERNAL_ENTRYPOINTS, PUBLIC_ENTRYPOINTS } from '../lib/render.ts'
 import {
+  auditIngresses,
   auditIngressRoutes,
   expectedRoutesCheck,
   hostsInRule,
@@ -137,6 +138,22 @@ routes('routes someone else made: an admin host on web, and the dashboard on eve
       ],
     ],
   )
+})
+
+routes('Ingresses: an admin host without the entrypoints annotation fails; internal-only passes; another class is ignored', () => {
+  const checks = auditIngresses(rogue.ingresses, adminHosts(config), PUBLIC_ENTRYPOINTS)
+  assert.equal(
+    checks.map((c) => [c.name, c.status, c.detail]),
+    [
+      ['Ingress default/argocd-internal-ingress (argocd.home.example) only on internal entrypoints', 'pass', 'intweb,intwebsec'],
+      [
+        'Ingress default/longhorn-ingress (longhorn.home.example) only on internal entrypoints',
+        'fail',
+        'it has no traefik.ingress.kubernetes.io/router.entrypoints annotation, so Traefik serves it on every entrypoint, public ones included',
+      ],
+    ],
+  )
+  assert.equal(auditIngresses(converged.ingresses, adminHosts(config), PUBLIC_ENTRYPOINTS), [])
 })
 
 routes('our routes exist where their namespace does; the absent app is skipped, not failed', () => {

@@ -7,6 +7,7 @@ import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
+  ADMIN_INGRESSES,
   applyYaml,
   CLUSTER_DIR,
   createSquatter,
@@ -115,6 +116,18 @@ rf('an admin IngressRoute someone else put on web makes 04-verify fail and name 
     assert.is(failed[0].detail, 'it is bound to public entrypoint web')
   } finally {
     kubectl('delete', 'ingressroutes.traefik.io', 'argocd-shortcut', '-n', 'default')
+  }
+})
+
+rf('an admin host on a plain Ingress with no entrypoints annotation makes 04-verify fail and name it', () => {
+  applyYaml(ADMIN_INGRESSES)
+  try {
+    const r = runScript('04-verify', ['--json', '--timeout', '30'])
+    assert.is(r.code, 1, r.output)
+    const failed = JSON.parse(r.stdout).checks.filter((c: any) => c.status === 'fail')
+    assert.equal(failed.map((c: any) => c.name), ['Ingress default/longhorn-ingress (longhorn.home.example) only on internal entrypoints'])
+  } finally {
+    kubectl('delete', 'ingresses.networking.k8s.io', '--all', '-n', 'default')
   }
 })
 

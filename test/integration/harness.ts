@@ -199,3 +199,35 @@ spec:
     match: Host(\`argocd.home.example\`)
     services: [{name: argocd-server, port: 80}]
 `
+
+/** Ingress objects for admin hosts: one as a Helm chart's `ingress.enabled` makes it (no entrypoints:
+ * every entrypoint), one bound to the internal entrypoints, one of another controller's class. */
+export const ADMIN_INGRESSES = `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: longhorn-ingress, namespace: default}
+spec:
+  rules:
+  - host: longhorn.home.example
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: longhorn-frontend, port: {number: 80}}}}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: argocd-internal-ingress
+  namespace: default
+  annotations: {traefik.ingress.kubernetes.io/router.entrypoints: "intweb,intwebsec"}
+spec:
+  ingressClassName: traefik
+  rules:
+  - host: argocd.home.example
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: argocd-server, port: {number: 80}}}}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: argocd-other-controller, namespace: default}
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: argocd.home.example
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: argocd-server, port: {number: 80}}}}]}
+`

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { applyYaml, createSquatter, installFakeApp, kubectl, resetCluster, ROGUE_ARGOCD_ROUTE, runScript, testCluster } from '../integration/harness.ts'
+import { ADMIN_INGRESSES, applyYaml, createSquatter, installFakeApp, kubectl, resetCluster, ROGUE_ARGOCD_ROUTE, runScript, testCluster } from '../integration/harness.ts'
 
 if (!testCluster()) {
   console.error('the test cluster is not built: npm run cluster:build')
@@ -29,6 +29,7 @@ function snapshot(name: string, note: string): void {
     events: items('events', '-n', 'traefik', '--field-selector', 'involvedObject.kind=Service'),
     allServices: items('services', '--all-namespaces'),
     ingressRoutes: items('ingressroutes.traefik.io', '--all-namespaces'),
+    ingresses: items('ingresses.networking.k8s.io', '--all-namespaces'),
     namespaces: items('namespaces').map((n) => n.metadata.name),
   }
   fs.writeFileSync(path.join(OUT, `${name}.json`), JSON.stringify(data, null, 1) + '\n')
@@ -54,8 +55,13 @@ spec:
     match: PathPrefix(\`/dashboard\`)
     services: [{name: api@internal, kind: TraefikService}]
 `)
-snapshot('rogue-routes', 'converged, plus an ArgoCD route someone attached to web, and a dashboard route with no entryPoints')
+applyYaml(ADMIN_INGRESSES)
+snapshot(
+  'rogue-routes',
+  'converged, plus an ArgoCD route someone attached to web, a dashboard route with no entryPoints, and Ingresses for admin hosts (no entrypoints annotation / internal / nginx class)',
+)
 kubectl('delete', 'ingressroutes.traefik.io', 'argocd-shortcut', 'dashboard-everywhere', '-n', 'default')
+kubectl('delete', 'ingresses.networking.k8s.io', '--all', '-n', 'default')
 
 resetCluster()
 must(runScript('01-metallb'))
