@@ -148,8 +148,7 @@ export function resetCluster(): void {
 
 /** An admin app's namespace and Service, as if ArgoCD were installed. */
 export function installFakeApp(namespace: string, service: string, port: number): void {
-  sh('kubectl', ['--context=homelab-test', 'apply', '-f', '-'], {
-    input: `apiVersion: v1
+  applyYaml(`apiVersion: v1
 kind: Namespace
 metadata: {name: ${namespace}}
 ---
@@ -159,8 +158,7 @@ metadata: {name: ${service}, namespace: ${namespace}}
 spec:
   selector: {app: ${service}}
   ports: [{name: http, port: ${port}, targetPort: ${port}}]
-`,
-  })
+`)
 }
 
 /** kubectl apply of a YAML text to the test cluster. */
