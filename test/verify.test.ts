@@ -5,17 +5,9 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { loadConfig } from '../lib/config.ts'
 import { adminHosts, INTERNAL_ENTRYPOINTS, PUBLIC_ENTRYPOINTS } from '../lib/render.ts'
-import {
-  auditIngresses,
-  auditIngressRoutes,
-  expectedRoutesCheck,
-  hostsInRule,
-  latestEvent,
-  loadBalancerCheck,
-  podsCheck,
-  probeCheck,
-  servicePortsCheck,
-} from '../lib/verify.ts'
+import { auditIngresses, auditIngressRoutes, hostsInRule } from '../lib/audit.ts'
+import { expectedRoutesCheck, latestEvent, loadBalancerCheck, podsCheck, servicePortsCheck } from '../lib/checks.ts'
+import { probeCheck } from '../lib/probe.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const config = loadConfig({ envFile: path.join(ROOT, 'test', 'integration', 'test.env'), env: {}, cwd: ROOT })
