@@ -6,6 +6,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { parse as parseDotenv } from 'dotenv'
+import { CHART_SHAPES, type ChartShape } from './chart.ts'
 import { ConfigError } from './errors.ts'
 
 export type InternalRoute = {
@@ -37,6 +38,8 @@ export type Config = {
   traefikNamespace: string
   traefikChart: ChartSource
   traefikChartVersion: string
+  /** `auto` (from the chart version), or the values shape to write for a chart the kit does not know. */
+  traefikChartShape: ChartShape | 'auto'
   metallbNamespace: string
   metallbAnnotationPrefix: 'metallb.io' | 'metallb.universe.tf'
   storageClass: string
@@ -63,7 +66,11 @@ export const SETTINGS: Record<string, Setting> = {
   ACME_DNS_SECRET: { default: '', help: 'Secret in TRAEFIK_NAMESPACE holding the DNS provider credentials' },
   TRAEFIK_NAMESPACE: { default: 'traefik', help: 'namespace of the Traefik release' },
   TRAEFIK_CHART: { default: 'traefik/traefik', help: 'repo/chart, oci:// reference, or local chart dir/.tgz' },
-  TRAEFIK_CHART_VERSION: { default: '33.2.1', help: 'chart version for repo and oci charts' },
+  TRAEFIK_CHART_VERSION: { default: '41.3.0', help: 'chart version for repo and oci charts (33.0.0 to 41.x)' },
+  TRAEFIK_CHART_SHAPE: {
+    default: 'auto',
+    help: 'auto, or the values shape (33-35, 36-38, 39, 40-41) to write for a chart version the kit does not know',
+  },
   METALLB_NAMESPACE: { default: 'metallb-system', help: 'namespace MetalLB runs in' },
   METALLB_ANNOTATION_PREFIX: {
     default: 'metallb.io',
@@ -214,6 +221,13 @@ export function validate(
       : 'is not a chart version (semantic version such as 33.2.1)',
   )
   const traefikChart = chartSource(get('TRAEFIK_CHART'), problems, cwd)
+  const traefikChartShape = get('TRAEFIK_CHART_SHAPE')
+  const shapes: string[] = ['auto', ...CHART_SHAPES]
+  if (!shapes.includes(traefikChartShape)) {
+    problems.push(
+      `TRAEFIK_CHART_SHAPE: ${JSON.stringify(traefikChartShape)} is not one of ${shapes.join(', ')} (auto picks it from the chart version)${didYouMean(traefikChartShape, shapes)}`,
+    )
+  }
 
   const prefix = get('METALLB_ANNOTATION_PREFIX')
   const prefixes = ['metallb.io', 'metallb.universe.tf']
@@ -238,6 +252,7 @@ export function validate(
     traefikNamespace,
     traefikChart,
     traefikChartVersion: traefikChartVersion.replace(/^v/, ''),
+    traefikChartShape: traefikChartShape as Config['traefikChartShape'],
     metallbNamespace,
     metallbAnnotationPrefix: prefix as Config['metallbAnnotationPrefix'],
     storageClass,

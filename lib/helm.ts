@@ -7,11 +7,13 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
+import zlib from 'node:zlib'
 import YAML from 'yaml'
 import { $ } from 'zx'
 import type { Cluster } from './cluster.ts'
-import { commandFailed } from './cluster.ts'
+import { commandFailed, retryTransient } from './cluster.ts'
 import type { ChartSource, Config } from './config.ts'
+import type { Manifest } from './render.ts'
 import { EXIT, PreconditionError, UserError } from './errors.ts'
 
 export type DeployedRelease = {
@@ -21,6 +23,10 @@ export type DeployedRelease = {
   /** `<name>-<version>`, as helm list prints it. */
   chart: string
   values: Record<string, unknown>
+  appVersion?: string
+  /** The objects helm applied for this revision, as YAML documents. */
+  manifest?: string
+  lastDeployed?: string
 }
 
 export type DesiredRelease = { chart: string; values: Record<string, unknown> }
@@ -84,38 +90,53 @@ export async function helmMajorVersion(): Promise<number> {
   return major
 }
 
+/**
+ * The release's newest revision, read from helm's own storage (Secrets of type helm.sh/release.v1,
+ * labelled owner=helm and name=<release>) through the API: one request, no helm process, and the
+ * same record helm 3 and helm 4 read. Each record is base64 of gzipped JSON.
+ */
 export async function readRelease(cluster: Cluster, namespace: string, name: string): Promise<DeployedRelease | undefined> {
-  // helm 3 lists only deployed and failed releases unless told otherwise; helm 4 dropped --all
-  // (it lists every status by default). The status flags mean the same in both.
-  const statuses = ['--deployed', '--failed', '--pending', '--uninstalling', '--superseded']
-  const list = await cluster.helm(['list', '--namespace', namespace, ...statuses, '--filter', `^${name}$`, '--output', 'json'])
-  if (list.exitCode !== 0) throw commandFailed('helm list', list)
-  const releases = JSON.parse(list.stdout || '[]') as { name: string; revision: string; status: string; chart: string }[]
-  const release = releases.find((r) => r.name === name)
-  if (!release) return undefined
-  const values = await cluster.helm(['get', 'values', name, '--namespace', namespace, '--revision', String(release.revision), '--output', 'json'])
-  if (values.exitCode !== 0) throw commandFailed('helm get values', values)
+  const records = await readReleaseRecords(cluster, namespace, name)
+  const newest = records.at(-1)
+  // `helm uninstall --keep-history` leaves records behind; helm itself then installs afresh.
+  if (!newest || newest.info?.status === 'uninstalled') return undefined
+  const meta = newest.chart?.metadata ?? {}
   return {
-    revision: Number(release.revision),
-    status: release.status,
-    chart: release.chart,
-    values: (JSON.parse(values.stdout || 'null') ?? {}) as Record<string, unknown>,
+    revision: newest.version,
+    status: newest.info?.status ?? 'unknown',
+    chart: `${meta.name}-${meta.version}`,
+    values: newest.config ?? {},
+    appVersion: meta.appVersion,
+    manifest: newest.manifest ?? '',
+    lastDeployed: newest.info?.last_deployed,
   }
 }
 
-/** `<name>-<version>` of the chart the configuration selects, as helm list would show it. */
-export async function desiredChartName(source: ChartSource, version: string): Promise<string> {
-  if (source.kind !== 'local') return `${source.ref.split('/').pop()}-${version}`
-  let chartYaml: string
-  if (fs.statSync(source.ref).isDirectory()) {
-    chartYaml = fs.readFileSync(path.join(source.ref, 'Chart.yaml'), 'utf8')
-  } else {
-    const out = await $({ nothrow: true, quiet: true })`helm show chart ${source.ref}`
-    if (out.exitCode !== 0) throw commandFailed(`helm show chart ${source.ref}`, out)
-    chartYaml = out.stdout
-  }
-  const chart = YAML.parse(chartYaml) as { name: string; version: string }
-  return `${chart.name}-${chart.version}`
+export type ReleaseRecord = {
+  name: string
+  version: number
+  namespace: string
+  info?: { status?: string; last_deployed?: string; description?: string }
+  chart?: { metadata?: { name?: string; version?: string; appVersion?: string } }
+  config?: Record<string, unknown>
+  manifest?: string
+}
+
+/** Every stored revision of a release, oldest first. */
+export async function readReleaseRecords(cluster: Cluster, namespace: string, name: string): Promise<ReleaseRecord[]> {
+  const list = await retryTransient(() => cluster.core.listNamespacedSecret({ namespace, labelSelector: `owner=helm,name=${name}` }))
+  return list.items
+    .filter((s) => s.type === 'helm.sh/release.v1' && s.data?.release)
+    .map((s) => decodeReleaseRecord(s.data!.release))
+    .filter((r) => r.name === name)
+    .sort((a, b) => a.version - b.version)
+}
+
+/** A Secret's `release` field (as the API returns it: base64 of helm's base64 of gzipped JSON). */
+export function decodeReleaseRecord(field: string): ReleaseRecord {
+  const inner = Buffer.from(Buffer.from(field, 'base64').toString('utf8'), 'base64')
+  const json = inner[0] === 0x1f && inner[1] === 0x8b ? zlib.gunzipSync(inner) : inner
+  return JSON.parse(json.toString('utf8')) as ReleaseRecord
 }
 
 /** The chart argument(s) of helm upgrade for the configured source. */
@@ -163,11 +184,7 @@ export async function upgradeRelease(
   name: string,
   values: Record<string, unknown>,
 ): Promise<void> {
-  // Values go through a private temp file: helm 3 and 4 both read -f FILE, and nothing lands in argv.
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'homelab-ingress-'))
-  const file = path.join(dir, 'values.yaml')
-  try {
-    fs.writeFileSync(file, YAML.stringify(values), { mode: 0o600 })
+  await withValuesFile(values, async (file) => {
     const out = await cluster.helm([
       'upgrade',
       '--install',
@@ -188,6 +205,65 @@ export async function upgradeRelease(
         EXIT.failed,
       )
     }
+  })
+}
+
+/**
+ * Puts the values through the chart itself (`helm template`): the chart's schema, a missing chart or
+ * an unknown version fail here, before anything is changed. Returns the objects the release would
+ * contain.
+ */
+export async function templateRelease(
+  cluster: Cluster,
+  config: Pick<Config, 'traefikChart' | 'traefikChartVersion' | 'traefikNamespace'>,
+  name: string,
+  chartRef: string,
+  values: Record<string, unknown>,
+): Promise<Manifest[]> {
+  return withValuesFile(values, async (file) => {
+    const out = await cluster.helm(['template', name, ...chartArgs(config), '--namespace', config.traefikNamespace, '--values', file])
+    if (out.exitCode !== 0) {
+      const text = (out.stderr.trim() || out.stdout.trim()).replace(/^Error: /, '')
+      throw new UserError(
+        `the Traefik chart ${chartRef} does not accept the values the kit rendered for it (helm template exit ${out.exitCode}); nothing was changed`,
+        EXIT.config,
+        [
+          ...text.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 12),
+          'check TRAEFIK_CHART and TRAEFIK_CHART_VERSION (npx zx scripts/render.ts --out out/rendered shows the values); a chart the kit does not know needs TRAEFIK_CHART_SHAPE',
+        ],
+      )
+    }
+    return YAML.parseAllDocuments(out.stdout)
+      .map((d) => d.toJS() as Manifest | null)
+      .filter((o): o is Manifest => o !== null && typeof o === 'object' && typeof o.kind === 'string')
+  })
+}
+
+/** The chart's own CustomResourceDefinitions (its crds/ directory), as helm would install them. */
+export async function chartCrds(config: Pick<Config, 'traefikChart' | 'traefikChartVersion'>): Promise<Manifest[]> {
+  const source = config.traefikChart
+  let text: string
+  if (source.kind === 'local' && fs.statSync(source.ref).isDirectory()) {
+    const dir = path.join(source.ref, 'crds')
+    const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort() : []
+    text = files.map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('\n---\n')
+  } else {
+    const out = await $({ nothrow: true, quiet: true })`helm show crds ${chartArgs(config)}`
+    if (out.exitCode !== 0) throw commandFailed(`helm show crds ${chartArgs(config).join(' ')}`, out)
+    text = out.stdout
+  }
+  return YAML.parseAllDocuments(text)
+    .map((d) => d.toJS() as Manifest | null)
+    .filter((o): o is Manifest => o?.kind === 'CustomResourceDefinition')
+}
+
+async function withValuesFile<T>(values: Record<string, unknown>, action: (file: string) => Promise<T>): Promise<T> {
+  // Values go through a private temp file: helm 3 and 4 both read -f FILE, and nothing lands in argv.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'homelab-ingress-'))
+  const file = path.join(dir, 'values.yaml')
+  try {
+    fs.writeFileSync(file, YAML.stringify(values), { mode: 0o600 })
+    return await action(file)
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }

@@ -2,6 +2,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import YAML from 'yaml'
+import { type ChartShape, valuesForShape } from './chart.ts'
 import type { Config } from './config.ts'
 import { renderTemplate } from './template.ts'
 
@@ -35,7 +36,8 @@ export function metallbManifests(config: Config): Manifest[] {
   }) as Manifest[]
 }
 
-export function traefikValues(config: Config): Record<string, any> {
+/** The Traefik chart's values for the configured intent, in the shape chart `shape` expects. */
+export function traefikValues(config: Config, shape: ChartShape): Record<string, any> {
   const [values] = renderTemplate('02-traefik-values.yaml', {
     METALLB_ANNOTATION: metallbAnnotation(config),
     EXTERNAL_IP: config.externalIp,
@@ -52,14 +54,14 @@ export function traefikValues(config: Config): Record<string, any> {
     delete acme.httpChallenge
     acme.dnsChallenge = { provider: config.acmeChallenge.provider }
     values.envFrom = [{ secretRef: { name: config.acmeDnsSecret } }]
-    values.ports.intwebsec.tls.certResolver = 'letsencrypt'
+    values.ports.intwebsec.http.tls.certResolver = 'letsencrypt'
   }
   // With HTTP-01 the admin hosts (LAN-only names) can never pass the challenge; asking would only
   // burn Let's Encrypt's failed-validation limit, so intwebsec keeps Traefik's default certificate.
   if (config.traefikPhoneHome) {
-    values.globalArguments = ['--global.checknewversion=true', '--global.sendanonymoususage=true']
+    values.global = { checkNewVersion: true, sendAnonymousUsage: true }
   }
-  return values
+  return valuesForShape(values, shape)
 }
 
 export function adminHost(config: Config, name: string): string {
@@ -95,16 +97,16 @@ export function toYamlDocuments(objects: object[]): string {
 export const RENDERED_FILES = ['01-metallb.yaml', '02-traefik-values.yaml', '03-internal-routes.yaml'] as const
 
 /** Renders all three files in memory first, so a failure writes nothing. */
-export function renderAll(config: Config): Record<(typeof RENDERED_FILES)[number], string> {
+export function renderAll(config: Config, shape: ChartShape): Record<(typeof RENDERED_FILES)[number], string> {
   return {
     '01-metallb.yaml': toYamlDocuments(metallbManifests(config)),
-    '02-traefik-values.yaml': YAML.stringify(traefikValues(config), { lineWidth: 0 }),
+    '02-traefik-values.yaml': YAML.stringify(traefikValues(config, shape), { lineWidth: 0 }),
     '03-internal-routes.yaml': toYamlDocuments(internalRouteManifests(config)),
   }
 }
 
-export function writeRendered(config: Config, outDir: string): string[] {
-  const files = renderAll(config)
+export function writeRendered(config: Config, shape: ChartShape, outDir: string): string[] {
+  const files = renderAll(config, shape)
   fs.mkdirSync(outDir, { recursive: true })
   return Object.entries(files).map(([name, text]) => {
     const file = path.join(outDir, name)

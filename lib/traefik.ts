@@ -1,23 +1,30 @@
 /** Step 02: Traefik from its Helm chart, changed only when chart or values differ. */
+import { parseChartVersion, resolveChart } from './chart.ts'
+import type { Args } from './cli.ts'
 import { isNotFound, retryTransient } from './cluster.ts'
-import { poolEntryContains } from './metallb.ts'
-import { PreconditionError } from './errors.ts'
+import { applyCrds, CRD_CHART_ANNOTATION, crdsBehind, PROBE_CRD, stampedCrds } from './crds.ts'
+import { EXIT, PreconditionError, UserError } from './errors.ts'
 import {
+  chartCrds,
   checkChartSource,
   decideHelmAction,
-  desiredChartName,
+  type DeployedRelease,
   helmMajorVersion,
   readRelease,
   recoverStuckRelease,
+  templateRelease,
   upgradeRelease,
   valuesDiff,
 } from './helm.ts'
+import { poolEntryContains } from './metallb.ts'
 import { metallbManifests, RELEASE_NAME, traefikValues } from './render.ts'
 import type { StepContext, StepResult } from './step.ts'
 
-export async function installTraefik(ctx: StepContext): Promise<StepResult> {
+export async function installTraefik(ctx: StepContext, args: Args = {}): Promise<StepResult> {
   const { config, cluster, log } = ctx
-  log.step(`02-traefik: release ${RELEASE_NAME} in namespace ${config.traefikNamespace}`)
+  // Which chart and which values shape: decided before anything is contacted; an unknown version stops here.
+  const chart = await resolveChart(config)
+  log.step(`02-traefik: release ${RELEASE_NAME} (chart ${chart.ref}, values shape ${chart.shape}) in namespace ${config.traefikNamespace}`)
   const helmMajor = await helmMajorVersion()
   await checkChartSource(config.traefikChart)
   await requirePools(ctx)
@@ -30,8 +37,9 @@ export async function installTraefik(ctx: StepContext): Promise<StepResult> {
     )
   }
 
-  const desired = { chart: await desiredChartName(config.traefikChart, config.traefikChartVersion), values: traefikValues(config) }
+  const desired = { chart: chart.ref, values: traefikValues(config, chart.shape) }
   let current = await readRelease(cluster, config.traefikNamespace, RELEASE_NAME)
+  refuseMajorDowngrade(current, chart.version, args['allow-downgrade'] === true)
   let decision = decideHelmAction(current, desired)
   let repaired = ''
   if (decision.action === 'recover' && current) {
@@ -45,16 +53,42 @@ export async function installTraefik(ctx: StepContext): Promise<StepResult> {
     decision = decideHelmAction(current, desired)
   }
 
-  if (decision.action === 'unchanged' && current) {
+  // CRDs: a no-op run reads one CRD's stamp; the chart's CRDs are read and compared only when the
+  // stamp or the release says something changes.
+  const crdsStamped = decision.action === 'unchanged' && (await crdStamp(ctx)) === chart.ref
+  if (decision.action === 'unchanged' && current && crdsStamped) {
     const state = repaired ? 'repaired' : 'unchanged'
     return { ok: true, summary: `02-traefik: release ${RELEASE_NAME} ${state} (revision ${current.revision}, ${current.chart})` }
   }
+  const crds = stampedCrds(await chartCrds(config), chart.ref)
+  const behind = await crdsBehind(cluster, crds)
   for (const reason of decision.reasons) log.info(reason)
+  for (const crd of behind) log.info(`CRD ${crd.name}: ${crd.reason}`)
+  if (decision.action !== 'unchanged') {
+    // The chart itself judges the values (its schema, the version, the chart's presence) before
+    // anything is changed, in --dry-run too.
+    await templateRelease(cluster, config, RELEASE_NAME, chart.ref, desired.values)
+  }
+
+  const crdText = behind.length ? `${behind.length} traefik.io CRD${behind.length > 1 ? 's' : ''}` : ''
   if (ctx.dryRun) {
-    const diff = await valuesDiff(current?.values ?? {}, desired.values)
-    if (diff) log.info(`values diff (deployed -> desired):\n${diff}`)
-    const verb = decision.action === 'install' ? 'installed' : 'upgraded'
-    return { ok: true, summary: `02-traefik: release ${RELEASE_NAME} would be ${verb} (${desired.chart})` }
+    if (decision.action !== 'unchanged') {
+      const diff = await valuesDiff(current?.values ?? {}, desired.values)
+      if (diff) log.info(`values diff (deployed -> desired):\n${diff}`)
+    }
+    const parts = [
+      crdText && `${crdText} would be brought up to ${chart.ref}`,
+      decision.action !== 'unchanged' && `release ${RELEASE_NAME} would be ${decision.action === 'install' ? 'installed' : 'upgraded'} (${desired.chart})`,
+    ].filter(Boolean)
+    return { ok: true, summary: `02-traefik: ${parts.join('; ') || `release ${RELEASE_NAME} unchanged`}` }
+  }
+
+  if (behind.length > 0) {
+    await applyCrds(cluster, crds.filter((crd) => behind.some((b) => b.name === crd.metadata.name)))
+    log.info(`${crdText} brought up to ${chart.ref}`)
+  }
+  if (decision.action === 'unchanged' && current) {
+    return { ok: true, summary: `02-traefik: release ${RELEASE_NAME} ${repaired ? 'repaired' : 'unchanged'} (revision ${current.revision}, ${current.chart}); ${crdText || 'CRDs'} updated` }
   }
   log.info(`helm ${helmMajor}: upgrade --install ${RELEASE_NAME} (${desired.chart})`)
   await upgradeRelease(cluster, config, RELEASE_NAME, desired.values)
@@ -62,8 +96,42 @@ export async function installTraefik(ctx: StepContext): Promise<StepResult> {
   const verb = `${repaired ? 'repaired and ' : ''}${current === undefined ? 'installed' : 'upgraded'}`
   return {
     ok: true,
-    summary: `02-traefik: release ${RELEASE_NAME} ${verb} (revision ${after?.revision ?? '?'}, ${after?.chart ?? desired.chart}, ${after?.status ?? 'unknown status'})`,
+    summary:
+      `02-traefik: release ${RELEASE_NAME} ${verb} (revision ${after?.revision ?? '?'}, ${after?.chart ?? desired.chart}, ${after?.status ?? 'unknown status'})` +
+      (crdText ? `; ${crdText} updated first` : ''),
   }
+}
+
+/** The chart whose CRDs the cluster holds, as 02 stamped it (undefined: none, or not stamped). */
+async function crdStamp({ cluster }: StepContext): Promise<string | undefined> {
+  try {
+    const crd = await retryTransient(() => cluster.apiext.readCustomResourceDefinition({ name: PROBE_CRD }))
+    return crd.metadata?.annotations?.[CRD_CHART_ANNOTATION]
+  } catch (err) {
+    if (isNotFound(err)) return undefined
+    throw err
+  }
+}
+
+/**
+ * Moving to an older chart major is not an upgrade the kit should make silently: the older chart
+ * may not understand objects or CRD fields the newer one created. helm rollback returns to the exact
+ * earlier revision instead.
+ */
+export function refuseMajorDowngrade(current: DeployedRelease | undefined, desiredVersion: string, allowed: boolean): void {
+  if (!current || allowed) return
+  const deployed = parseChartVersion(/-(v?\d+\.\d+\.\d+\S*)$/.exec(current.chart)?.[1] ?? '')
+  const wanted = parseChartVersion(desiredVersion)
+  if (!deployed || !wanted || wanted.major >= deployed.major) return
+  throw new UserError(
+    `release ${RELEASE_NAME} runs chart ${current.chart}; refusing to move it down to major ${wanted.major} (${desiredVersion}): an older chart may not understand what the newer one created, and helm never downgrades CRDs. Nothing was changed`,
+    EXIT.config,
+    [
+      `to go back, use helm's own tool: helm history ${RELEASE_NAME} -n <namespace>, then helm rollback ${RELEASE_NAME} <revision> -n <namespace>`,
+      `or set TRAEFIK_CHART_VERSION back to ${deployed.text}`,
+      'or, if you mean it, rerun with --allow-downgrade',
+    ],
+  )
 }
 
 /** Our pools must exist and hold the configured addresses (EXTERNAL_IP changed without rerunning 01?). */

@@ -8,9 +8,14 @@ await runScript(
     description:
       'Installs or upgrades Traefik v3 from its Helm chart (TRAEFIK_CHART, TRAEFIK_CHART_VERSION) into\n' +
       'TRAEFIK_NAMESPACE: web/websecure on EXTERNAL_IP, intweb/intwebsec on INTERNAL_IP, the ACME resolver,\n' +
-      'acme.json on a STORAGE_CLASS volume. Does nothing when chart and values already match the release;\n' +
-      'repairs a release left pending by an interrupted run.',
+      'acme.json on a STORAGE_CLASS volume. Values are written in the shape the chart version expects\n' +
+      '(chart majors 33 to 41); the chart checks them (helm template) before anything changes. Brings the\n' +
+      "cluster's traefik.io CRDs up to the chart's first. Does nothing when chart, values and CRDs already\n" +
+      'match; repairs a release left pending by an interrupted run.',
     common: ['env-file', 'context', 'dry-run', 'timeout'],
+    options: {
+      'allow-downgrade': { type: 'boolean', help: 'move the release to an older chart major (refused by default; helm rollback is the usual way back)' },
+    },
   },
   import.meta.url,
   (ctx) => runSingleStep('02', ctx),

@@ -10,6 +10,7 @@ await runScript(
       'failure, naming the step and the command that resumes from it.',
     common: ['env-file', 'context', 'dry-run', 'timeout'],
     options: {
+      'allow-downgrade': { type: 'boolean', help: '02: move the Traefik release to an older chart major (refused by default)' },
       from: { type: 'string', arg: 'STEP', help: 'start at this step (01, 02, 03, 04 or its name)' },
       json: { type: 'boolean', help: "print 04-verify's report as JSON on stdout" },
       'no-probe': { type: 'boolean', help: "skip 04-verify's HTTP requests" },

@@ -7,12 +7,12 @@ import { traefikValues } from '../lib/render.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const config = loadConfig({ envFile: path.join(ROOT, 'test', 'env', 'valid', 'minimal.env'), env: {}, cwd: ROOT })
-const values = traefikValues(config)
-const desired = { chart: 'traefik-33.2.1', values }
+const values = traefikValues(config, '40-41')
+const desired = { chart: 'traefik-41.3.0', values }
 const deployed = (over: Partial<DeployedRelease> = {}): DeployedRelease => ({
   revision: 3,
   status: 'deployed',
-  chart: 'traefik-33.2.1',
+  chart: 'traefik-41.3.0',
   // helm stores values as JSON: a round trip is what `helm get values -o json` gives back
   values: JSON.parse(JSON.stringify(values)),
   ...over,
@@ -35,9 +35,9 @@ decide('key order does not count as a change', () => {
 })
 
 decide('another chart version: upgrade, naming both', () => {
-  const decision = decideHelmAction(deployed({ chart: 'traefik-33.2.0' }), desired)
+  const decision = decideHelmAction(deployed({ chart: 'traefik-41.2.0' }), desired)
   assert.is(decision.action, 'upgrade')
-  assert.equal(decision.reasons, ['chart traefik-33.2.0 -> traefik-33.2.1'])
+  assert.equal(decision.reasons, ['chart traefik-41.2.0 -> traefik-41.3.0'])
 })
 
 decide('a changed value: upgrade, naming the key', () => {

@@ -5,7 +5,8 @@ import { Ajv2020 } from 'ajv/dist/2020.js'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import YAML from 'yaml'
-import { loadConfig } from '../lib/config.ts'
+import { CHART_SHAPES, type ChartShape, resolveChart } from '../lib/chart.ts'
+import { type Config, loadConfig } from '../lib/config.ts'
 import { internalRouteManifests, metallbManifests, renderAll, traefikValues, writeRendered } from '../lib/render.ts'
 import { renderTemplate } from '../lib/template.ts'
 
@@ -14,6 +15,9 @@ const FIXTURES = path.join(ROOT, 'test', 'fixtures')
 const GOLDEN = path.join(ROOT, 'test', 'golden')
 const config = (file: string) => loadConfig({ envFile: path.join(ROOT, 'test', 'env', 'valid', file), env: {}, cwd: ROOT })
 const CASES = ['minimal.env', 'full.env', 'test-cluster.env']
+/** Values in the newest shape (chart 40-41), the one the default chart version takes. */
+const values = (name: string, shape: ChartShape = '40-41') => traefikValues(config(name), shape)
+const shapeOf = async (c: Config) => (await resolveChart(c)).shape
 
 /** The openAPIV3Schema a CRD serves for one version. */
 function crdSchema(file: string, version: string): object {
@@ -29,8 +33,15 @@ const validators: Record<string, ReturnType<typeof ajv.compile>> = {
   L2Advertisement: ajv.compile(crdSchema('metallb-v0.16.1/metallb.io_l2advertisements.yaml', 'v1beta1')),
   IngressRoute: ajv.compile(crdSchema('traefik-chart-33.2.1/crds/traefik.io_ingressroutes.yaml', 'v1alpha1')),
 }
-const valuesSchema = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'traefik-chart-33.2.1', 'values.schema.json'), 'utf8'))
-const validateValues = new Ajv2020({ strict: false, allErrors: true, validateFormats: false }).compile(valuesSchema)
+const valuesSchema = (chart: string) => JSON.parse(fs.readFileSync(path.join(FIXTURES, `traefik-chart-${chart}`, 'values.schema.json'), 'utf8'))
+// One Ajv per chart: both schemas carry the same $id.
+const compileValuesSchema = (chart: string) => new Ajv2020({ strict: false, allErrors: true, validateFormats: false }).compile(valuesSchema(chart))
+/** The real charts' values schemas the kit's values are checked against, by the shape they take. */
+const valuesValidators: Partial<Record<ChartShape, { chart: string; validate: ReturnType<typeof ajv.compile> }>> = {
+  '33-35': { chart: '33.2.1', validate: compileValuesSchema('33.2.1') },
+  '40-41': { chart: '41.3.0', validate: compileValuesSchema('41.3.0') },
+}
+const validateValues = valuesValidators['40-41']!.validate
 
 function assertValid(validate: ReturnType<typeof ajv.compile>, object: unknown, what: string) {
   const ok = validate(object)
@@ -41,9 +52,9 @@ function assertValid(validate: ReturnType<typeof ajv.compile>, object: unknown, 
 const golden = suite('render: golden files')
 
 for (const name of CASES) {
-  golden(`${name} renders exactly test/golden/${path.basename(name, '.env')}/`, () => {
+  golden(`${name} renders exactly test/golden/${path.basename(name, '.env')}/`, async () => {
     const dir = path.join(GOLDEN, path.basename(name, '.env'))
-    const files = renderAll(config(name))
+    const files = renderAll(config(name), await shapeOf(config(name)))
     if (process.env.UPDATE_GOLDEN === '1') {
       fs.mkdirSync(dir, { recursive: true })
       for (const [file, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, file), text)
@@ -57,12 +68,24 @@ for (const name of CASES) {
 golden('writeRendered writes the three files the steps apply', () => {
   const out = fs.mkdtempSync(path.join(ROOT, 'node_modules', '.render-'))
   try {
-    const written = writeRendered(config('minimal.env'), out).map((f) => path.basename(f))
+    const written = writeRendered(config('minimal.env'), '40-41', out).map((f) => path.basename(f))
     assert.equal(written, ['01-metallb.yaml', '02-traefik-values.yaml', '03-internal-routes.yaml'])
   } finally {
     fs.rmSync(out, { recursive: true })
   }
 })
+
+for (const shape of CHART_SHAPES) {
+  golden(`test-cluster.env in the shape of chart ${shape} renders exactly test/golden/shapes/02-traefik-values.${shape}.yaml`, () => {
+    const file = path.join(GOLDEN, 'shapes', `02-traefik-values.${shape}.yaml`)
+    const text = YAML.stringify(values('test-cluster.env', shape), { lineWidth: 0 })
+    if (process.env.UPDATE_GOLDEN === '1') {
+      fs.mkdirSync(path.dirname(file), { recursive: true })
+      fs.writeFileSync(file, text)
+    }
+    assert.fixture(text, fs.readFileSync(file, 'utf8'), `shape ${shape} (UPDATE_GOLDEN=1 npm test rewrites after a deliberate change)`)
+  })
+}
 
 golden.run()
 
@@ -76,15 +99,23 @@ for (const name of CASES) {
   schemas(`${name}: IngressRoutes match the chart's traefik.io CRD`, () => {
     for (const o of internalRouteManifests(config(name))) assertValid(validators.IngressRoute, o, o.metadata.name)
   })
-  schemas(`${name}: Traefik values match the chart's values.schema.json`, () => {
-    assertValid(validateValues as any, traefikValues(config(name)), 'values')
-  })
+  for (const [shape, { chart, validate }] of Object.entries(valuesValidators)) {
+    schemas(`${name}: Traefik values in shape ${shape} match chart ${chart}'s values.schema.json`, () => {
+      assertValid(validate, values(name, shape as ChartShape), `values for ${chart}`)
+    })
+  }
 }
 
 schemas('the schema check can fail: the chart rejects ports.web.expose: true', () => {
-  const values = traefikValues(config('minimal.env'))
-  values.ports.web.expose = true
-  assert.not.ok(validateValues(values))
+  const v = values('minimal.env')
+  v.ports.web.expose = true
+  assert.not.ok(validateValues(v))
+})
+
+schemas("chart 41.3.0's schema rejects values in the shape of chart 33-35 (what the kit used to send)", () => {
+  assert.not.ok(validateValues(values('minimal.env', '33-35')))
+  const errors = ajv.errorsText(validateValues.errors)
+  assert.match(errors, /additional properties/i)
 })
 
 schemas('the schema check can fail: a pool with autoAssign "no"', () => {
@@ -109,15 +140,15 @@ content('one /32 pool per address, autoAssign off, only for the Traefik namespac
 })
 
 content('Services ask for their address with the current annotation, or the legacy one when told', () => {
-  const current = traefikValues(config('minimal.env'))
+  const current = values('minimal.env')
   assert.equal(current.service.annotations, { 'metallb.io/loadBalancerIPs': '192.168.0.201' })
   assert.equal(current.service.additionalServices.internal.annotations, { 'metallb.io/loadBalancerIPs': '192.168.0.200' })
-  const legacy = traefikValues(config('full.env'))
+  const legacy = values('full.env')
   assert.equal(legacy.service.annotations, { 'metallb.universe.tf/loadBalancerIPs': '10.0.0.11' })
 })
 
 content('public entrypoints only on the main Service, admin ones only on the internal Service', () => {
-  const { ports } = traefikValues(config('minimal.env'))
+  const { ports } = values('minimal.env')
   assert.equal(ports.web.expose, { default: true, internal: false })
   assert.equal(ports.websecure.expose, { default: true, internal: false })
   assert.equal(ports.intweb.expose, { default: false, internal: true })
@@ -126,33 +157,37 @@ content('public entrypoints only on the main Service, admin ones only on the int
 })
 
 content('the dashboard is on the internal entrypoints only, under traefik.<DOMAIN>', () => {
-  const { ingressRoute } = traefikValues(config('minimal.env'))
+  const { ingressRoute } = values('minimal.env')
   assert.equal(ingressRoute.dashboard.entryPoints, ['intweb', 'intwebsec'])
   assert.match(ingressRoute.dashboard.matchRule, /^Host\(`traefik\.home\.example\.com`\) && /)
 })
 
 content('acme.json on a persistent volume; Recreate so two pods never share the RWO volume', () => {
-  const values = traefikValues(config('minimal.env'))
-  assert.equal(values.persistence, { enabled: true, name: 'data', accessMode: 'ReadWriteOnce', size: '128Mi', storageClass: 'longhorn', path: '/data' })
-  assert.is(values.certificatesResolvers.letsencrypt.acme.storage, '/data/acme.json')
-  assert.is(values.updateStrategy.type, 'Recreate')
-  assert.is(values.deployment.replicas, 1)
-  assert.is(values.deployment.initContainers[0].volumeMounts[0].mountPath, '/data')
+  const v = values('minimal.env')
+  assert.equal(v.persistence, { enabled: true, name: 'data', accessMode: 'ReadWriteOnce', size: '128Mi', storageClass: 'longhorn', path: '/data' })
+  assert.is(v.certificatesResolvers.letsencrypt.acme.storage, '/data/acme.json')
+  assert.is(v.updateStrategy.type, 'Recreate')
+  assert.is(v.deployment.replicas, 1)
+  assert.is(v.deployment.initContainers[0].volumeMounts[0].mountPath, '/data')
 })
 
 content('no phone-home by default; api.insecure never set', () => {
-  const values = traefikValues(config('minimal.env'))
-  assert.equal(values.globalArguments, ['--global.checknewversion=false', '--global.sendanonymoususage=false'])
-  assert.not.match(JSON.stringify(values), /api\.insecure/)
-  assert.equal(traefikValues(config('full.env')).globalArguments, ['--global.checknewversion=true', '--global.sendanonymoususage=true'])
+  assert.equal(values('minimal.env').global, { checkNewVersion: false, sendAnonymousUsage: false })
+  assert.not.match(JSON.stringify(values('minimal.env')), /api\.insecure/)
+  assert.equal(values('full.env').global, { checkNewVersion: true, sendAnonymousUsage: true })
+  // Chart 35 and older know only command-line flags for it.
+  assert.equal(values('minimal.env', '33-35').globalArguments, ['--global.checknewversion=false', '--global.sendanonymoususage=false'])
+  assert.is(values('minimal.env', '33-35').global, undefined)
+  assert.equal(values('full.env', '33-35').globalArguments, ['--global.checknewversion=true', '--global.sendanonymoususage=true'])
 })
 
 content('HTTP-01 leaves intwebsec without a resolver; DNS-01 gives it one and reads the provider secret', () => {
-  const http = traefikValues(config('minimal.env'))
-  assert.is(http.ports.intwebsec.tls.certResolver, undefined)
+  const http = values('minimal.env')
+  assert.is(http.ports.intwebsec.http.tls.certResolver, undefined)
   assert.equal(http.certificatesResolvers.letsencrypt.acme.httpChallenge, { entryPoint: 'web' })
-  const dns = traefikValues(config('full.env'))
-  assert.is(dns.ports.intwebsec.tls.certResolver, 'letsencrypt')
+  const dns = values('full.env')
+  assert.is(dns.ports.intwebsec.http.tls.certResolver, 'letsencrypt')
+  assert.is(values('full.env', '33-35').ports.intwebsec.tls.certResolver, 'letsencrypt')
   assert.equal(dns.certificatesResolvers.letsencrypt.acme.dnsChallenge, { provider: 'cloudflare' })
   assert.is(dns.certificatesResolvers.letsencrypt.acme.httpChallenge, undefined)
   assert.equal(dns.envFrom, [{ secretRef: { name: 'cloudflare-token' } }])

@@ -13,6 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { Watch, KubeConfig } from '@kubernetes/client-node'
 import { loadConfig } from '../../lib/config.ts'
+import { resolveChart } from '../../lib/chart.ts'
 import { renderAll } from '../../lib/render.ts'
 import { ENV_FILE, installFakeApp, kubectl, resetCluster, ROOT, runScript, sh, skipReason, startScript, testCluster } from '../integration/harness.ts'
 
@@ -57,7 +58,7 @@ if (first.code !== 0) throw new Error(`run-all did not converge:\n${first.output
 // The naive way, with the very same rendered manifests and values.
 const config = loadConfig({ envFile: ENV_FILE, env: {}, cwd: ROOT })
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'homelab-ingress-bench-'))
-for (const [file, text] of Object.entries(renderAll(config))) fs.writeFileSync(path.join(dir, file), text)
+for (const [file, text] of Object.entries(renderAll(config, (await resolveChart(config)).shape))) fs.writeFileSync(path.join(dir, file), text)
 const naive = [
   `kubectl --context=homelab-test apply -f ${dir}/01-metallb.yaml`,
   `helm --kube-context=homelab-test upgrade --install traefik ./test/chart/traefik -n traefik --create-namespace -f ${dir}/02-traefik-values.yaml`,

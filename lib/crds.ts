@@ -1,0 +1,63 @@
+/**
+ * The cluster's traefik.io CRDs, brought up to the chart's own. Helm installs a chart's crds/ only
+ * on first install and never upgrades them, so a release moved to a newer chart would run against
+ * old CRDs. The kit applies them server-side under a field manager of their own, only when they
+ * differ, stamps each with the chart it came from, and never deletes one.
+ */
+import type { Cluster } from './cluster.ts'
+import { commandFailed, isNotFound, retryTransient } from './cluster.ts'
+import { isSubset } from './objects.ts'
+import { toYamlDocuments, type Manifest } from './render.ts'
+
+export const CRD_GROUP = 'traefik.io'
+export const CRD_FIELD_MANAGER = 'homelab-ingress-crds'
+/** On each CRD the kit applied: the chart (`<name>-<version>`) whose CRDs it carries. */
+export const CRD_CHART_ANNOTATION = 'homelab-ingress/traefik-chart'
+/** The CRD 04-verify reads to tell which chart the cluster's CRDs came from. */
+export const PROBE_CRD = `ingressroutes.${CRD_GROUP}`
+
+export type CrdChange = { name: string; reason: string }
+
+/** The chart's traefik.io CRDs, stamped with the chart they belong to. */
+export function stampedCrds(chartCrds: Manifest[], chartRef: string): Manifest[] {
+  return chartCrds
+    .filter((crd) => (crd.spec as { group?: string } | undefined)?.group === CRD_GROUP)
+    .map((crd) => ({
+      ...crd,
+      metadata: { ...crd.metadata, annotations: { ...((crd.metadata.annotations as object) ?? {}), [CRD_CHART_ANNOTATION]: chartRef } },
+    }))
+}
+
+/** Which of the desired CRDs the cluster lacks, or holds with a different spec. */
+export async function crdsBehind(cluster: Cluster, desired: Manifest[]): Promise<CrdChange[]> {
+  const changes: CrdChange[] = []
+  for (const crd of desired) {
+    const name = crd.metadata.name
+    let live: { spec?: unknown; metadata?: { annotations?: Record<string, string> } }
+    try {
+      live = (await retryTransient(() => cluster.apiext.readCustomResourceDefinition({ name }))) as typeof live
+    } catch (err) {
+      if (!isNotFound(err)) throw err
+      changes.push({ name, reason: 'missing' })
+      continue
+    }
+    // The API server adds defaults to a CRD's spec; what the chart sets must all be there as set.
+    if (!isSubset(crd.spec, live.spec)) {
+      const from = live.metadata?.annotations?.[CRD_CHART_ANNOTATION]
+      changes.push({ name, reason: `differs from the chart's${from ? ` (the cluster's came from ${from})` : ''}` })
+    } else if (live.metadata?.annotations?.[CRD_CHART_ANNOTATION] !== (crd.metadata.annotations as Record<string, string>)[CRD_CHART_ANNOTATION]) {
+      changes.push({ name, reason: 'same schema, not yet stamped with this chart' })
+    }
+  }
+  return changes
+}
+
+/** Applies the given CRDs server-side (creating or updating them); never deletes one. */
+export async function applyCrds(cluster: Cluster, crds: Manifest[]): Promise<void> {
+  if (crds.length === 0) return
+  const out = await cluster.kubectl(
+    ['apply', '--server-side', `--field-manager=${CRD_FIELD_MANAGER}`, '--force-conflicts', '-f', '-'],
+    toYamlDocuments(crds),
+  )
+  if (out.exitCode !== 0) throw commandFailed('kubectl apply --server-side (traefik.io CRDs)', out)
+}
