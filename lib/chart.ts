@@ -8,10 +8,15 @@
  * - 33-35: `globalArguments` carries the phone-home flags; per-entrypoint TLS is `ports.X.tls`;
  *   Service type is `service.type` / `additionalServices.X.type`.
  * - 36-38: `globalArguments` is gone (silently ignored): `global.checkNewVersion` /
- *   `global.sendAnonymousUsage` instead.
- * - 39: per-entrypoint TLS moved to `ports.X.http.tls` (the schema rejects `ports.X.tls`).
+ *   `global.sendAnonymousUsage` instead. Up to 37.0.x `checkNewVersion: false` renders nothing, so
+ *   Traefik's default (on) applies (traefik-helm-chart#1449, fixed in 37.1.0): the flag goes into
+ *   `additionalArguments` there. 38 has `ports.X.http`, but ignores `http.tls` in it.
+ * - 39: per-entrypoint TLS moved to `ports.X.http.tls`; the schema rejects `ports.X.tls`,
+ *   `globalArguments` and any unknown top-level key.
  * - 40-41: Service type moved to `service.spec.type` / `additionalServices.X.spec.type` (the old keys
  *   are ignored: the internal Service would silently become ClusterIP).
+ * Unchanged across 33-41: `ports.X.asDefault`, `ports.X.expose`, `service.spec` passed through to
+ * every Service, persistence, certificatesResolvers, updateStrategy, initContainers, the dashboard.
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -107,10 +112,10 @@ async function readLocalChartYaml(ref: string): Promise<{ name: string; version:
 }
 
 /**
- * Rewrites values written in the newest shape (40-41) into the shape `shape` expects. Returns a new
- * object; the input is not changed.
+ * Rewrites values written in the newest shape (40-41) into the shape `shape` expects, for chart
+ * `version` when known. Returns a new object; the input is not changed.
  */
-export function valuesForShape(values: Record<string, any>, shape: ChartShape): Record<string, any> {
+export function valuesForShape(values: Record<string, any>, shape: ChartShape, version?: string): Record<string, any> {
   const out = structuredClone(values)
   if (shape === '40-41') return out
   // 39 and older: the Service type is a key of its own, not part of the passed-through spec.
@@ -124,7 +129,14 @@ export function valuesForShape(values: Record<string, any>, shape: ChartShape): 
     delete port.http.tls
     if (Object.keys(port.http).length === 0) delete port.http
   }
-  if (shape === '36-38') return out
+  if (shape === '36-38') {
+    const v = version ? parseChartVersion(version) : undefined
+    const checkFlagIgnored = !v || v.major === 36 || (v.major === 37 && v.minor === 0)
+    if (checkFlagIgnored && out.global?.checkNewVersion === false) {
+      out.additionalArguments = [...(out.additionalArguments ?? []), '--global.checknewversion=false']
+    }
+    return out
+  }
   // 35 and older: the phone-home switches are command-line flags in `globalArguments`.
   const global = out.global ?? {}
   out.globalArguments = [

@@ -111,3 +111,93 @@ export function expectedRoutesCheck(config: Config, routes: Obj[], namespaces: S
   }
   return checks
 }
+
+/** The Traefik container of the chart's Deployment. */
+export function traefikContainer(deployment: Obj | undefined): any | undefined {
+  const containers: any[] = deployment?.spec?.template?.spec?.containers ?? []
+  return containers.find((c) => c.name === 'traefik') ?? containers[0]
+}
+
+/**
+ * The rollout is complete when the Deployment controller has seen the newest spec and every replica
+ * runs it: until then the pods may still run the old arguments, and judging them says nothing.
+ */
+export function rolloutCheck(deployment: Obj | undefined, name: string): Check {
+  const check = `Deployment ${name} rolled out`
+  if (!deployment) return { name: check, status: 'fail', detail: `Deployment ${name} does not exist (run 02-traefik)` }
+  const want = deployment.spec?.replicas ?? 1
+  const s = deployment.status ?? {}
+  const generation = deployment.metadata.generation ?? 0
+  const problems: string[] = []
+  if ((s.observedGeneration ?? 0) < generation) {
+    problems.push(`the Deployment controller has not seen generation ${generation} yet (observed ${s.observedGeneration ?? 'none'}; is kube-controller-manager running?)`)
+  } else {
+    if ((s.updatedReplicas ?? 0) < want) problems.push(`${s.updatedReplicas ?? 0}/${want} replicas updated`)
+    if ((s.replicas ?? 0) > (s.updatedReplicas ?? 0)) problems.push(`${(s.replicas ?? 0) - (s.updatedReplicas ?? 0)} old replica(s) still running`)
+    if ((s.availableReplicas ?? 0) < want) problems.push(`${s.availableReplicas ?? 0}/${want} replicas available`)
+  }
+  if (problems.length === 0) return { name: check, status: 'pass', detail: `generation ${generation}, ${want}/${want} updated and available` }
+  const progressing = (s.conditions ?? []).find((c: any) => c.type === 'Progressing')
+  if (progressing?.status === 'False' || progressing?.reason === 'ProgressDeadlineExceeded') {
+    problems.push(`Kubernetes says: ${progressing.reason}: ${progressing.message}`)
+  }
+  return { name: check, status: 'fail', detail: problems.join('; ') }
+}
+
+/** `--global.checknewversion[=v]`, case-insensitive as Traefik reads flags; undefined when absent. */
+function flagValue(args: string[], flag: string): boolean | undefined {
+  let value: boolean | undefined
+  for (const arg of args) {
+    const m = /^--?([^=]+)(?:=(.*))?$/.exec(arg)
+    if (!m || m[1].toLowerCase() !== flag.toLowerCase()) continue
+    value = m[2] === undefined ? true : m[2].toLowerCase() === 'true'
+  }
+  return value
+}
+
+/**
+ * Proves from the running Deployment's arguments that Traefik does not phone home unless told to:
+ * whatever the chart version, the flags it rendered are what Traefik runs with. Traefik checks for
+ * new versions unless told not to; it sends the usage report only when told to.
+ */
+export function phoneHomeCheck(deployment: Obj | undefined, phoneHomeWanted: boolean): Check {
+  const name = phoneHomeWanted ? 'Traefik phone-home on (TRAEFIK_PHONE_HOME=true)' : 'Traefik does not phone home (version check and usage report off)'
+  const container = traefikContainer(deployment)
+  if (!container) return { name, status: 'fail', detail: 'no Traefik container to read the arguments of' }
+  const args: string[] = [...(container.command ?? []), ...(container.args ?? [])]
+  const checkNewVersion = flagValue(args, 'global.checknewversion') ?? true
+  const usage = flagValue(args, 'global.sendanonymoususage') ?? false
+  const on = [checkNewVersion && 'version check (--global.checkNewVersion)', usage && 'usage report (--global.sendAnonymousUsage)'].filter(Boolean)
+  if (phoneHomeWanted) return { name, status: 'pass', detail: on.length ? `${on.join(' and ')} on` : 'both off in the arguments' }
+  return on.length
+    ? { name, status: 'fail', detail: `${on.join(' and ')} on in the running arguments while TRAEFIK_PHONE_HOME=false; the chart ignored the kit's setting (rerun 02-traefik; check TRAEFIK_CHART_VERSION's values shape)` }
+    : { name, status: 'pass', detail: 'both off in the running arguments' }
+}
+
+/** Which Traefik runs: the image of the Deployment, and the chart it came from. */
+export function imageCheck(deployment: Obj | undefined, pods: Obj[]): Check {
+  const name = 'Traefik version running'
+  const container = traefikContainer(deployment)
+  if (!container) return { name, status: 'fail', detail: 'no Traefik Deployment' }
+  const running = [...new Set(pods.flatMap((p) => (p.status?.containerStatuses ?? []).filter((c: any) => c.name === container.name).map((c: any) => c.image)))]
+  const chart = deployment?.metadata.labels?.['helm.sh/chart']
+  const image = running.length ? running.join(', ') : container.image
+  return { name, status: 'pass', detail: `${image}${chart ? ` (chart ${chart})` : ''}` }
+}
+
+/**
+ * Helm never upgrades CRDs; 02 stamps the ones it brings up to the chart's. CRDs from another chart
+ * than the release's may lack fields the running Traefik reads.
+ */
+export function crdCheck(stamp: string | undefined, releaseChart: string | undefined): Check {
+  const name = "traefik.io CRDs match the release's chart"
+  if (!releaseChart) return { name, status: 'warn', detail: 'no Traefik release found to compare with' }
+  if (stamp === releaseChart) return { name, status: 'pass', detail: releaseChart }
+  return {
+    name,
+    status: 'warn',
+    detail: stamp
+      ? `the CRDs came from ${stamp}, the release runs ${releaseChart}; rerun 02-traefik to bring them up to its chart`
+      : `the CRDs were not brought up to ${releaseChart} by 02-traefik (helm installs CRDs only on first install and never upgrades them); rerun 02-traefik`,
+  }
+}

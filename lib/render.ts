@@ -36,8 +36,8 @@ export function metallbManifests(config: Config): Manifest[] {
   }) as Manifest[]
 }
 
-/** The Traefik chart's values for the configured intent, in the shape chart `shape` expects. */
-export function traefikValues(config: Config, shape: ChartShape): Record<string, any> {
+/** The Traefik chart's values for the configured intent, in the shape chart `shape` (at `version`) expects. */
+export function traefikValues(config: Config, shape: ChartShape, version?: string): Record<string, any> {
   const [values] = renderTemplate('02-traefik-values.yaml', {
     METALLB_ANNOTATION: metallbAnnotation(config),
     EXTERNAL_IP: config.externalIp,
@@ -61,7 +61,7 @@ export function traefikValues(config: Config, shape: ChartShape): Record<string,
   if (config.traefikPhoneHome) {
     values.global = { checkNewVersion: true, sendAnonymousUsage: true }
   }
-  return valuesForShape(values, shape)
+  return valuesForShape(values, shape, version)
 }
 
 export function adminHost(config: Config, name: string): string {
@@ -97,16 +97,16 @@ export function toYamlDocuments(objects: object[]): string {
 export const RENDERED_FILES = ['01-metallb.yaml', '02-traefik-values.yaml', '03-internal-routes.yaml'] as const
 
 /** Renders all three files in memory first, so a failure writes nothing. */
-export function renderAll(config: Config, shape: ChartShape): Record<(typeof RENDERED_FILES)[number], string> {
+export function renderAll(config: Config, shape: ChartShape, version?: string): Record<(typeof RENDERED_FILES)[number], string> {
   return {
     '01-metallb.yaml': toYamlDocuments(metallbManifests(config)),
-    '02-traefik-values.yaml': YAML.stringify(traefikValues(config, shape), { lineWidth: 0 }),
+    '02-traefik-values.yaml': YAML.stringify(traefikValues(config, shape, version), { lineWidth: 0 }),
     '03-internal-routes.yaml': toYamlDocuments(internalRouteManifests(config)),
   }
 }
 
-export function writeRendered(config: Config, shape: ChartShape, outDir: string): string[] {
-  const files = renderAll(config, shape)
+export function writeRendered(config: Config, shape: ChartShape, outDir: string, version?: string): string[] {
+  const files = renderAll(config, shape, version)
   fs.mkdirSync(outDir, { recursive: true })
   return Object.entries(files).map(([name, text]) => {
     const file = path.join(outDir, name)

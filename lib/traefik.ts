@@ -37,7 +37,7 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
     )
   }
 
-  const desired = { chart: chart.ref, values: traefikValues(config, chart.shape) }
+  const desired = { chart: chart.ref, values: traefikValues(config, chart.shape, chart.version) }
   let current = await readRelease(cluster, config.traefikNamespace, RELEASE_NAME)
   refuseMajorDowngrade(current, chart.version, args['allow-downgrade'] === true)
   let decision = decideHelmAction(current, desired)

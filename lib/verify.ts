@@ -7,8 +7,22 @@
  * the HTTP probe is probe.ts.
  */
 import { auditIngresses, auditIngressRoutes } from './audit.ts'
-import { type Check, type CheckStatus, expectedRoutesCheck, loadBalancerCheck, type Obj, podsCheck, servicePortsCheck, traefikPodSelector } from './checks.ts'
+import {
+  type Check,
+  type CheckStatus,
+  crdCheck,
+  expectedRoutesCheck,
+  imageCheck,
+  loadBalancerCheck,
+  type Obj,
+  phoneHomeCheck,
+  podsCheck,
+  rolloutCheck,
+  servicePortsCheck,
+  traefikPodSelector,
+} from './checks.ts'
 import { retryTransient } from './cluster.ts'
+import { CRD_CHART_ANNOTATION, PROBE_CRD } from './crds.ts'
 import { probeCheck, probeHttp } from './probe.ts'
 import {
   adminHosts,
@@ -17,6 +31,7 @@ import {
   INTERNAL_ENTRYPOINTS,
   INTERNAL_SERVICE,
   PUBLIC_ENTRYPOINTS,
+  RELEASE_NAME,
 } from './render.ts'
 import type { StepContext, StepResult } from './step.ts'
 import { watchUntil, type WatchState } from './wait.ts'
@@ -35,12 +50,13 @@ export async function verifyIngress(ctx: StepContext & { probe: boolean }): Prom
     const services = state[1]
     const events = [...state[2].values()]
     return [
+      rolloutCheck(state[3].get(`${ns}/${RELEASE_NAME}`), `${ns}/${RELEASE_NAME}`),
       podsCheck([...state[0].values()]),
       loadBalancerCheck(services.get(`${ns}/${EXTERNAL_SERVICE}`), EXTERNAL_SERVICE, 'EXTERNAL_IP', config.externalIp, events, allServices),
       loadBalancerCheck(services.get(`${ns}/${INTERNAL_SERVICE}`), INTERNAL_SERVICE, 'INTERNAL_IP', config.internalIp, events, allServices),
     ]
   }
-  let lastState: WatchState = [new Map(), new Map(), new Map()]
+  let lastState: WatchState = [new Map(), new Map(), new Map(), new Map()]
   await watchUntil(cluster, {
     what: 'waiting for Traefik',
     timeoutSeconds: ctx.timeoutSeconds,
@@ -57,6 +73,10 @@ export async function verifyIngress(ctx: StepContext & { probe: boolean }): Prom
         query: { fieldSelector: 'involvedObject.kind=Service' },
         list: () => cluster.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.kind=Service' }),
       },
+      {
+        path: `/apis/apps/v1/namespaces/${ns}/deployments`,
+        list: () => cluster.objects.list('apps/v1', 'Deployment', ns) as Promise<{ items: Obj[] }>,
+      },
     ],
     evaluate: (state, elapsed) => {
       lastState = state
@@ -69,7 +89,7 @@ export async function verifyIngress(ctx: StepContext & { probe: boolean }): Prom
     },
   })
 
-  const [allServices, routes, namespaces, ingresses] = await Promise.all([
+  const [allServices, routes, namespaces, ingresses, crdStamp] = await Promise.all([
     cluster.core.listServiceForAllNamespaces(),
     retryTransient(() => cluster.custom.listClusterCustomObject({ group: 'traefik.io', version: 'v1alpha1', plural: 'ingressroutes' })).catch((err) => {
       if ((err as { code?: number }).code === 404) return { items: [] }
@@ -77,9 +97,20 @@ export async function verifyIngress(ctx: StepContext & { probe: boolean }): Prom
     }) as Promise<{ items: Obj[] }>,
     cluster.core.listNamespace(),
     cluster.networking.listIngressForAllNamespaces(),
+    retryTransient(() => cluster.apiext.readCustomResourceDefinition({ name: PROBE_CRD })).then(
+      (crd) => crd.metadata?.annotations?.[CRD_CHART_ANNOTATION],
+      (err) => {
+        if ((err as { code?: number }).code === 404) return undefined
+        throw err
+      },
+    ),
   ])
   // Every Service in the cluster is known now, to name whoever holds an address.
   const checks = waitedChecks(lastState, allServices.items as Obj[])
+  const deployment = lastState[3].get(`${ns}/${RELEASE_NAME}`) as Obj | undefined
+  checks.push(imageCheck(deployment, [...lastState[0].values()]))
+  checks.push(phoneHomeCheck(deployment, config.traefikPhoneHome))
+  checks.push(crdCheck(crdStamp, deployment?.metadata.labels?.['helm.sh/chart']))
   const externalService = lastState[1].get(`${ns}/${EXTERNAL_SERVICE}`) as Obj | undefined
   const internalService = lastState[1].get(`${ns}/${INTERNAL_SERVICE}`) as Obj | undefined
 

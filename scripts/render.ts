@@ -23,7 +23,7 @@ await runScript(
     }
     const chart = await resolveChart(config())
     log.info(`Traefik values for chart ${chart.ref} (values shape ${chart.shape}, version from ${chart.versionFrom})`)
-    const files = writeRendered(config(), chart.shape, path.resolve(args.out))
+    const files = writeRendered(config(), chart.shape, path.resolve(args.out), chart.version)
     for (const file of files) {
       const relative = path.relative(process.cwd(), file)
       log.summary(relative.startsWith('..') ? file : relative)

@@ -79,8 +79,8 @@ const rewrite = suite('chart: valuesForShape')
 const newest = traefikValues(config('minimal.env'), '40-41')
 
 rewrite('40-41: Service type under spec, TLS under http, phone-home under global', () => {
-  assert.equal(newest.service.spec, { type: 'LoadBalancer' })
-  assert.equal(newest.service.additionalServices.internal.spec, { type: 'LoadBalancer' })
+  assert.equal(newest.service.spec, { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false })
+  assert.equal(newest.service.additionalServices.internal.spec, { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false })
   assert.ok(newest.ports.websecure.http.tls.enabled)
   assert.equal(newest.global, { checkNewVersion: false, sendAnonymousUsage: false })
   assert.is(newest.globalArguments, undefined)
@@ -89,8 +89,9 @@ rewrite('40-41: Service type under spec, TLS under http, phone-home under global
 rewrite('39: Service type back to its own key; everything else as 40-41', () => {
   const v = valuesForShape(newest, '39')
   assert.is(v.service.type, 'LoadBalancer')
-  assert.is(v.service.spec?.type, undefined)
+  assert.equal(v.service.spec, { allocateLoadBalancerNodePorts: false })
   assert.is(v.service.additionalServices.internal.type, 'LoadBalancer')
+  assert.equal(v.service.additionalServices.internal.spec, { allocateLoadBalancerNodePorts: false })
   assert.ok(v.ports.websecure.http.tls.enabled)
   assert.equal(v.global, newest.global)
 })
@@ -100,6 +101,15 @@ rewrite('36-38: per-entrypoint TLS is ports.X.tls', () => {
   assert.equal(v.ports.websecure.tls, { enabled: true, certResolver: 'letsencrypt' })
   assert.is(v.ports.websecure.http, undefined)
   assert.equal(v.global, newest.global)
+})
+
+rewrite('36.x and 37.0.x: the version check is also turned off by a flag (the chart ignores checkNewVersion: false there)', () => {
+  for (const version of ['36.3.0', '37.0.0']) {
+    assert.equal(valuesForShape(newest, '36-38', version).additionalArguments, ['--global.checknewversion=false'], version)
+  }
+  for (const version of ['37.1.0', '38.0.2']) assert.is(valuesForShape(newest, '36-38', version).additionalArguments, undefined, version)
+  const phoneHome = traefikValues(config('full.env'), '36-38', '36.3.0')
+  assert.is(phoneHome.additionalArguments, undefined)
 })
 
 rewrite('33-35: phone-home switches are globalArguments', () => {

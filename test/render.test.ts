@@ -156,6 +156,13 @@ content('public entrypoints only on the main Service, admin ones only on the int
   assert.equal(ports.traefik.expose, { default: false })
 })
 
+content('fail closed: the internal entrypoints are the default ones; no NodePorts on either Service', () => {
+  const v = values('minimal.env')
+  assert.equal(Object.entries(v.ports).filter(([, p]: [string, any]) => p.asDefault).map(([name]) => name), ['intweb', 'intwebsec'])
+  assert.is(v.service.spec.allocateLoadBalancerNodePorts, false)
+  assert.is(v.service.additionalServices.internal.spec.allocateLoadBalancerNodePorts, false)
+})
+
 content('the dashboard is on the internal entrypoints only, under traefik.<DOMAIN>', () => {
   const { ingressRoute } = values('minimal.env')
   assert.equal(ingressRoute.dashboard.entryPoints, ['intweb', 'intwebsec'])
