@@ -167,6 +167,74 @@ it('41.3.0 rejects the 33.x values for the reasons the real chart gave (chart-41
   assert.equal(rejectedProperties(r.stderr), rejectedProperties(recorded), r.stderr)
 })
 
+/**
+ * Keys the project sets beyond values-41.yaml. The expected results were read from the official
+ * 41.3.0 templates and match what that chart renders for these values.
+ */
+const PROJECT_KEYS = {
+  global: { checkNewVersion: true, sendAnonymousUsage: true },
+  ports: { websecure: { asDefault: true, http: { middlewares: ['security-headers@kubernetescrd', 'other@file'] } } },
+  service: {
+    spec: { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false, externalTrafficPolicy: 'Local' },
+    additionalServices: { internal: { spec: { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false, externalTrafficPolicy: 'Local' } } },
+  },
+  envFrom: [{ secretRef: { name: 'acme-dns' } }],
+  certificatesResolvers: { letsencrypt: { acme: { httpChallenge: null, dnsChallenge: { provider: 'cloudflare' } } } },
+  additionalArguments: ['--serversTransport.insecureSkipVerify=true'],
+  providers: { kubernetesCRD: { allowExternalNameServices: true } },
+  extraObjects: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: '{{ template "traefik.fullname" . }}-extra' }, data: { release: '{{ .Release.Name }}' } }],
+}
+
+it("41.3.0: the project's other keys come out as the official templates write them", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chart-standin-'))
+  try {
+    fs.writeFileSync(path.join(dir, 'project-keys.json'), JSON.stringify(PROJECT_KEYS))
+    const r = runHelm(['template', 'traefik', standIn('41.3.0'), '-n', 'traefik', '-f', path.join(OUTPUT, 'values-41.yaml'), '-f', path.join(dir, 'project-keys.json')])
+    assert.is(r.code, 0, r.stderr)
+    const objects = objectsByName(r.stdout, 'stand-in 41.3.0')
+    const deployment = objects.get('Deployment traefik/traefik') as any
+    const container = deployment.spec.template.spec.containers[0]
+    assert.equal(container.args, [
+      '--global.sendAnonymousUsage',
+      '--entryPoints.intweb.address=:8001/tcp',
+      '--entryPoints.intwebsec.address=:8444/tcp',
+      '--entryPoints.metrics.address=:9100/tcp',
+      '--entryPoints.traefik.address=:8080/tcp',
+      '--entryPoints.web.address=:8000/tcp',
+      '--entryPoints.websecure.address=:8443/tcp',
+      '--entryPoints.websecure.asDefault=true',
+      '--api.dashboard=true',
+      '--ping=true',
+      '--metrics.prometheus=true',
+      '--metrics.prometheus.entrypoint=metrics',
+      '--providers.kubernetescrd',
+      '--providers.kubernetescrd.allowExternalNameServices=true',
+      '--providers.kubernetescrd.allowEmptyServices=true',
+      '--providers.kubernetesingress',
+      '--providers.kubernetesingress.allowEmptyServices=true',
+      '--providers.kubernetesingress.ingressendpoint.publishedservice=traefik/traefik',
+      '--entryPoints.intwebsec.http.tls=true',
+      '--entryPoints.websecure.http.middlewares=security-headers@kubernetescrd,other@file',
+      '--entryPoints.websecure.http.tls=true',
+      '--entryPoints.websecure.http.tls.certResolver=letsencrypt',
+      '--log.level=INFO',
+      '--certificatesresolvers.letsencrypt.acme.caServer=https://127.0.0.1:14000/dir',
+      '--certificatesresolvers.letsencrypt.acme.dnsChallenge.provider=cloudflare',
+      '--certificatesresolvers.letsencrypt.acme.email=ops@home.example',
+      '--certificatesresolvers.letsencrypt.acme.storage=/data/acme.json',
+      '--serversTransport.insecureSkipVerify=true',
+    ])
+    assert.equal(container.envFrom, [{ secretRef: { name: 'acme-dns' } }])
+    for (const name of ['traefik', 'traefik-internal']) {
+      const spec = (objects.get(`Service traefik/${name}`) as any).spec
+      assert.equal([spec.type, spec.allocateLoadBalancerNodePorts, spec.externalTrafficPolicy], ['LoadBalancer', false, 'Local'], name)
+    }
+    assert.equal((objects.get('ConfigMap /traefik-extra') as any)?.data, { release: 'traefik' })
+  } finally {
+    fs.rmSync(dir, { recursive: true })
+  }
+})
+
 same.run()
 
 // ---
