@@ -143,6 +143,15 @@ const same = suite('stand-in charts render the objects the real charts rendered'
 const it = helm ? same : same.skip
 
 for (const { version, values } of STAND_INS) {
+  it(`${version}: values.yaml, values.schema.json and crds/ are byte copies of test/fixtures/traefik-chart-${version}/`, () => {
+    const fixture = path.join(ROOT, 'test', 'fixtures', `traefik-chart-${version}`)
+    const crds = fs.readdirSync(path.join(fixture, 'crds')).sort()
+    assert.equal(fs.readdirSync(path.join(standIn(version), 'crds')).sort(), crds)
+    for (const file of ['values.yaml', 'values.schema.json', ...crds.map((c) => path.join('crds', c))]) {
+      assert.ok(fs.readFileSync(path.join(standIn(version), file)).equals(fs.readFileSync(path.join(fixture, file))), `${file} differs from the fixture`)
+    }
+  })
+
   it(`${version}: helm template with ${values} gives the objects of chart-${version}.yaml, field for field`, () => {
     const r = runHelm(['template', 'traefik', standIn(version), '-n', 'traefik', '-f', path.join(OUTPUT, values)])
     assert.is(r.code, 0, r.stderr)
