@@ -45,7 +45,7 @@ type K8sObject = { kind: string; metadata: { name: string; namespace?: string } 
  * Objects of a multi-document YAML stream, keyed "kind namespace/name". Parsed as YAML 1.1, as
  * Kubernetes reads manifests, so that `yes` unquoted and `"yes"` stay different.
  */
-export function objectsByName(text: string, what: string): Map<string, K8sObject> {
+function objectsByName(text: string, what: string): Map<string, K8sObject> {
   const objects = new Map<string, K8sObject>()
   for (const doc of YAML.parseAllDocuments(text, { version: '1.1' })) {
     if (doc.errors.length > 0) throw new Error(`${what}: ${doc.errors[0].message}`)
@@ -75,7 +75,7 @@ function names(list: Json[]): string[] | undefined {
  * nulls). Lists of named items (containers, ports, volumes, env) are paired by name and must also
  * keep the same order; other lists are compared item by item.
  */
-export function differences(real: Json | undefined, standIn: Json | undefined, at: string): string[] {
+function differences(real: Json | undefined, standIn: Json | undefined, at: string): string[] {
   if (isMap(real) && isMap(standIn)) {
     const keys = [...new Set([...Object.keys(real), ...Object.keys(standIn)])].sort()
     return keys.flatMap((key) => {
@@ -111,7 +111,7 @@ export function differences(real: Json | undefined, standIn: Json | undefined, a
 }
 
 /** Differences between two renderings, object by object: missing and extra objects included. */
-export function compareRenderings(real: Map<string, K8sObject>, standIn: Map<string, K8sObject>): string[] {
+function compareRenderings(real: Map<string, K8sObject>, standIn: Map<string, K8sObject>): string[] {
   const out: string[] = []
   for (const [key, o] of real) {
     const s = standIn.get(key)
@@ -127,7 +127,7 @@ export function compareRenderings(real: Map<string, K8sObject>, standIn: Map<str
  * these differently by version: up to 3.18 "- ports.websecure: Additional property tls is not
  * allowed", from 3.19 "- at '/ports/websecure': additional properties 'tls' not allowed".
  */
-export function rejectedProperties(stderr: string): string[] {
+function rejectedProperties(stderr: string): string[] {
   const out: string[] = []
   for (const line of stderr.split('\n')) {
     const old = /^- (\S+): Additional property (\S+) is not allowed/.exec(line.trim())
