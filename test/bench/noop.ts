@@ -61,7 +61,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'homelab-ingress-bench-'))
 for (const [file, text] of Object.entries(renderAll(config, (await resolveChart(config)).shape))) fs.writeFileSync(path.join(dir, file), text)
 const naive = [
   `kubectl --context=homelab-test apply -f ${dir}/01-metallb.yaml`,
-  `helm --kube-context=homelab-test upgrade --install traefik ./test/chart/traefik -n traefik --create-namespace -f ${dir}/02-traefik-values.yaml`,
+  `helm --kube-context=homelab-test upgrade --install traefik ${config.traefikChart.ref} -n traefik --create-namespace -f ${dir}/02-traefik-values.yaml`,
   `kubectl --context=homelab-test apply -f ${dir}/03-internal-routes.yaml`,
   'kubectl --context=homelab-test -n traefik rollout status deployment/traefik --timeout=300s',
   'kubectl --context=homelab-test -n traefik wait --for=condition=Ready pod -l app.kubernetes.io/name=traefik --timeout=300s',

@@ -23,6 +23,8 @@ import {
   runScript,
   sh,
   startScript,
+  TEST_CHART,
+  TEST_CHART_NAME_VERSION,
   testCluster,
 } from './harness.ts'
 
@@ -199,11 +201,11 @@ const UNSCHEDULABLE = ['--set-string', 'nodeSelector.homelab-ingress/none=true',
 ir('pending-upgrade: the next 02-traefik rolls back what the interrupted run changed', async () => {
   converge()
   const before = helmRelease()!
-  await killHelmWhilePending(['upgrade', 'traefik', 'test/chart/traefik', '-n', 'traefik', '--reuse-values', ...UNSCHEDULABLE], 'pending-upgrade')
+  await killHelmWhilePending(['upgrade', 'traefik', TEST_CHART, '-n', 'traefik', '--reuse-values', ...UNSCHEDULABLE], 'pending-upgrade')
   const r = runScript('02-traefik')
   assert.is(r.code, 0, r.output)
   assert.match(r.stderr, new RegExp(`release traefik: revision ${Number(before.revision) + 1} is stuck in pending-upgrade`))
-  assert.match(r.stdout, /^02-traefik: release traefik repaired \(revision \d+, traefik-33\.2\.1\)$/m)
+  assert.match(r.stdout, new RegExp(`^02-traefik: release traefik repaired \\(revision \\d+, ${TEST_CHART_NAME_VERSION.replaceAll('.', '\\.')}\\)$`, 'm'))
   assert.is(helmRelease()!.status, 'deployed')
   const values = JSON.parse(helm('get', 'values', 'traefik', '-n', 'traefik', '-o', 'json').stdout)
   assert.is(values.nodeSelector, undefined, 'the interrupted run\'s values are gone')
@@ -221,12 +223,12 @@ ir('pending-install: the next run-all repairs it and keeps the acme.json volume'
   assert.is(pools.code, 0, pools.output)
   const values = path.join(CLUSTER_DIR, 'interrupted-values.yaml')
   fs.writeFileSync(values, JSON.stringify({ persistence: { enabled: true, storageClass: 'longhorn' } }))
-  await killHelmWhilePending(['install', 'traefik', 'test/chart/traefik', '-n', 'traefik', '--create-namespace', '-f', values, ...UNSCHEDULABLE], 'pending-install')
+  await killHelmWhilePending(['install', 'traefik', TEST_CHART, '-n', 'traefik', '--create-namespace', '-f', values, ...UNSCHEDULABLE], 'pending-install')
   const pvcUid = JSON.parse(kubectl('get', 'pvc', 'traefik', '-n', 'traefik', '-o', 'json').stdout).metadata.uid
   const r = runScript('run-all', ['--no-probe'])
   assert.is(r.code, 0, r.output)
   assert.match(r.stderr, /revision 1 is stuck in pending-install/)
-  assert.match(r.stdout, /^02-traefik: release traefik repaired and installed \(revision 1, traefik-33\.2\.1, deployed\)$/m)
+  assert.match(r.stdout, new RegExp(`^02-traefik: release traefik repaired and installed \\(revision 1, ${TEST_CHART_NAME_VERSION.replaceAll('.', '\\.')}, deployed\\)$`, 'm'))
   assert.is(JSON.parse(kubectl('get', 'pvc', 'traefik', '-n', 'traefik', '-o', 'json').stdout).metadata.uid, pvcUid)
 })
 

@@ -3,11 +3,18 @@
  * scripts spawned as a user runs them, and snapshots of what the steps own.
  */
 import { spawn, spawnSync } from 'node:child_process'
+import fs from 'node:fs'
 import path from 'node:path'
+import { parse as parseDotenv } from 'dotenv'
+import YAML from 'yaml'
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..')
 export const CLUSTER_SH = path.join(ROOT, 'test', 'cluster', 'cluster.sh')
 export const ENV_FILE = path.join(ROOT, 'test', 'integration', 'test.env')
+/** The chart test.env installs (TRAEFIK_CHART: a stand-in in test/chart/), and its "<name>-<version>" as helm reports it. */
+export const TEST_CHART = path.resolve(ROOT, parseDotenv(fs.readFileSync(ENV_FILE)).TRAEFIK_CHART)
+const testChartMeta = YAML.parse(fs.readFileSync(path.join(TEST_CHART, 'Chart.yaml'), 'utf8'))
+export const TEST_CHART_NAME_VERSION = `${testChartMeta.name}-${testChartMeta.version}`
 /** Where cluster.sh keeps the test cluster's state; HOMELAB_INGRESS_CLUSTER_DIR moves it (cluster.sh honours it too). */
 export const CLUSTER_DIR = process.env.HOMELAB_INGRESS_CLUSTER_DIR ?? path.join(ROOT, '.cluster')
 const ZX = path.join(ROOT, 'node_modules', '.bin', 'zx')

@@ -73,7 +73,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/*
 Turns a nested map into command-line flags, one `- "--a.b.c=value"` line per leaf, keys in
 sorted order and in the case they were written (Traefik reads flags case-insensitively).
-Empty/false leaves are skipped, lists are joined with ",". Used for certificatesResolvers.
+Every leaf is written, as the official 33.2.1 chart does: false as "=false", null as "=" (so
+`httpChallenge: null` does not remove the flag), lists joined with ",". Used for certificatesResolvers.
 Call with (dict "path" "certificatesresolvers" "content" <map>).
 */}}
 {{- define "traefik.flagLines" -}}
@@ -81,7 +82,7 @@ Call with (dict "path" "certificatesresolvers" "content" <map>).
 {{- range $key, $value := .content -}}
   {{- if kindIs "map" $value -}}
     {{- include "traefik.flagLines" (dict "path" (printf "%s.%s" $path $key) "content" $value) -}}
-  {{- else if $value -}}
+  {{- else -}}
     {{- printf "- %s\n" (printf "--%s.%s=%s" $path $key (join "," $value) | quote) -}}
   {{- end -}}
 {{- end -}}

@@ -283,6 +283,34 @@ spec:
         {{- with .access.format }}
         - {{ printf "--accesslog.format=%s" . | quote }}
         {{- end }}
+        {{- with .access.filePath }}
+        - {{ printf "--accesslog.filepath=%s" . | quote }}
+        {{- end }}
+        {{- if .access.addInternals }}
+        - "--accesslog.addinternals"
+        {{- end }}
+        {{- with .access.bufferingSize }}
+        - {{ printf "--accesslog.bufferingsize=%v" . | quote }}
+        {{- end }}
+        {{- with .access.filters }}
+        {{- with .statuscodes }}
+        - {{ printf "--accesslog.filters.statuscodes=%v" . | quote }}
+        {{- end }}
+        {{- if .retryattempts }}
+        - "--accesslog.filters.retryattempts"
+        {{- end }}
+        {{- with .minduration }}
+        - {{ printf "--accesslog.filters.minduration=%v" . | quote }}
+        {{- end }}
+        {{- end }}
+        - {{ printf "--accesslog.fields.defaultmode=%v" .access.fields.general.defaultmode | quote }}
+        {{- range $field, $action := .access.fields.general.names }}
+        - {{ printf "--accesslog.fields.names.%s=%v" $field $action | quote }}
+        {{- end }}
+        - {{ printf "--accesslog.fields.headers.defaultmode=%v" .access.fields.headers.defaultmode | quote }}
+        {{- range $field, $action := .access.fields.headers.names }}
+        - {{ printf "--accesslog.fields.headers.names.%s=%v" $field $action | quote }}
+        {{- end }}
         {{- end }}
         {{- end }}
         {{- with .Values.certificatesResolvers }}
@@ -300,6 +328,15 @@ spec:
           valueFrom:
             fieldRef:
               fieldPath: metadata.namespace
+        {{- range $resource := list "cpu" "memory" }}
+        {{- if index ($.Values.resources.limits | default dict) $resource }}
+        - name: {{ ternary "GOMAXPROCS" "GOMEMLIMIT" (eq $resource "cpu") }}
+          valueFrom:
+            resourceFieldRef:
+              resource: limits.{{ $resource }}
+              divisor: "1"
+        {{- end }}
+        {{- end }}
         {{- with .Values.env }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
