@@ -10,6 +10,9 @@ import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import YAML from 'yaml'
+import { chartShape } from '../lib/chart.ts'
+import { loadConfig } from '../lib/config.ts'
+import { traefikValues } from '../lib/render.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const OUTPUT = path.join(ROOT, 'test', 'fixtures', 'traefik-chart-output')
@@ -245,6 +248,43 @@ it("41.3.0: the project's other keys come out as the official templates write th
 })
 
 same.run()
+
+// ---
+const kit = suite("the kit's own values through each stand-in (the real values schema judges them)")
+const kitIt = helm ? kit : kit.skip
+const kitConfig = loadConfig({ envFile: path.join(ROOT, 'test', 'integration', 'test.env'), env: {}, cwd: ROOT })
+
+for (const { version } of STAND_INS) {
+  kitIt(`${version}: the values the kit writes for it render, with the intent intact`, async () => {
+    const shape = chartShape(version, 'test', 'auto')
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kit-values-'))
+    try {
+      fs.writeFileSync(path.join(dir, 'values.yaml'), YAML.stringify(traefikValues(kitConfig, shape, version)))
+      const r = runHelm(['template', 'traefik', standIn(version), '-n', 'traefik', '-f', path.join(dir, 'values.yaml')])
+      assert.is(r.code, 0, r.stderr)
+      const objects = objectsByName(r.stdout, `stand-in ${version} with the kit's values`)
+      const services = ['traefik', 'traefik-internal'].map((name) => objects.get(`Service traefik/${name}`) as any)
+      for (const svc of services) {
+        assert.is(svc?.spec?.type, 'LoadBalancer', `${svc?.metadata?.name} type`)
+        assert.is(svc?.spec?.allocateLoadBalancerNodePorts, false, `${svc?.metadata?.name} NodePorts`)
+      }
+      assert.equal(services[0].spec.ports.map((p: any) => p.targetPort), ['web', 'websecure'])
+      assert.equal(services[1].spec.ports.map((p: any) => p.targetPort), ['intweb', 'intwebsec'])
+      const deployment = objects.get('Deployment traefik/traefik') as any
+      const args: string[] = deployment.spec.template.spec.containers[0].args
+      assert.ok(args.includes('--entryPoints.intweb.asDefault=true') && args.includes('--entryPoints.intwebsec.asDefault=true'), 'asDefault')
+      assert.not.ok(args.some((a) => /asDefault/.test(a) && /\.web(secure)?\./.test(a)), 'a public entrypoint is a default')
+      assert.ok(args.some((a) => /^--global\.checkNewVersion=false$/i.test(a)), 'version check off')
+      assert.not.ok(args.some((a) => /^--global\.sendAnonymousUsage(=true)?$/i.test(a)), 'usage report on')
+      assert.ok(args.some((a) => /^--entryPoints\.websecure\.http\.tls\.certResolver=letsencrypt$/i.test(a)), 'websecure resolver')
+      assert.is(deployment.spec.strategy.type, 'Recreate')
+    } finally {
+      fs.rmSync(dir, { recursive: true })
+    }
+  })
+}
+
+kit.run()
 
 // ---
 const comparison = suite('the comparison names every difference')
