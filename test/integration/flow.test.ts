@@ -7,9 +7,10 @@ import os from 'node:os'
 import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { helmRelease, installFakeApp, kubectl, kubectlMaybe, ownedState, resetCluster, runScript, sh, skipReason, testCluster } from './harness.ts'
+import { helmRelease, installFakeApp, TEST_CHART_NAME_VERSION, kubectl, kubectlMaybe, ownedState, resetCluster, runScript, sh, skipReason, testCluster } from './harness.ts'
 
 const cluster = testCluster()
+const CHART = TEST_CHART_NAME_VERSION.replaceAll('.', '\\.')
 if (!cluster) console.log(`\n  integration tests skipped: ${skipReason()}\n`)
 
 // ---
@@ -26,7 +27,7 @@ it('converges and 04-verify passes', () => {
   const r = runScript('run-all')
   assert.is(r.code, 0, r.output)
   assert.match(r.stdout, /^01-metallb: 3 created$/m)
-  assert.match(r.stdout, /^02-traefik: release traefik installed \(revision 1, traefik-33\.2\.1, deployed\)$/m)
+  assert.match(r.stdout, new RegExp(`^02-traefik: release traefik installed \\(revision 1, ${CHART}, deployed\\); 10 traefik\\.io CRDs updated first$`, 'm'))
   assert.match(r.stdout, /^03-internal-routes: 1 created, 1 skipped \(longhorn: namespace missing\)$/m)
   assert.match(r.stdout, /^04-verify: OK: \d+ passed, 0 failed/m)
   assert.match(r.stderr, /\[ok {2}\] Service traefik EXTERNAL-IP = EXTERNAL_IP 127\.0\.0\.201: 127\.0\.0\.201 from pool homelab-ingress-external/)
@@ -57,7 +58,7 @@ it('a second run-all changes nothing: no resourceVersion moves, same helm revisi
   const r = runScript('run-all')
   assert.is(r.code, 0, r.output)
   assert.match(r.stdout, /^01-metallb: 3 unchanged$/m)
-  assert.match(r.stdout, /^02-traefik: release traefik unchanged \(revision 1, traefik-33\.2\.1\)$/m)
+  assert.match(r.stdout, new RegExp(`^02-traefik: release traefik unchanged \\(revision 1, ${CHART}\\)$`, 'm'))
   assert.match(r.stdout, /^03-internal-routes: 1 unchanged, 1 skipped/m)
   assert.equal(ownedState(), before)
 })
@@ -80,8 +81,8 @@ it('--dry-run of every step writes nothing and shows the pending changes', () =>
   assert.match(r1.stderr, /-\s+- 127\.0\.0\.201\/32\n\+\s+- 127\.0\.0\.202\/32/)
   const r2 = runScript('02-traefik', ['--dry-run'], changed)
   assert.is(r2.code, 0, r2.output)
-  assert.match(r2.stdout, /^02-traefik: release traefik would be upgraded \(traefik-33\.2\.1\)$/m)
-  assert.match(r2.stderr, /\+\s+- --global\.checknewversion=true/)
+  assert.match(r2.stdout, new RegExp(`^02-traefik: release traefik would be upgraded \\(${CHART}\\)$`, 'm'))
+  assert.match(r2.stderr, /-\s+checkNewVersion: false\n\+\s+checkNewVersion: true/)
   const r3 = runScript('03-internal-routes', ['--dry-run'], changed)
   assert.is(r3.code, 0, r3.output)
   assert.match(r3.stdout, /^03-internal-routes: 1 would be changed/m)
@@ -113,7 +114,7 @@ it('helm 4 reads, leaves alone, and upgrades the same release', () => {
     const changed = runScript('02-traefik', [], { ...env, TRAEFIK_PHONE_HOME: 'true' })
     assert.is(changed.code, 0, changed.output)
     assert.match(changed.stderr, /helm 4: upgrade --install traefik/)
-    assert.match(changed.stdout, new RegExp(`^02-traefik: release traefik upgraded \\(revision ${revision + 1}, traefik-33\\.2\\.1, deployed\\)$`, 'm'))
+    assert.match(changed.stdout, new RegExp(`^02-traefik: release traefik upgraded \\(revision ${revision + 1}, ${CHART}, deployed\\)$`, 'm'))
     const back = runScript('02-traefik', [], env)
     assert.match(back.stdout, new RegExp(`revision ${revision + 2}`))
     assert.match(runScript('02-traefik', [], env).stdout, /^02-traefik: release traefik unchanged/m)

@@ -117,11 +117,14 @@ export function ownedState(): Record<string, string> {
     ['l2advertisements.metallb.io', ['-n', 'metallb-system']],
     ['ingressroutes.traefik.io', ['--all-namespaces']],
     ['deployments,services,persistentvolumeclaims,serviceaccounts,configmaps,secrets', ['-n', 'traefik']],
+    // 02 brings the traefik.io CRDs up to the chart's; a rerun must not touch them either.
+    ['customresourcedefinitions', []],
   ]
   for (const [kinds, scope] of lists) {
     const out = kubectlMaybe('get', kinds, ...scope, '-o', 'json', '--show-managed-fields')
     if (out.code !== 0) continue
     for (const item of JSON.parse(out.stdout).items) {
+      if (item.kind === 'CustomResourceDefinition' && item.spec.group !== 'traefik.io') continue
       const key = `${item.kind} ${item.metadata.namespace ?? ''}/${item.metadata.name}`
       if (item.status === undefined) {
         state[key] = item.metadata.resourceVersion
@@ -150,6 +153,10 @@ export function resetCluster(): void {
   kubectlMaybe('delete', 'ingressroutes.traefik.io', '--all-namespaces', '--all', '--wait=true')
   kubectlMaybe('delete', 'namespace', 'traefik', 'argocd', 'longhorn-system', 'squatters', '--ignore-not-found', '--wait=true', '--timeout=120s')
   kubectlMaybe('delete', 'ipaddresspools.metallb.io,l2advertisements.metallb.io', '-n', 'metallb-system', '--all', '--wait=true')
+  // helm never deletes CRDs, nor does the kit: a clean slate removes them here.
+  const crds = kubectlMaybe('get', 'customresourcedefinitions', '-o', 'json')
+  const traefikCrds = crds.code === 0 ? JSON.parse(crds.stdout).items.filter((c: any) => c.spec.group === 'traefik.io').map((c: any) => c.metadata.name) : []
+  if (traefikCrds.length > 0) kubectlMaybe('delete', 'customresourcedefinitions', ...traefikCrds, '--wait=true')
   // helm keeps nothing else; the release records lived in the traefik namespace.
 }
 
