@@ -21,6 +21,15 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
   },
   'dry-run': { type: 'boolean', help: 'show what would change (server-side dry run and diff); change nothing' },
   timeout: { type: 'string', arg: 'SECONDS', help: 'bound on every wait (default: 300)' },
+  adopt: {
+    type: 'boolean',
+    help: 'take over objects with the names the kit wants that this configuration did not create (refused by default)',
+  },
+  force: {
+    type: 'boolean',
+    help: `02: repair a release left pending-* even when it is recent (another helm run may still be at work)`,
+  },
+  'allow-downgrade': { type: 'boolean', help: '02: move the release to an older chart major (refused by default; helm rollback is the usual way back)' },
 }
 
 export type ScriptSpec = {

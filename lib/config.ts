@@ -45,6 +45,8 @@ export type Config = {
   storageClass: string
   internalRoutes: InternalRoute[]
   traefikPhoneHome: boolean
+  /** Names this configuration on every object it creates; '' derives it (lib/ownership.ts). */
+  instance: string
 }
 
 export const ACME_DIRECTORIES = {
@@ -82,6 +84,10 @@ export const SETTINGS: Record<string, Setting> = {
     help: 'admin UIs, comma-separated name=namespace/service:port, or none',
   },
   TRAEFIK_PHONE_HOME: { default: 'false', help: "true turns Traefik's version check and anonymous usage report on" },
+  INSTANCE: {
+    default: '',
+    help: 'names this configuration on the objects it creates (default: <TRAEFIK_NAMESPACE>.<DOMAIN>); set it to run two configurations in one cluster',
+  },
 }
 
 /** The official chart repository, used only when TRAEFIK_CHART names the `traefik` repo. */
@@ -239,6 +245,10 @@ export function validate(
 
   const internalRoutes = parseRoutes(get('INTERNAL_ROUTES'), problems)
   const traefikPhoneHome = parseBool('TRAEFIK_PHONE_HOME', get('TRAEFIK_PHONE_HOME'), problems)
+  const instance = get('INSTANCE')
+  check('INSTANCE', instance, (v) =>
+    dnsLabelProblem(v) === undefined && v.length <= 40 ? undefined : 'is not a short name (lowercase letters, digits and -, at most 40, e.g. home-lab)',
+  )
 
   return {
     kubeContext,
@@ -258,6 +268,7 @@ export function validate(
     storageClass,
     internalRoutes,
     traefikPhoneHome,
+    instance,
   }
 }
 

@@ -27,6 +27,8 @@ export type DeployedRelease = {
   /** The objects helm applied for this revision, as YAML documents. */
   manifest?: string
   lastDeployed?: string
+  /** helm's release metadata labels (`helm upgrade --labels`), as stored on the release record. */
+  labels?: Record<string, string>
 }
 
 export type DesiredRelease = { chart: string; values: Record<string, unknown> }
@@ -75,7 +77,14 @@ export function differingPaths(a: unknown, b: unknown, prefix = ''): string[] {
 
 // --- talking to helm
 
-export async function helmMajorVersion(): Promise<number> {
+let helmMajor: Promise<number> | undefined
+
+/** helm's major version (3 or 4); asked once per process. */
+export function helmMajorVersion(): Promise<number> {
+  return (helmMajor ??= askHelmMajorVersion())
+}
+
+async function askHelmMajorVersion(): Promise<number> {
   const out = await $({ nothrow: true, quiet: true })`helm version --template {{.Version}}`
   if (out.exitCode !== 0) {
     throw new PreconditionError('helm is not installed or does not run', [
@@ -109,6 +118,7 @@ export async function readRelease(cluster: Cluster, namespace: string, name: str
     appVersion: meta.appVersion,
     manifest: newest.manifest ?? '',
     lastDeployed: newest.info?.last_deployed,
+    labels: newest.labels ?? {},
   }
 }
 
@@ -120,6 +130,8 @@ export type ReleaseRecord = {
   chart?: { metadata?: { name?: string; version?: string; appVersion?: string } }
   config?: Record<string, unknown>
   manifest?: string
+  /** The storage Secret's labels: helm's own (name, owner, status, version) and `--labels` ones. */
+  labels?: Record<string, string>
 }
 
 /** Every stored revision of a release, oldest first. */
@@ -127,7 +139,7 @@ export async function readReleaseRecords(cluster: Cluster, namespace: string, na
   const list = await retryTransient(() => cluster.core.listNamespacedSecret({ namespace, labelSelector: `owner=helm,name=${name}` }))
   return list.items
     .filter((s) => s.type === 'helm.sh/release.v1' && s.data?.release)
-    .map((s) => decodeReleaseRecord(s.data!.release))
+    .map((s) => ({ ...decodeReleaseRecord(s.data!.release), labels: s.metadata?.labels ?? {} }))
     .filter((r) => r.name === name)
     .sort((a, b) => a.version - b.version)
 }
@@ -183,6 +195,7 @@ export async function upgradeRelease(
   config: Pick<Config, 'traefikChart' | 'traefikChartVersion' | 'traefikNamespace'>,
   name: string,
   values: Record<string, unknown>,
+  labels: Record<string, string> = {},
 ): Promise<void> {
   await withValuesFile(values, async (file) => {
     const out = await cluster.helm([
@@ -197,6 +210,8 @@ export async function upgradeRelease(
       file,
       '--history-max',
       '10',
+      // Release metadata labels (helm >= 3.13 and 4): who made the release, read back by readRelease.
+      ...(Object.keys(labels).length ? ['--labels', Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')] : []),
     ])
     if (out.exitCode !== 0) {
       throw new UserError(

@@ -1,18 +1,20 @@
 /** Step 01: MetalLB address pools and their L2 advertisement. */
 import { applyManifests, summarize, serverSideDiff } from './apply.ts'
 import { errorText, firstLine, isNotFound, retryTransient } from './cluster.ts'
+import type { Args } from './cli.ts'
 import { PreconditionError } from './errors.ts'
+import { claimOf, refuseUnowned } from './ownership.ts'
 import { metallbManifests, type Manifest } from './render.ts'
 import type { StepContext, StepResult } from './step.ts'
 import { waitUntil } from './wait.ts'
 
 const WEBHOOK_NOT_READY = /failed calling webhook|no endpoints available for service|connection refused|context deadline exceeded|service "[^"]*webhook[^"]*" not found/i
 
-export async function ensureAddressPools(ctx: StepContext): Promise<StepResult> {
+export async function ensureAddressPools(ctx: StepContext, args: Args = {}): Promise<StepResult> {
   const { config, cluster, log } = ctx
   log.step(`01-metallb: address pools for ${config.internalIp} (internal) and ${config.externalIp} (external)`)
   await requireMetallbInstalled(ctx)
-  await refuseOverlappingPools(ctx)
+  await refuseOverlappingPools(ctx, args.adopt === true)
   await warnAboutServiceLb(ctx)
   const objects = metallbManifests(config)
   await waitForMetallbWebhook(ctx, objects)
@@ -49,15 +51,29 @@ async function requireMetallbInstalled({ config, cluster }: StepContext): Promis
   }
 }
 
-/** MetalLB refuses overlapping pools; the blog's single pool holding both addresses is the usual culprit. */
-async function refuseOverlappingPools({ config, cluster }: StepContext): Promise<void> {
-  const pools = (await retryTransient(() => cluster.custom.listNamespacedCustomObject({
-    group: 'metallb.io',
-    version: 'v1beta1',
-    namespace: config.metallbNamespace,
-    plural: 'ipaddresspools',
-  }))) as { items: Manifest[] }
-  const ours = new Set(metallbManifests(config).map((o) => o.metadata.name))
+/**
+ * MetalLB refuses overlapping pools; the blog's single pool holding both addresses is the usual
+ * culprit. A pool or advertisement with our name that this configuration did not create is refused too.
+ */
+async function refuseOverlappingPools({ config, cluster }: StepContext, adopt: boolean): Promise<void> {
+  const list = (plural: string) =>
+    retryTransient(() => cluster.custom.listNamespacedCustomObject({ group: 'metallb.io', version: 'v1beta1', namespace: config.metallbNamespace, plural })) as Promise<{
+      items: Manifest[]
+    }>
+  const [pools, advertisements] = await Promise.all([list('ipaddresspools'), list('l2advertisements')])
+  const wanted = metallbManifests(config)
+  const ours = new Set(wanted.map((o) => o.metadata.name))
+  const claims = [...pools.items.map((o) => ({ ...o, kind: 'IPAddressPool' })), ...advertisements.items.map((o) => ({ ...o, kind: 'L2Advertisement' }))]
+    .filter((o) => wanted.some((w) => w.kind === o.kind && w.metadata.name === o.metadata.name))
+    .map((o) =>
+      claimOf(
+        `${o.kind} ${config.metallbNamespace}/${o.metadata.name}`,
+        o.metadata.labels,
+        config,
+        `set INSTANCE in this configuration so its objects get names of their own, or delete it yourself (kubectl -n ${config.metallbNamespace} delete ${o.kind.toLowerCase()}s.metallb.io ${o.metadata.name})`,
+      ),
+    )
+  refuseUnowned(claims, config, adopt)
   const conflicts: string[] = []
   for (const pool of pools.items) {
     if (ours.has(pool.metadata.name)) continue

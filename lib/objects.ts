@@ -1,19 +1,37 @@
 /** Comparing what the kit wants with what the API server holds. */
 
+const isEmpty = (v: unknown) =>
+  v === null || v === undefined || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0)
+
 /**
- * True when every field `want` sets is in `have` with the same value. The API server adds defaults
- * and status, so equality is too strict; arrays must match item by item (order matters to Kubernetes
- * for args and ports), with each item compared the same way.
+ * The first place where `have` lacks something `want` sets, as a dotted path, or undefined when
+ * every field `want` sets is in `have` with the same value. The API server adds defaults and status,
+ * so equality is too strict. Arrays must match item by item (order matters to Kubernetes for args
+ * and ports); an empty object or list in `want` matches an absent field (the server drops them).
  */
-export function isSubset(want: unknown, have: unknown): boolean {
-  if (want === null || want === undefined) return true
+export function subsetDifference(want: unknown, have: unknown, path = ''): string | undefined {
+  if (isEmpty(want) && (have === undefined || isEmpty(have))) return undefined
+  if (want === null || want === undefined) return undefined
   if (Array.isArray(want)) {
-    return Array.isArray(have) && want.length === have.length && want.every((item, i) => isSubset(item, have[i]))
+    if (!Array.isArray(have) || want.length !== have.length) return path || '(root)'
+    for (const [i, item] of want.entries()) {
+      const d = subsetDifference(item, have[i], `${path}[${i}]`)
+      if (d) return d
+    }
+    return undefined
   }
   if (typeof want === 'object') {
-    if (have === null || typeof have !== 'object' || Array.isArray(have)) return false
-    return Object.entries(want as Record<string, unknown>).every(([k, v]) => isSubset(v, (have as Record<string, unknown>)[k]))
+    if (have === null || typeof have !== 'object' || Array.isArray(have)) return path || '(root)'
+    for (const [k, v] of Object.entries(want as Record<string, unknown>)) {
+      const d = subsetDifference(v, (have as Record<string, unknown>)[k], path ? `${path}.${k}` : k)
+      if (d) return d
+    }
+    return undefined
   }
-  // Quantities and ports may come back as numbers or strings ("128Mi" stays, 80 vs "80" does not).
-  return want === have || String(want) === String(have)
+  // Ports and quantities may come back as numbers or strings.
+  return want === have || String(want) === String(have) ? undefined : path || '(root)'
+}
+
+export function isSubset(want: unknown, have: unknown): boolean {
+  return subsetDifference(want, have) === undefined
 }

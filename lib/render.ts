@@ -4,10 +4,10 @@ import path from 'node:path'
 import YAML from 'yaml'
 import { type ChartShape, valuesForShape } from './chart.ts'
 import type { Config } from './config.ts'
+import { ownershipLabels } from './ownership.ts'
 import { renderTemplate } from './template.ts'
 
 export const FIELD_MANAGER = 'homelab-ingress'
-export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'homelab-ingress' }
 export const RELEASE_NAME = 'traefik'
 /** Names the Traefik chart gives the two Services for release `traefik`. */
 export const EXTERNAL_SERVICE = 'traefik'
@@ -27,13 +27,28 @@ export function metallbAnnotation(config: Config): string {
   return `${config.metallbAnnotationPrefix}/loadBalancerIPs`
 }
 
+/** Names of the MetalLB objects: fixed for the default configuration, prefixed by INSTANCE when set. */
+export function poolNames(config: Pick<Config, 'instance'>): { internal: string; external: string; advertisement: string } {
+  const base = config.instance ? `homelab-ingress-${config.instance}` : 'homelab-ingress'
+  return { internal: `${base}-internal`, external: `${base}-external`, advertisement: base }
+}
+
 export function metallbManifests(config: Config): Manifest[] {
-  return renderTemplate('01-metallb.yaml', {
+  const names = poolNames(config)
+  return withOwnership(config, renderTemplate('01-metallb.yaml', {
     METALLB_NAMESPACE: config.metallbNamespace,
     TRAEFIK_NAMESPACE: config.traefikNamespace,
     INTERNAL_IP: config.internalIp,
     EXTERNAL_IP: config.externalIp,
-  }) as Manifest[]
+    INTERNAL_POOL: names.internal,
+    EXTERNAL_POOL: names.external,
+    ADVERTISEMENT: names.advertisement,
+  }) as Manifest[])
+}
+
+/** Every object the kit creates says which configuration made it. */
+function withOwnership(config: Config, objects: Manifest[]): Manifest[] {
+  return objects.map((o) => ({ ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, ...ownershipLabels(config) } } }))
 }
 
 /** The Traefik chart's values for the configured intent, in the shape chart `shape` (at `version`) expects. */
@@ -74,7 +89,7 @@ export function adminHosts(config: Config): string[] {
 }
 
 export function internalRouteManifests(config: Config): Manifest[] {
-  return config.internalRoutes.flatMap(
+  return withOwnership(config, config.internalRoutes.flatMap(
     (route) =>
       renderTemplate('03-internal-route.yaml', {
         ROUTE_NAME: route.name,
@@ -83,7 +98,7 @@ export function internalRouteManifests(config: Config): Manifest[] {
         ROUTE_SERVICE: route.service,
         ROUTE_PORT: route.port,
       }) as Manifest[],
-  )
+  ))
 }
 
 export function hostsFileLine(config: Config): string {

@@ -1,11 +1,13 @@
 /** Step 03: IngressRoutes for the admin UIs, on the internal entrypoints only. */
 import { applyManifests, refOf, summarize, type Change } from './apply.ts'
 import { commandFailed, isNotFound, retryTransient } from './cluster.ts'
+import type { Args } from './cli.ts'
 import { PreconditionError } from './errors.ts'
-import { internalRouteManifests, MANAGED_BY, type Manifest } from './render.ts'
+import { type Claim, claimOf, INGRESSROUTES, isOurs, MANAGED_SELECTOR, ownerOf, refuseUnowned } from './ownership.ts'
+import { internalRouteManifests, type Manifest } from './render.ts'
 import type { StepContext, StepResult } from './step.ts'
 
-export async function applyInternalRoutes(ctx: StepContext): Promise<StepResult> {
+export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Promise<StepResult> {
   const { config, cluster, log } = ctx
   log.step(`03-internal-routes: ${config.internalRoutes.map((r) => r.name).join(', ') || '(none)'} on intweb/intwebsec`)
   if (!(await traefikCrdsInstalled(ctx))) {
@@ -34,6 +36,7 @@ export async function applyInternalRoutes(ctx: StepContext): Promise<StepResult>
     wanted.push(manifest)
   }
 
+  await refuseRoutesNotOurs(ctx, wanted, args.adopt === true)
   const result = await applyManifests(cluster, wanted, ctx.dryRun)
   if (ctx.dryRun && result.diff) log.info(`pending changes:\n${result.diff}`)
   const pruned = await pruneStaleRoutes(ctx, wanted)
@@ -41,6 +44,28 @@ export async function applyInternalRoutes(ctx: StepContext): Promise<StepResult>
   for (const change of changes) log.info(`${change.ref}: ${change.action}`)
   const skippedText = skipped.length ? `, ${skipped.length} skipped (${skipped.join(', ')}: namespace missing)` : ''
   return { ok: true, summary: `03-internal-routes: ${summarize(changes, ctx.dryRun)}${skippedText}` }
+}
+
+/** An IngressRoute of the same name that this configuration did not create is never overwritten. */
+async function refuseRoutesNotOurs(ctx: StepContext, wanted: Manifest[], adopt: boolean): Promise<void> {
+  const claims = await Promise.all(
+    wanted.map(async (route): Promise<Claim | undefined> => {
+      const { name, namespace = '' } = route.metadata
+      try {
+        const live = (await retryTransient(() => ctx.cluster.custom.getNamespacedCustomObject({ ...INGRESSROUTES, namespace, name }))) as Manifest
+        return claimOf(
+          `IngressRoute ${namespace}/${name}`,
+          live.metadata.labels,
+          ctx.config,
+          `rename the entry in INTERNAL_ROUTES (its route is <name>-internal), or delete the route yourself (kubectl -n ${namespace} delete ingressroutes.traefik.io ${name})`,
+        )
+      } catch (err) {
+        if (isNotFound(err)) return undefined
+        throw err
+      }
+    }),
+  )
+  refuseUnowned(claims.filter((c): c is Claim => c !== undefined), ctx.config, adopt)
 }
 
 async function traefikCrdsInstalled({ cluster }: StepContext): Promise<boolean> {
@@ -88,17 +113,13 @@ async function warnIfServiceMissing(ctx: StepContext, namespace: string, name: s
   }
 }
 
-/** Routes this kit made for names no longer in INTERNAL_ROUTES are deleted. */
+/** Routes this configuration made for names no longer in INTERNAL_ROUTES are deleted; no others. */
 async function pruneStaleRoutes(ctx: StepContext, wanted: Manifest[]): Promise<Change[]> {
-  const selector = Object.entries(MANAGED_BY).map(([k, v]) => `${k}=${v}`).join(',')
-  const list = (await retryTransient(() => ctx.cluster.custom.listClusterCustomObject({
-    group: 'traefik.io',
-    version: 'v1alpha1',
-    plural: 'ingressroutes',
-    labelSelector: selector,
-  }))) as { items: Manifest[] }
+  const list = (await retryTransient(() => ctx.cluster.custom.listClusterCustomObject({ ...INGRESSROUTES, labelSelector: MANAGED_SELECTOR }))) as {
+    items: Manifest[]
+  }
   const keep = new Set(wanted.map(refOf))
-  const stale = list.items.filter((o) => !keep.has(refOf({ ...o, kind: 'IngressRoute' })))
+  const stale = list.items.filter((o) => isOurs(ownerOf(o.metadata.labels, ctx.config)) && !keep.has(refOf({ ...o, kind: 'IngressRoute' })))
   const changes: Change[] = []
   for (const route of stale) {
     const ref = refOf({ ...route, kind: 'IngressRoute' })

@@ -3,11 +3,17 @@ import type { ScriptContext } from './cli.ts'
 import { reportError } from './cli.ts'
 import { explainClusterError } from './cluster.ts'
 import { EXIT } from './errors.ts'
+import { withLease } from './lease.ts'
 import { findStep, STEPS, stepContext } from './steps.ts'
 
 export async function runAll(ctx: ScriptContext): Promise<number> {
   const first = ctx.args.from === undefined ? STEPS[0] : findStep(String(ctx.args.from))
   const stepCtx = stepContext(ctx)
+  // One lease for the whole run: no other kit run interleaves between its steps.
+  return withLease(stepCtx, 'run-all', () => runSteps(ctx, first, stepCtx))
+}
+
+async function runSteps(ctx: ScriptContext, first: (typeof STEPS)[number], stepCtx: ReturnType<typeof stepContext>): Promise<number> {
   const todo = STEPS.slice(STEPS.indexOf(first)).filter((s) => !(stepCtx.dryRun && s.id === '04'))
   const summaries: string[] = []
   for (const step of todo) {

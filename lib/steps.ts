@@ -1,22 +1,27 @@
 /** The ordered steps, and how a script or run-all gives each its context. */
 import type { ScriptContext } from './cli.ts'
 import { EXIT, UserError } from './errors.ts'
+import { withLease } from './lease.ts'
 import { ensureAddressPools } from './metallb.ts'
 import { applyInternalRoutes } from './routes.ts'
 import { DEFAULT_TIMEOUT_SECONDS, type StepContext, type StepResult } from './step.ts'
-import { installTraefik } from './traefik.ts'
+import { installTraefik, traefikPreflight } from './traefik.ts'
 import { formatReport, verifyIngress } from './verify.ts'
 
 export type StepDefinition = {
   id: string
   name: string
   run: (ctx: StepContext, args: ScriptContext['args']) => Promise<StepResult>
+  /** Steps that write hold the lease (lib/lease.ts) for their run. */
+  writes?: boolean
+  /** Checks of this machine (tools, chart) that need no cluster: they run before the lease is taken. */
+  preflight?: (ctx: StepContext) => Promise<unknown>
 }
 
 export const STEPS: StepDefinition[] = [
-  { id: '01', name: '01-metallb', run: ensureAddressPools },
-  { id: '02', name: '02-traefik', run: installTraefik },
-  { id: '03', name: '03-internal-routes', run: applyInternalRoutes },
+  { id: '01', name: '01-metallb', run: ensureAddressPools, writes: true },
+  { id: '02', name: '02-traefik', run: installTraefik, writes: true, preflight: traefikPreflight },
+  { id: '03', name: '03-internal-routes', run: applyInternalRoutes, writes: true },
   {
     id: '04',
     name: '04-verify',
@@ -56,7 +61,10 @@ export function stepContext(ctx: ScriptContext): StepContext {
 /** Runs one step as a script: its summary line on stdout, exit 1 if what it checks does not hold. */
 export async function runSingleStep(id: string, ctx: ScriptContext): Promise<number> {
   const step = findStep(id)
-  const result = await step.run(stepContext(ctx), ctx.args)
+  const stepCtx = stepContext(ctx)
+  await step.preflight?.(stepCtx)
+  const run = () => step.run(stepCtx, ctx.args)
+  const result = step.writes ? await withLease(stepCtx, step.name, run) : await run()
   // With --json, stdout carries only the report.
   if (ctx.args.json) process.stderr.write(`${result.summary}\n`)
   else ctx.log.summary(result.summary)

@@ -1,54 +1,94 @@
-/** Step 99: removes what the steps created, in reverse order. The acme.json volume stays unless purged. */
+/**
+ * Step 99: removes what this configuration created, in reverse order: its IngressRoutes, its
+ * Traefik release, its MetalLB objects. Objects of other configurations, and objects the kit did not
+ * create, are left alone and named. The acme.json volume stays unless purged. Every read goes
+ * through the API and fails loudly: "could not read" is never taken for "nothing there".
+ */
 import { refOf, summarize, type Change } from './apply.ts'
-import { commandFailed } from './cluster.ts'
+import { commandFailed, isNotFound, retryTransient } from './cluster.ts'
 import { readRelease } from './helm.ts'
-import { MANAGED_BY, metallbManifests, RELEASE_NAME, type Manifest } from './render.ts'
+import { INGRESSROUTES, isOurs, MANAGED_SELECTOR, ownerOf } from './ownership.ts'
+import { metallbManifests, RELEASE_NAME, type Manifest } from './render.ts'
 import type { StepContext, StepResult } from './step.ts'
 
 export async function removeIngress(ctx: StepContext & { purge: boolean }): Promise<StepResult> {
   const { config, cluster, log, dryRun } = ctx
   log.step(`99-teardown: routes, release ${RELEASE_NAME}, MetalLB pools${ctx.purge ? ', and the acme.json volume' : ''}`)
   const changes: Change[] = []
-  const selector = Object.entries(MANAGED_BY).map(([k, v]) => `${k}=${v}`).join(',')
+  const leftAlone: string[] = []
 
-  // 03: our IngressRoutes, wherever they are.
-  const routes = await cluster.kubectl(['get', 'ingressroutes.traefik.io', '--all-namespaces', '--selector', selector, '-o', 'json', '--ignore-not-found'])
-  const routeItems: Manifest[] = routes.exitCode === 0 && routes.stdout.trim() ? JSON.parse(routes.stdout).items : []
-  for (const route of routeItems) {
+  // 03: this configuration's IngressRoutes, wherever they are.
+  const routes = await listOrEmpty(() => cluster.custom.listClusterCustomObject({ ...INGRESSROUTES, labelSelector: MANAGED_SELECTOR }))
+  for (const route of routes) {
+    const ref = refOf({ ...route, kind: 'IngressRoute' })
+    if (!isOurs(ownerOf(route.metadata.labels, config))) continue // another configuration's
     await deleteObject(ctx, 'ingressroutes.traefik.io', route.metadata.name, route.metadata.namespace)
-    changes.push({ ref: refOf({ ...route, kind: 'IngressRoute' }), action: 'deleted' })
+    changes.push({ ref, action: 'deleted' })
   }
 
-  // 02: the release. The chart marks the acme.json PVC helm.sh/resource-policy: keep, so it survives.
+  // 02: the release, if this configuration installed it. The chart marks the acme.json PVC
+  // helm.sh/resource-policy: keep, so it survives.
   const release = await readRelease(cluster, config.traefikNamespace, RELEASE_NAME)
-  if (release) {
+  if (release && ownerOf(release.labels, config) === 'ours') {
     if (!dryRun) {
       const out = await cluster.helm(['uninstall', RELEASE_NAME, '--namespace', config.traefikNamespace])
       if (out.exitCode !== 0) throw commandFailed(`helm uninstall ${RELEASE_NAME}`, out)
     }
     changes.push({ ref: `release ${config.traefikNamespace}/${RELEASE_NAME}`, action: 'deleted' })
+  } else if (release) {
+    leftAlone.push(`release ${config.traefikNamespace}/${RELEASE_NAME} (not installed by this configuration)`)
   }
-  const pvc = await cluster.kubectl(['get', 'pvc', RELEASE_NAME, '--namespace', config.traefikNamespace, '-o', 'name', '--ignore-not-found'])
-  const volumeExists = pvc.exitCode === 0 && pvc.stdout.trim() !== ''
   let volumeNote = ''
-  if (volumeExists && ctx.purge) {
-    await deleteObject(ctx, 'pvc', RELEASE_NAME, config.traefikNamespace)
-    changes.push({ ref: `PersistentVolumeClaim ${config.traefikNamespace}/${RELEASE_NAME}`, action: 'deleted' })
-  } else if (volumeExists) {
-    volumeNote = `; kept the acme.json volume ${config.traefikNamespace}/${RELEASE_NAME} (--purge deletes it)`
+  if (release === undefined || ownerOf(release.labels, config) === 'ours') {
+    const pvc = await readOrUndefined(() => cluster.core.readNamespacedPersistentVolumeClaim({ name: RELEASE_NAME, namespace: config.traefikNamespace }))
+    if (pvc && ctx.purge) {
+      await deleteObject(ctx, 'pvc', RELEASE_NAME, config.traefikNamespace)
+      changes.push({ ref: `PersistentVolumeClaim ${config.traefikNamespace}/${RELEASE_NAME}`, action: 'deleted' })
+    } else if (pvc) {
+      volumeNote = `; kept the acme.json volume ${config.traefikNamespace}/${RELEASE_NAME} (--purge deletes it)`
+    }
   }
 
-  // 01: pools and advertisement, advertisement first.
-  for (const object of metallbManifests(config).reverse()) {
-    const kind = object.kind === 'L2Advertisement' ? 'l2advertisements.metallb.io' : 'ipaddresspools.metallb.io'
-    const found = await cluster.kubectl(['get', kind, object.metadata.name, '--namespace', config.metallbNamespace, '-o', 'name', '--ignore-not-found'])
-    if (found.exitCode === 0 && found.stdout.trim() !== '') {
-      await deleteObject(ctx, kind, object.metadata.name, config.metallbNamespace)
+  // 01: the advertisement before the pools it names (paired by kind and name, not by order).
+  const wanted = metallbManifests(config)
+  for (const kind of ['L2Advertisement', 'IPAddressPool']) {
+    for (const object of wanted.filter((o) => o.kind === kind)) {
+      const plural = kind === 'L2Advertisement' ? 'l2advertisements' : 'ipaddresspools'
+      const live = (await readOrUndefined(() =>
+        cluster.custom.getNamespacedCustomObject({ group: 'metallb.io', version: 'v1beta1', namespace: config.metallbNamespace, plural, name: object.metadata.name }),
+      )) as Manifest | undefined
+      if (!live) continue
+      if (!isOurs(ownerOf(live.metadata.labels, config))) {
+        leftAlone.push(`${refOf(object)} (not created by this configuration)`)
+        continue
+      }
+      await deleteObject(ctx, `${plural}.metallb.io`, object.metadata.name, config.metallbNamespace)
       changes.push({ ref: refOf(object), action: 'deleted' })
     }
   }
   for (const change of changes) log.info(`${change.ref}: ${dryRun ? 'would be deleted' : 'deleted'}`)
-  return { ok: true, summary: `99-teardown: ${summarize(changes, dryRun)}${volumeNote}` }
+  for (const what of leftAlone) log.warn(`left alone: ${what}`)
+  const leftText = leftAlone.length ? `; left alone ${leftAlone.length} object(s) this configuration did not create` : ''
+  return { ok: true, summary: `99-teardown: ${summarize(changes, dryRun)}${volumeNote}${leftText}` }
+}
+
+/** A list that may not exist yet (CRD not installed) is empty; any other failure is an error. */
+async function listOrEmpty(list: () => Promise<unknown>): Promise<Manifest[]> {
+  try {
+    return ((await retryTransient(list)) as { items: Manifest[] }).items
+  } catch (err) {
+    if (isNotFound(err)) return []
+    throw err
+  }
+}
+
+async function readOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await retryTransient(read)
+  } catch (err) {
+    if (isNotFound(err)) return undefined
+    throw err
+  }
 }
 
 async function deleteObject(ctx: StepContext, kind: string, name: string, namespace: string | undefined): Promise<void> {

@@ -1,5 +1,5 @@
 /** Step 02: Traefik from its Helm chart, changed only when chart or values differ. */
-import { parseChartVersion, resolveChart } from './chart.ts'
+import { type ChartTarget, parseChartVersion, resolveChart } from './chart.ts'
 import type { Args } from './cli.ts'
 import { isNotFound, retryTransient } from './cluster.ts'
 import { applyCrds, CRD_CHART_ANNOTATION, crdsBehind, PROBE_CRD, stampedCrds } from './crds.ts'
@@ -17,16 +17,15 @@ import {
   valuesDiff,
 } from './helm.ts'
 import { poolEntryContains } from './metallb.ts'
+import { type Drift, releaseDrift } from './drift.ts'
+import { claimOf, ownerOf, ownershipLabels, refuseUnowned } from './ownership.ts'
 import { metallbManifests, RELEASE_NAME, traefikValues } from './render.ts'
 import type { StepContext, StepResult } from './step.ts'
 
 export async function installTraefik(ctx: StepContext, args: Args = {}): Promise<StepResult> {
   const { config, cluster, log } = ctx
-  // Which chart and which values shape: decided before anything is contacted; an unknown version stops here.
-  const chart = await resolveChart(config)
+  const { chart, helmMajor } = await traefikPreflight(ctx)
   log.step(`02-traefik: release ${RELEASE_NAME} (chart ${chart.ref}, values shape ${chart.shape}) in namespace ${config.traefikNamespace}`)
-  const helmMajor = await helmMajorVersion()
-  await checkChartSource(config.traefikChart)
   await requirePools(ctx)
   await requireStorageClass(ctx)
   await requireDnsSecret(ctx)
@@ -39,11 +38,13 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
 
   const desired = { chart: chart.ref, values: traefikValues(config, chart.shape, chart.version) }
   let current = await readRelease(cluster, config.traefikNamespace, RELEASE_NAME)
+  refuseReleaseNotOurs(ctx, current, args.adopt === true)
   refuseMajorDowngrade(current, chart.version, args['allow-downgrade'] === true)
   let decision = decideHelmAction(current, desired)
   let repaired = ''
   if (decision.action === 'recover' && current) {
     log.warn(`release ${RELEASE_NAME}: ${decision.reasons.join('; ')}`)
+    refuseRecentPending(current, new Date(), args.force === true)
     if (ctx.dryRun) {
       return { ok: true, summary: `02-traefik: would repair release ${RELEASE_NAME} (revision ${current.revision} ${current.status}), then bring it to ${desired.chart} with the rendered values` }
     }
@@ -52,6 +53,15 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
     current = await readRelease(cluster, config.traefikNamespace, RELEASE_NAME)
     decision = decideHelmAction(current, desired)
   }
+
+  // Drift: objects of the release deleted or edited by hand. helm's upgrade (a three-way merge)
+  // recreates and restores them, so drift turns "unchanged" into an upgrade with the same values.
+  let drift: Drift[] = []
+  if (decision.action === 'unchanged' && current?.manifest) {
+    drift = await releaseDrift(cluster, current.manifest, config.traefikNamespace)
+    if (drift.length > 0) decision = { action: 'upgrade', reasons: drift.map((d) => `drift: ${d.ref} ${d.what}`) }
+  }
+  const driftText = drift.length ? ` to repair drift (${drift.map((d) => `${d.ref.split(' ')[0]} ${d.ref.split('/').pop()} ${d.what.split(' at ')[0]}`).join(', ')})` : ''
 
   // CRDs: a no-op run reads one CRD's stamp; the chart's CRDs are read and compared only when the
   // stamp or the release says something changes.
@@ -78,7 +88,7 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
     }
     const parts = [
       crdText && `${crdText} would be brought up to ${chart.ref}`,
-      decision.action !== 'unchanged' && `release ${RELEASE_NAME} would be ${decision.action === 'install' ? 'installed' : 'upgraded'} (${desired.chart})`,
+      decision.action !== 'unchanged' && `release ${RELEASE_NAME} would be ${decision.action === 'install' ? 'installed' : 'upgraded'}${driftText} (${desired.chart})`,
     ].filter(Boolean)
     return { ok: true, summary: `02-traefik: ${parts.join('; ') || `release ${RELEASE_NAME} unchanged`}` }
   }
@@ -91,15 +101,65 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
     return { ok: true, summary: `02-traefik: release ${RELEASE_NAME} ${repaired ? 'repaired' : 'unchanged'} (revision ${current.revision}, ${current.chart}); ${crdText || 'CRDs'} updated` }
   }
   log.info(`helm ${helmMajor}: upgrade --install ${RELEASE_NAME} (${desired.chart})`)
-  await upgradeRelease(cluster, config, RELEASE_NAME, desired.values)
+  await upgradeRelease(cluster, config, RELEASE_NAME, desired.values, ownershipLabels(config))
   const after = await readRelease(cluster, config.traefikNamespace, RELEASE_NAME)
-  const verb = `${repaired ? 'repaired and ' : ''}${current === undefined ? 'installed' : 'upgraded'}`
+  const verb = `${repaired ? 'repaired and ' : ''}${current === undefined ? 'installed' : 'upgraded'}${driftText}`
   return {
     ok: true,
     summary:
       `02-traefik: release ${RELEASE_NAME} ${verb} (revision ${after?.revision ?? '?'}, ${after?.chart ?? desired.chart}, ${after?.status ?? 'unknown status'})` +
       (crdText ? `; ${crdText} updated first` : ''),
   }
+}
+
+/**
+ * What 02 needs of this machine before it contacts the cluster: helm, the chart source, and the
+ * chart version with its values shape (an unknown version stops here, nothing touched).
+ */
+export async function traefikPreflight({ config }: Pick<StepContext, 'config'>): Promise<{ chart: ChartTarget; helmMajor: number }> {
+  const chart = await resolveChart(config)
+  const helmMajor = await helmMajorVersion()
+  await checkChartSource(config.traefikChart)
+  return { chart, helmMajor }
+}
+
+/** A `traefik` release this configuration did not install is never upgraded over. */
+function refuseReleaseNotOurs({ config }: StepContext, current: DeployedRelease | undefined, adopt: boolean): void {
+  if (!current) return
+  const owner = ownerOf(current.labels, config)
+  // Releases carry no label unless the kit installed them (helm's own labels are name/owner/status/version).
+  const claim = claimOf(
+    `helm release ${config.traefikNamespace}/${RELEASE_NAME} (${current.chart})`,
+    current.labels,
+    config,
+    `use another TRAEFIK_NAMESPACE for this configuration, or remove that release yourself (helm uninstall ${RELEASE_NAME} -n ${config.traefikNamespace}). If an earlier version of homelab-ingress installed it, --adopt labels it once`,
+  )
+  refuseUnowned(owner === 'legacy' ? [{ ...claim, owner: 'foreign' }] : [claim], config, adopt)
+}
+
+/** How long a release may sit in pending-* before 02 takes it for an interrupted run. */
+export const PENDING_GRACE_SECONDS = 600
+
+/**
+ * A pending revision may be someone's helm run still in progress (`helm upgrade --wait` waits up to
+ * 5 minutes by default). The kit's own runs hold the lease, so when 02 gets here no other kit run is
+ * active; a pending revision younger than PENDING_GRACE_SECONDS is left alone unless --force.
+ */
+export function refuseRecentPending(release: DeployedRelease, now: Date, force: boolean): void {
+  if (force || !release.lastDeployed) return
+  const age = Math.round((now.getTime() - new Date(release.lastDeployed).getTime()) / 1000)
+  if (!(age < PENDING_GRACE_SECONDS)) return
+  throw new PreconditionError(
+    `release ${RELEASE_NAME} revision ${release.revision} has been ${release.status} for ${formatAge(age)} only: another helm operation may still be running on it (no homelab-ingress run is); nothing was changed`,
+    [
+      `wait for it to finish and rerun; after ${formatAge(PENDING_GRACE_SECONDS)} 02 takes it for an interrupted run and repairs it`,
+      'if you know it was interrupted (Ctrl-C, a lost connection), rerun with --force to repair it now',
+    ],
+  )
+}
+
+function formatAge(seconds: number): string {
+  return seconds >= 60 ? `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s` : `${seconds}s`
 }
 
 /** The chart whose CRDs the cluster holds, as 02 stamped it (undefined: none, or not stamped). */

@@ -9,7 +9,7 @@ await runScript(
       'Creates or updates the MetalLB address pools for INTERNAL_IP and EXTERNAL_IP (one /32 pool each,\n' +
       'autoAssign off, only for TRAEFIK_NAMESPACE) and their L2Advertisement. Needs MetalLB installed;\n' +
       'waits (bounded) for its admission webhook to answer.',
-    common: ['env-file', 'context', 'dry-run', 'timeout'],
+    common: ['env-file', 'context', 'dry-run', 'timeout', 'adopt'],
   },
   import.meta.url,
   (ctx) => runSingleStep('01', ctx),

@@ -12,10 +12,7 @@ await runScript(
       '(chart majors 33 to 41); the chart checks them (helm template) before anything changes. Brings the\n' +
       "cluster's traefik.io CRDs up to the chart's first. Does nothing when chart, values and CRDs already\n" +
       'match; repairs a release left pending by an interrupted run.',
-    common: ['env-file', 'context', 'dry-run', 'timeout'],
-    options: {
-      'allow-downgrade': { type: 'boolean', help: 'move the release to an older chart major (refused by default; helm rollback is the usual way back)' },
-    },
+    common: ['env-file', 'context', 'dry-run', 'timeout', 'adopt', 'force', 'allow-downgrade'],
   },
   import.meta.url,
   (ctx) => runSingleStep('02', ctx),

@@ -8,7 +8,7 @@ await runScript(
     description:
       'Creates or updates one IngressRoute (traefik.io/v1alpha1) per INTERNAL_ROUTES entry, bound to the\n' +
       'internal entrypoints intweb/intwebsec only, and deletes the routes it made for entries since removed.',
-    common: ['env-file', 'context', 'dry-run', 'timeout'],
+    common: ['env-file', 'context', 'dry-run', 'timeout', 'adopt'],
   },
   import.meta.url,
   (ctx) => runSingleStep('03', ctx),

@@ -1,5 +1,6 @@
 #!/usr/bin/env -S npx zx
 import { runScript } from '../lib/cli.ts'
+import { withLease } from '../lib/lease.ts'
 import { stepContext } from '../lib/steps.ts'
 import { removeIngress } from '../lib/teardown.ts'
 
@@ -7,15 +8,17 @@ await runScript(
   {
     command: 'npx zx scripts/99-teardown.ts',
     description:
-      'Removes what the steps created, in reverse order: the admin IngressRoutes, the Traefik release,\n' +
-      'the MetalLB pools and L2Advertisement. The acme.json volume (your certificates) is kept unless\n' +
-      '--purge is given. MetalLB itself and the namespaces stay.',
+      'Removes what this configuration created, in reverse order: its admin IngressRoutes, its Traefik\n' +
+      'release, its MetalLB pools and L2Advertisement. Objects other configurations or people created are\n' +
+      'left alone and named. The acme.json volume (your certificates) is kept unless --purge is given.\n' +
+      'MetalLB itself and the namespaces stay.',
     common: ['env-file', 'context', 'dry-run', 'timeout'],
     options: { purge: { type: 'boolean', help: 'also delete the acme.json volume' } },
   },
   import.meta.url,
   async (ctx) => {
-    const result = await removeIngress({ ...stepContext(ctx), purge: ctx.args.purge === true })
+    const stepCtx = stepContext(ctx)
+    const result = await withLease(stepCtx, '99-teardown', () => removeIngress({ ...stepCtx, purge: ctx.args.purge === true }))
     ctx.log.summary(result.summary)
   },
 )

@@ -8,9 +8,8 @@ await runScript(
     description:
       'Runs 01-metallb, 02-traefik, 03-internal-routes and 04-verify in order and stops at the first\n' +
       'failure, naming the step and the command that resumes from it.',
-    common: ['env-file', 'context', 'dry-run', 'timeout'],
+    common: ['env-file', 'context', 'dry-run', 'timeout', 'adopt', 'force', 'allow-downgrade'],
     options: {
-      'allow-downgrade': { type: 'boolean', help: '02: move the Traefik release to an older chart major (refused by default)' },
       from: { type: 'string', arg: 'STEP', help: 'start at this step (01, 02, 03, 04 or its name)' },
       json: { type: 'boolean', help: "print 04-verify's report as JSON on stdout" },
       'no-probe': { type: 'boolean', help: "skip 04-verify's HTTP requests" },

@@ -60,7 +60,7 @@ valid('every setting is parsed from the full file', () => {
 
 valid('a local chart path resolves against the working directory', () => {
   const config = load(path.join(ENV_DIR, 'valid', 'test-cluster.env'))
-  assert.equal(config.traefikChart, { kind: 'local', ref: path.join(ROOT, 'test', 'chart', 'traefik-33.2.1') })
+  assert.equal(config.traefikChart, { kind: 'local', ref: path.join(ROOT, 'test', 'chart', 'traefik-41.3.0') })
 })
 
 valid('INTERNAL_ROUTES=none leaves only the dashboard; a trailing dot on DOMAIN is dropped', () => {

@@ -1,0 +1,46 @@
+/**
+ * Drift of a helm release: the objects its last revision applied, compared with what the cluster
+ * holds now, by identity and by the fields the chart set. Someone's `kubectl delete svc` or
+ * `kubectl edit deployment` shows up here; helm's own "changed?" (chart and values) never sees it.
+ * Fields the chart does not set (defaults, status, what controllers add) do not count.
+ */
+import YAML from 'yaml'
+import type { Cluster } from './cluster.ts'
+import { isNotFound, retryTransient } from './cluster.ts'
+import { subsetDifference } from './objects.ts'
+import type { Manifest } from './render.ts'
+
+export type Drift = { ref: string; what: string }
+
+export function manifestObjects(manifest: string): Manifest[] {
+  return YAML.parseAllDocuments(manifest)
+    .map((d) => d.toJS() as Manifest | null)
+    .filter((o): o is Manifest => o !== null && typeof o === 'object' && typeof o.kind === 'string' && typeof o.metadata?.name === 'string')
+}
+
+/** What the chart set on an object: everything but server-owned metadata. */
+function setByChart(o: Manifest): Record<string, unknown> {
+  const { metadata, ...rest } = o
+  return { ...rest, metadata: { labels: metadata.labels, annotations: metadata.annotations } }
+}
+
+export async function releaseDrift(cluster: Cluster, manifest: string, namespace: string): Promise<Drift[]> {
+  const objects = manifestObjects(manifest)
+  const drifts = await Promise.all(
+    objects.map(async (o): Promise<Drift | undefined> => {
+      const ref = `${o.kind} ${o.metadata.namespace ?? namespace}/${o.metadata.name}`
+      let live: unknown
+      try {
+        live = await retryTransient(() =>
+          cluster.objects.read({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, namespace: o.metadata.namespace ?? namespace } }),
+        )
+      } catch (err) {
+        if (isNotFound(err)) return { ref, what: 'missing' }
+        throw err
+      }
+      const where = subsetDifference(setByChart(o), live)
+      return where ? { ref, what: `changed at ${where}` } : undefined
+    }),
+  )
+  return drifts.filter((d): d is Drift => d !== undefined)
+}

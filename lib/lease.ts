@@ -1,0 +1,141 @@
+/**
+ * One kit run at a time per Traefik namespace: every step that writes holds a Kubernetes Lease
+ * (coordination.k8s.io/v1) named `homelab-ingress` for the length of its run, renews it while it
+ * runs, and releases it at the end. Another run waits (bounded by --timeout, with progress) or says
+ * who holds it; an expired Lease (its holder died) is taken over.
+ */
+import os from 'node:os'
+import type { V1Lease } from '@kubernetes/client-node'
+import { isNotFound, retryTransient } from './cluster.ts'
+import { EXIT, UserError } from './errors.ts'
+import { MANAGED_BY, MANAGED_BY_LABEL } from './ownership.ts'
+import type { StepContext } from './step.ts'
+
+export const LEASE_NAME = 'homelab-ingress'
+export const LEASE_SECONDS = 30
+const RENEW_EVERY_MS = 10_000
+const POLL_MS = 1_000
+
+export type HeldLease = { holder: string; release: () => Promise<void> }
+
+const isConflict = (err: unknown) => (err as { code?: number })?.code === 409
+
+/** Who holds it and until when, or undefined when it is free or expired. */
+export function activeHolder(lease: V1Lease | undefined, now: Date): { holder: string; expires: Date } | undefined {
+  const holder = lease?.spec?.holderIdentity
+  if (!lease || !holder) return undefined
+  const renewed = lease.spec?.renewTime ?? lease.spec?.acquireTime
+  const expires = new Date(new Date(renewed ?? 0).getTime() + (lease.spec?.leaseDurationSeconds ?? LEASE_SECONDS) * 1000)
+  return expires > now ? { holder, expires } : undefined
+}
+
+export async function acquireLease(ctx: Pick<StepContext, 'cluster' | 'config' | 'log' | 'timeoutSeconds'>, what: string): Promise<HeldLease> {
+  const { cluster, config, log } = ctx
+  const namespace = config.traefikNamespace
+  const holder = `${what} pid ${process.pid} on ${os.hostname()}`
+  await ensureNamespace(ctx)
+  const started = Date.now()
+  let lastSaid = ''
+  for (;;) {
+    const now = new Date()
+    let lease: V1Lease | undefined
+    try {
+      lease = await retryTransient(() => cluster.coordination.readNamespacedLease({ name: LEASE_NAME, namespace }))
+    } catch (err) {
+      if (!isNotFound(err)) throw err
+    }
+    const active = activeHolder(lease, now)
+    if (!active) {
+      const body: V1Lease = {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name: LEASE_NAME, namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY }, resourceVersion: lease?.metadata?.resourceVersion },
+        spec: { holderIdentity: holder, leaseDurationSeconds: LEASE_SECONDS, acquireTime: now, renewTime: now },
+      }
+      try {
+        if (lease) {
+          if (lease.spec?.holderIdentity) log.warn(`taking over the expired lease of ${lease.spec.holderIdentity} (it stopped renewing it)`)
+          await cluster.coordination.replaceNamespacedLease({ name: LEASE_NAME, namespace, body })
+        } else {
+          await cluster.coordination.createNamespacedLease({ namespace, body })
+        }
+        return { holder, release: startRenewing(ctx, holder) }
+      } catch (err) {
+        if (!isConflict(err) && (err as { code?: number })?.code !== 409) throw err
+        continue // someone else got there first: look again
+      }
+    }
+    const waited = (Date.now() - started) / 1000
+    if (waited >= ctx.timeoutSeconds) {
+      throw new UserError(
+        `another homelab-ingress run holds the lease ${namespace}/${LEASE_NAME}: ${active.holder}; gave up after ${Math.round(waited)}s (--timeout)`,
+        EXIT.failed,
+        [
+          'wait for that run to finish and rerun this one',
+          `if that run is dead, its lease expires by ${active.expires.toISOString()} (${LEASE_SECONDS}s after its last renewal) and the next run takes it over`,
+        ],
+      )
+    }
+    const say = `waiting for ${active.holder} to finish (lease ${namespace}/${LEASE_NAME})`
+    if (say !== lastSaid || Math.round(waited) % 15 === 0) log.progress(`${say} (${Math.round(waited)}s of ${ctx.timeoutSeconds}s)`)
+    lastSaid = say
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+  }
+}
+
+function startRenewing({ cluster, config, log }: Pick<StepContext, 'cluster' | 'config' | 'log'>, holder: string): () => Promise<void> {
+  const namespace = config.traefikNamespace
+  const renew = async () => {
+    try {
+      const lease = await cluster.coordination.readNamespacedLease({ name: LEASE_NAME, namespace })
+      if (lease.spec?.holderIdentity !== holder) {
+        log.warn(`lost the lease ${namespace}/${LEASE_NAME} to ${lease.spec?.holderIdentity ?? 'nobody'}`)
+        return
+      }
+      lease.spec.renewTime = new Date()
+      await cluster.coordination.replaceNamespacedLease({ name: LEASE_NAME, namespace, body: lease })
+    } catch (err) {
+      log.warn(`could not renew the lease ${namespace}/${LEASE_NAME}: ${(err as Error).message}`)
+    }
+  }
+  const timer = setInterval(renew, RENEW_EVERY_MS)
+  timer.unref()
+  return async () => {
+    clearInterval(timer)
+    try {
+      const lease = await cluster.coordination.readNamespacedLease({ name: LEASE_NAME, namespace })
+      if (lease.spec?.holderIdentity !== holder) return
+      lease.spec.holderIdentity = undefined
+      lease.spec.renewTime = undefined
+      lease.spec.acquireTime = undefined
+      await cluster.coordination.replaceNamespacedLease({ name: LEASE_NAME, namespace, body: lease })
+    } catch {
+      // Not fatal: the lease expires LEASE_SECONDS after its last renewal.
+    }
+  }
+}
+
+/** The Lease lives in the Traefik namespace; 01 may run before 02 has created it. */
+async function ensureNamespace({ cluster, config }: Pick<StepContext, 'cluster' | 'config'>): Promise<void> {
+  try {
+    await retryTransient(() => cluster.core.readNamespace({ name: config.traefikNamespace }))
+  } catch (err) {
+    if (!isNotFound(err)) throw err
+    try {
+      await cluster.core.createNamespace({ body: { metadata: { name: config.traefikNamespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } } } })
+    } catch (createErr) {
+      if (!isConflict(createErr)) throw createErr
+    }
+  }
+}
+
+/** Runs `action` holding the lease; dry runs write nothing and take none. */
+export async function withLease<T>(ctx: StepContext, what: string, action: () => Promise<T>): Promise<T> {
+  if (ctx.dryRun) return action()
+  const lease = await acquireLease(ctx, what)
+  try {
+    return await action()
+  } finally {
+    await lease.release()
+  }
+}
