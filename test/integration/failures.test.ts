@@ -202,7 +202,13 @@ ir('pending-upgrade: the next 02-traefik rolls back what the interrupted run cha
   converge()
   const before = helmRelease()!
   await killHelmWhilePending(['upgrade', 'traefik', TEST_CHART, '-n', 'traefik', '--reuse-values', ...UNSCHEDULABLE], 'pending-upgrade')
-  const r = runScript('02-traefik')
+  // Seconds old: that helm may still be at work, so 02 leaves it alone and says so.
+  const refused = runScript('02-traefik')
+  assert.is(refused.code, 3, refused.output)
+  assert.match(refused.stderr, new RegExp(`revision ${Number(before.revision) + 1} has been pending-upgrade for \\d+s only: another helm operation may still be running`))
+  assert.match(refused.stderr, /--force/)
+  assert.is(helmRelease()!.status, 'pending-upgrade')
+  const r = runScript('02-traefik', ['--force'])
   assert.is(r.code, 0, r.output)
   assert.match(r.stderr, new RegExp(`release traefik: revision ${Number(before.revision) + 1} is stuck in pending-upgrade`))
   assert.match(r.stdout, new RegExp(`^02-traefik: release traefik repaired \\(revision \\d+, ${TEST_CHART_NAME_VERSION.replaceAll('.', '\\.')}\\)$`, 'm'))
@@ -223,9 +229,11 @@ ir('pending-install: the next run-all repairs it and keeps the acme.json volume'
   assert.is(pools.code, 0, pools.output)
   const values = path.join(CLUSTER_DIR, 'interrupted-values.yaml')
   fs.writeFileSync(values, JSON.stringify({ persistence: { enabled: true, storageClass: 'longhorn' } }))
-  await killHelmWhilePending(['install', 'traefik', TEST_CHART, '-n', 'traefik', '--create-namespace', '-f', values, ...UNSCHEDULABLE], 'pending-install')
+  // As the kit's own install labels it (helm upgrade --install --labels): the release is this configuration's.
+  const labels = ['--labels', 'app.kubernetes.io/managed-by=homelab-ingress,homelab-ingress/instance=traefik.home.example']
+  await killHelmWhilePending(['install', 'traefik', TEST_CHART, '-n', 'traefik', '--create-namespace', '-f', values, ...labels, ...UNSCHEDULABLE], 'pending-install')
   const pvcUid = JSON.parse(kubectl('get', 'pvc', 'traefik', '-n', 'traefik', '-o', 'json').stdout).metadata.uid
-  const r = runScript('run-all', ['--no-probe'])
+  const r = runScript('run-all', ['--no-probe', '--force'])
   assert.is(r.code, 0, r.output)
   assert.match(r.stderr, /revision 1 is stuck in pending-install/)
   // helm's interrupted install had created the chart's CRDs already; 02 stamps them as the chart's.
