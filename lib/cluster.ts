@@ -5,7 +5,6 @@
  */
 import {
   ApiextensionsV1Api,
-  CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
@@ -24,7 +23,6 @@ export type Cluster = {
   core: CoreV1Api
   custom: CustomObjectsApi
   apiext: ApiextensionsV1Api
-  coordination: CoordinationV1Api
   storage: StorageV1Api
   networking: NetworkingV1Api
   objects: KubernetesObjectApi
@@ -94,7 +92,6 @@ export function connectCluster(config: Pick<Config, 'kubeContext'>, contextFlag?
     core: kc.makeApiClient(CoreV1Api),
     custom: kc.makeApiClient(CustomObjectsApi),
     apiext: kc.makeApiClient(ApiextensionsV1Api),
-    coordination: kc.makeApiClient(CoordinationV1Api),
     storage: kc.makeApiClient(StorageV1Api),
     networking: kc.makeApiClient(NetworkingV1Api),
     objects: KubernetesObjectApi.makeApiClient(kc),

@@ -6,7 +6,7 @@
  */
 import type { Cluster } from './cluster.ts'
 import { commandFailed, isNotFound, retryTransient } from './cluster.ts'
-import { isSubset } from './objects.ts'
+import { subsetDifference } from './objects.ts'
 import { toYamlDocuments, type Manifest } from './render.ts'
 
 export const CRD_GROUP = 'traefik.io'
@@ -42,9 +42,10 @@ export async function crdsBehind(cluster: Cluster, desired: Manifest[]): Promise
       continue
     }
     // The API server adds defaults to a CRD's spec; what the chart sets must all be there as set.
-    if (!isSubset(crd.spec, live.spec)) {
+    const where = subsetDifference(crd.spec, live.spec, 'spec')
+    if (where) {
       const from = live.metadata?.annotations?.[CRD_CHART_ANNOTATION]
-      changes.push({ name, reason: `differs from the chart's${from ? ` (the cluster's came from ${from})` : ''}` })
+      changes.push({ name, reason: `differs from the chart's at ${where}${from ? ` (the cluster's came from ${from})` : ''}` })
     } else if (live.metadata?.annotations?.[CRD_CHART_ANNOTATION] !== (crd.metadata.annotations as Record<string, string>)[CRD_CHART_ANNOTATION]) {
       changes.push({ name, reason: 'same schema, not yet stamped with this chart' })
     }

@@ -5,8 +5,7 @@
  * who holds it; an expired Lease (its holder died) is taken over.
  */
 import os from 'node:os'
-import type { V1Lease } from '@kubernetes/client-node'
-import { isNotFound, retryTransient } from './cluster.ts'
+import { type Cluster, isNotFound, retryTransient } from './cluster.ts'
 import { EXIT, UserError } from './errors.ts'
 import { MANAGED_BY, MANAGED_BY_LABEL } from './ownership.ts'
 import type { StepContext } from './step.ts'
@@ -18,10 +17,28 @@ const POLL_MS = 1_000
 
 export type HeldLease = { holder: string; release: () => Promise<void> }
 
+type Lease = {
+  apiVersion?: string
+  kind?: string
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> }
+  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string }
+}
+
+// Leases go through the generic API with their MicroTime fields as strings: client-node writes Dates
+// with milliseconds, which the API server refuses for MicroTime ("cannot parse .711Z as .000000").
+const LEASES = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases' } as const
+const microTime = (d: Date) => d.toISOString().replace(/Z$/, '000Z')
+const readLease = (cluster: Cluster, namespace: string) =>
+  cluster.custom.getNamespacedCustomObject({ ...LEASES, namespace, name: LEASE_NAME }) as Promise<Lease>
+const writeLease = (cluster: Cluster, namespace: string, body: Lease, create = false) =>
+  create
+    ? cluster.custom.createNamespacedCustomObject({ ...LEASES, namespace, body })
+    : cluster.custom.replaceNamespacedCustomObject({ ...LEASES, namespace, name: LEASE_NAME, body })
+
 const isConflict = (err: unknown) => (err as { code?: number })?.code === 409
 
 /** Who holds it and until when, or undefined when it is free or expired. */
-export function activeHolder(lease: V1Lease | undefined, now: Date): { holder: string; expires: Date } | undefined {
+export function activeHolder(lease: Lease | undefined, now: Date): { holder: string; expires: Date } | undefined {
   const holder = lease?.spec?.holderIdentity
   if (!lease || !holder) return undefined
   const renewed = lease.spec?.renewTime ?? lease.spec?.acquireTime
@@ -38,27 +55,23 @@ export async function acquireLease(ctx: Pick<StepContext, 'cluster' | 'config' |
   let lastSaid = ''
   for (;;) {
     const now = new Date()
-    let lease: V1Lease | undefined
+    let lease: Lease | undefined
     try {
-      lease = await retryTransient(() => cluster.coordination.readNamespacedLease({ name: LEASE_NAME, namespace }))
+      lease = await retryTransient(() => readLease(cluster, namespace))
     } catch (err) {
       if (!isNotFound(err)) throw err
     }
     const active = activeHolder(lease, now)
     if (!active) {
-      const body: V1Lease = {
+      const body: Lease = {
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
         metadata: { name: LEASE_NAME, namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY }, resourceVersion: lease?.metadata?.resourceVersion },
-        spec: { holderIdentity: holder, leaseDurationSeconds: LEASE_SECONDS, acquireTime: now, renewTime: now },
+        spec: { holderIdentity: holder, leaseDurationSeconds: LEASE_SECONDS, acquireTime: microTime(now), renewTime: microTime(now) },
       }
       try {
-        if (lease) {
-          if (lease.spec?.holderIdentity) log.warn(`taking over the expired lease of ${lease.spec.holderIdentity} (it stopped renewing it)`)
-          await cluster.coordination.replaceNamespacedLease({ name: LEASE_NAME, namespace, body })
-        } else {
-          await cluster.coordination.createNamespacedLease({ namespace, body })
-        }
+        if (lease?.spec?.holderIdentity) log.warn(`taking over the expired lease of ${lease.spec.holderIdentity} (it stopped renewing it)`)
+        await writeLease(cluster, namespace, body, lease === undefined)
         return { holder, release: startRenewing(ctx, holder) }
       } catch (err) {
         if (!isConflict(err) && (err as { code?: number })?.code !== 409) throw err
@@ -87,13 +100,13 @@ function startRenewing({ cluster, config, log }: Pick<StepContext, 'cluster' | '
   const namespace = config.traefikNamespace
   const renew = async () => {
     try {
-      const lease = await cluster.coordination.readNamespacedLease({ name: LEASE_NAME, namespace })
+      const lease = await readLease(cluster, namespace)
       if (lease.spec?.holderIdentity !== holder) {
         log.warn(`lost the lease ${namespace}/${LEASE_NAME} to ${lease.spec?.holderIdentity ?? 'nobody'}`)
         return
       }
-      lease.spec.renewTime = new Date()
-      await cluster.coordination.replaceNamespacedLease({ name: LEASE_NAME, namespace, body: lease })
+      lease.spec.renewTime = microTime(new Date())
+      await writeLease(cluster, namespace, lease)
     } catch (err) {
       log.warn(`could not renew the lease ${namespace}/${LEASE_NAME}: ${(err as Error).message}`)
     }
@@ -103,12 +116,10 @@ function startRenewing({ cluster, config, log }: Pick<StepContext, 'cluster' | '
   return async () => {
     clearInterval(timer)
     try {
-      const lease = await cluster.coordination.readNamespacedLease({ name: LEASE_NAME, namespace })
+      const lease = await readLease(cluster, namespace)
       if (lease.spec?.holderIdentity !== holder) return
-      lease.spec.holderIdentity = undefined
-      lease.spec.renewTime = undefined
-      lease.spec.acquireTime = undefined
-      await cluster.coordination.replaceNamespacedLease({ name: LEASE_NAME, namespace, body: lease })
+      lease.spec = { leaseDurationSeconds: lease.spec.leaseDurationSeconds }
+      await writeLease(cluster, namespace, lease)
     } catch {
       // Not fatal: the lease expires LEASE_SECONDS after its last renewal.
     }

@@ -1,13 +1,20 @@
 /** Comparing what the kit wants with what the API server holds. */
 
+// The API server drops empty and zero values (Go's omitempty): `minReadySeconds: 0` comes back absent.
 const isEmpty = (v: unknown) =>
-  v === null || v === undefined || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0)
+  v === null ||
+  v === undefined ||
+  v === 0 ||
+  v === false ||
+  v === '' ||
+  (Array.isArray(v) && v.length === 0) ||
+  (typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0)
 
 /**
  * The first place where `have` lacks something `want` sets, as a dotted path, or undefined when
  * every field `want` sets is in `have` with the same value. The API server adds defaults and status,
  * so equality is too strict. Arrays must match item by item (order matters to Kubernetes for args
- * and ports); an empty object or list in `want` matches an absent field (the server drops them).
+ * and ports); an empty or zero value in `want` matches an absent field (the server drops them).
  */
 export function subsetDifference(want: unknown, have: unknown, path = ''): string | undefined {
   if (isEmpty(want) && (have === undefined || isEmpty(have))) return undefined
