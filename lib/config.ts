@@ -42,6 +42,8 @@ export type Config = {
   storageClass: string
   internalRoutes: InternalRoute[]
   traefikPhoneHome: boolean
+  /** A host the public entrypoints serve, for 04-verify to ask on EXTERNAL_IP; '' for none. */
+  publicProbeHost: string
 }
 
 export const ACME_DIRECTORIES = {
@@ -75,6 +77,7 @@ export const SETTINGS: Record<string, Setting> = {
     help: 'admin UIs, comma-separated name=namespace/service:port, or none',
   },
   TRAEFIK_PHONE_HOME: { default: 'false', help: "true turns Traefik's version check and anonymous usage report on" },
+  PUBLIC_PROBE_HOST: { default: '', help: 'a host your public entrypoints serve, for 04-verify to ask on EXTERNAL_IP' },
 }
 
 /** The official chart repository, used only when TRAEFIK_CHART names the `traefik` repo. */
@@ -226,6 +229,15 @@ export function validate(
   const internalRoutes = parseRoutes(get('INTERNAL_ROUTES'), problems)
   const traefikPhoneHome = parseBool('TRAEFIK_PHONE_HOME', get('TRAEFIK_PHONE_HOME'), problems)
 
+  const publicProbeHost = get('PUBLIC_PROBE_HOST').replace(/\.$/, '')
+  check('PUBLIC_PROBE_HOST', publicProbeHost, dnsNameProblem)
+  const adminNames = ['traefik', ...internalRoutes.map((r) => r.name)].map((n) => `${n}.${domain}`)
+  if (adminNames.includes(publicProbeHost)) {
+    problems.push(
+      `PUBLIC_PROBE_HOST: ${JSON.stringify(publicProbeHost)} is an admin host, which must not answer on EXTERNAL_IP; name a host your public entrypoints serve, or leave it empty`,
+    )
+  }
+
   return {
     kubeContext,
     internalIp,
@@ -243,6 +255,7 @@ export function validate(
     storageClass,
     internalRoutes,
     traefikPhoneHome,
+    publicProbeHost,
   }
 }
 
