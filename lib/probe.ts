@@ -186,8 +186,9 @@ export function cellText(exchange: Exchange): string {
   }
 }
 
+/** `http://a/ 307 -> https://a/ 307`: each URL asked and its status. */
 function chain(exchange: Exchange): string {
-  return exchange.hops.map((h) => `${h.url} ${h.status}${h.location ? ` -> ${h.location}` : ''}`).join(', ')
+  return exchange.hops.map((h) => `${h.url} ${h.status}`).join(' -> ')
 }
 
 function answered(exchange: Exchange, status: number): string {
@@ -208,11 +209,17 @@ export function isTraefikDefault(c: Certificate): boolean {
 /** Judges one cell: what the design expects of this host on this address and port. */
 export function judgeCell(target: ProbeTarget, column: Column, exchange: Exchange, addresses: Addresses, options: JudgeOptions): Cell {
   const ip = addresses[column.address]
+  // Every hop of a cell goes to the same address with the same SNI: the first certificate stands for all.
   const certificate = exchange.hops.find((h) => h.certificate)?.certificate
-  const cell = (status: CellStatus, detail: string): Cell => {
-    const withCert = certificate && status !== 'info' && expectsRoute(target, column) ? `${detail}; certificate: ${certificateSummary(certificate)}` : detail
-    return { text: cellText(exchange), status, detail: withCert, hops: exchange.hops, outcome: exchange.outcome, ...(certificate ? { certificate } : {}) }
-  }
+  const hops = exchange.hops.map(({ certificate: _, ...hop }) => hop)
+  const cell = (status: CellStatus, detail: string): Cell => ({
+    text: cellText(exchange),
+    status,
+    detail,
+    hops,
+    outcome: exchange.outcome,
+    ...(certificate ? { certificate } : {}),
+  })
   const { outcome } = exchange
   if (target.role === 'public' && column.address === 'internal') {
     return cell('info', `reported only (public routes are not expected on the internal entrypoints): ${describe(exchange, ip, column)}`)
@@ -225,10 +232,10 @@ export function judgeCell(target: ProbeTarget, column: Column, exchange: Exchang
     )
   }
   if (outcome.kind === 'loop' || outcome.kind === 'too-many-redirects') {
-    const what = outcome.kind === 'loop' ? `redirect loop (back to ${outcome.location})` : `more than ${MAX_REDIRECTS} redirects`
+    const what = outcome.kind === 'loop' ? `redirect loop: ${chain(exchange)} -> ${outcome.location} again` : `more than ${MAX_REDIRECTS} redirects: ${chain(exchange)} -> ...`
     return cell(
       'fail',
-      `${what}: ${chain(exchange)}; the app probably redirects to HTTPS although Traefik already ended TLS (Argo CD: set server.insecure: "true" in argocd-cmd-params-cm)`,
+      `${what}; the app probably redirects to HTTPS although Traefik already ended TLS (Argo CD: set server.insecure: "true" in argocd-cmd-params-cm)`,
     )
   }
   if (outcome.kind === 'left') {
@@ -275,7 +282,7 @@ export function judgeCell(target: ProbeTarget, column: Column, exchange: Exchang
   return cell('warn', `${answered(exchange, outcome.status)}: routed, but the backend does not answer properly`)
 }
 
-function expectsRoute(target: ProbeTarget, column: Column): boolean {
+function expectsRoute(target: Pick<ProbeTarget, 'role'>, column: Column): boolean {
   return (target.role === 'admin') === (column.address === 'internal')
 }
 
@@ -362,15 +369,20 @@ export function formatMatrix(matrix: ProbeMatrix): string[] {
   ])
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => row[i].length)))
   const line = (row: string[]) => `  ${row.map((c, i) => c.padEnd(widths[i])).join('  ')}`.trimEnd()
-  const certificates = matrix.rows.flatMap((r) =>
-    COLUMNS.filter((c) => c.scheme === 'https' && expectsRoute({ host: r.host, path: r.path, role: r.role }, c))
-      .map((c) => r.cells[c.key].certificate && `  ${r.host} on ${c.key}: ${certificateSummary(r.cells[c.key].certificate!)}`)
-      .filter((l): l is string => Boolean(l)),
-  )
   return [
     `Reachability (internal = INTERNAL_IP ${matrix.internalIp}, external = EXTERNAL_IP ${matrix.externalIp}; ! fails, ~ warns, (...) reported only):`,
     line(header),
     ...rows.map(line),
-    ...(certificates.length ? ['Certificates:', ...certificates] : []),
   ]
+}
+
+/** The certificates of the HTTPS cells where a route is expected (the others show whatever Traefik defaults to). */
+export function formatCertificates(matrix: ProbeMatrix): string[] {
+  const lines = matrix.rows.flatMap((r) =>
+    COLUMNS.filter((c) => c.scheme === 'https' && expectsRoute(r, c)).flatMap((c) => {
+      const certificate = r.cells[c.key].certificate
+      return certificate ? [`  ${r.host} on ${c.key}: ${certificateSummary(certificate)}`] : []
+    }),
+  )
+  return lines.length ? ['Certificates:', ...lines] : []
 }

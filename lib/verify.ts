@@ -9,7 +9,7 @@
 import { auditIngresses, auditIngressRoutes } from './audit.ts'
 import { type Check, type CheckStatus, expectedRoutesCheck, loadBalancerCheck, type Obj, podsCheck, servicePortsCheck, traefikPodSelector } from './checks.ts'
 import { retryTransient } from './cluster.ts'
-import { formatMatrix, judgeMatrix, matrixCheckNames, type ProbeMatrix, probeTargets } from './probe.ts'
+import { formatCertificates, formatMatrix, judgeMatrix, matrixCheckNames, type ProbeMatrix, probeTargets } from './probe.ts'
 import { askMatrix } from './probe-http.ts'
 import {
   adminHosts,
@@ -112,7 +112,7 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   return { ok, summary, report }
 }
 
-/** The checks, then the reachability table with the matrix checks that did not pass spelled out under it. */
+/** The checks, then the reachability table, its checks that did not pass, and the certificates seen. */
 export function formatReport(report: VerifyReport): string {
   const mark: Record<CheckStatus, string> = { pass: 'ok  ', fail: 'FAIL', skip: 'skip', warn: 'warn' }
   const line = (c: Check) => `  [${mark[c.status]}] ${c.name}: ${c.detail}`
@@ -122,6 +122,7 @@ export function formatReport(report: VerifyReport): string {
   if (report.probes) {
     lines.push('', ...formatMatrix(report.probes))
     lines.push(...report.checks.filter((c) => isCell(c) && c.status !== 'pass').map(line))
+    lines.push(...formatCertificates(report.probes))
   }
   lines.push('', 'Hosts-file line for the admin UIs (on the machines you administer from):', `  ${report.hostsLine}`)
   return lines.join('\n')

@@ -18,6 +18,7 @@ import {
   type Column,
   COLUMNS,
   type Exchange,
+  formatCertificates,
   formatMatrix,
   judgeCell,
   judgeMatrix,
@@ -29,6 +30,7 @@ import {
   type Where,
 } from '../lib/probe.ts'
 import { askCell, askMatrix } from '../lib/probe-http.ts'
+import { formatReport } from '../lib/verify.ts'
 import { makeCertificates } from './certificates.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
@@ -158,7 +160,7 @@ const TABLE: [string, ProbeTarget, Column['key'], Exchange, boolean, string, str
     false,
     'LOOP',
     'fail',
-    /^redirect loop \(back to https:\/\/argocd\.home\.example\/\): .*server\.insecure/,
+    /^redirect loop: http:\/\/argocd\.home\.example\/ 307 -> https:\/\/argocd\.home\.example\/ 307 -> https:\/\/argocd\.home\.example\/ again; .*server\.insecure/,
   ],
   [
     'admin redirecting LAN users to the external address',
@@ -245,15 +247,21 @@ for (const [what, target, key, exchange, requireProbe, text, status, detail] of 
   })
 }
 
-cells('an admin HTTPS cell reports the certificate; verification errors do not fail it', () => {
-  const exchange: Exchange = { hops: [{ url: 'https://argocd.home.example/', status: 200, certificate: DEFAULT_CERT }], outcome: { kind: 'answered', status: 200 } }
+cells('an admin HTTPS cell reports the certificate once; verification errors do not fail it', () => {
+  const exchange: Exchange = {
+    hops: [
+      { url: 'https://argocd.home.example/', status: 302, location: '/login', certificate: DEFAULT_CERT },
+      { url: 'https://argocd.home.example/login', status: 200, certificate: DEFAULT_CERT },
+    ],
+    outcome: { kind: 'answered', status: 200 },
+  }
   const cell = judge(ARGOCD, 'internal:443', exchange)
-  assert.is(cell.status, 'pass')
-  assert.is(
-    cell.detail,
-    "HTTP 200; certificate: Traefik's default certificate (CN=TRAEFIK DEFAULT CERT, valid 2026-01-01 to 2027-01-01, not trusted: DEPTH_ZERO_SELF_SIGNED_CERT)",
-  )
+  assert.equal([cell.text, cell.status, cell.detail], ['302>200', 'pass', 'HTTP 200 after 1 redirect(s): https://argocd.home.example/ 302 -> https://argocd.home.example/login 200'])
   assert.equal(cell.certificate, DEFAULT_CERT)
+  assert.equal(cell.hops, [
+    { url: 'https://argocd.home.example/', status: 302, location: '/login' },
+    { url: 'https://argocd.home.example/login', status: 200 },
+  ])
 })
 
 cells.run()
@@ -324,7 +332,7 @@ matrix('matrixCheckNames names exactly the checks judgeMatrix made', () => {
   assert.equal([...matrixCheckNames(judged.matrix)].sort(), judged.checks.map((c) => c.name).sort())
 })
 
-matrix('the table: a row per host, a column per address and port, failing cells marked', () => {
+matrix('the table: a row per host, a column per address and port, failing cells marked; certificates where a route is expected', () => {
   const { matrix: m } = judgeMatrix(HEALTHY, ADDRESSES, { requireProbe: false })
   assert.equal(formatMatrix(m), [
     'Reachability (internal = INTERNAL_IP 127.0.0.200, external = EXTERNAL_IP 127.0.0.201; ! fails, ~ warns, (...) reported only):',
@@ -332,6 +340,8 @@ matrix('the table: a row per host, a column per address and port, failing cells 
     '  traefik.home.example   200          200           404          404',
     '  argocd.home.example    LOOP !       LOOP !        not checked  refused',
     '  shop.example (public)  (404)        (404)         200          200',
+  ])
+  assert.equal(formatCertificates(m), [
     'Certificates:',
     "  traefik.home.example on internal:443: Traefik's default certificate (CN=TRAEFIK DEFAULT CERT, valid 2026-01-01 to 2027-01-01, not trusted: DEPTH_ZERO_SELF_SIGNED_CERT)",
     "  shop.example on external:443: Traefik's default certificate (CN=TRAEFIK DEFAULT CERT, valid 2026-01-01 to 2027-01-01, not trusted: DEPTH_ZERO_SELF_SIGNED_CERT)",
@@ -344,6 +354,26 @@ matrix('the matrix is plain JSON (the --json report carries it)', () => {
   assert.equal(back.columns, ['internal:80', 'internal:443', 'external:80', 'external:443'])
   assert.equal(back.rows[1].cells['internal:80'].text, 'LOOP')
   assert.equal(back.rows[0].cells['internal:443'].certificate.subject, 'CN=TRAEFIK DEFAULT CERT')
+})
+
+matrix('the text report: the table instead of one line per cell, then what did not pass, then certificates', () => {
+  const { matrix: m, checks } = judgeMatrix(HEALTHY, ADDRESSES, { requireProbe: false })
+  const pods = { name: 'Traefik pods Running and Ready', status: 'pass' as const, detail: 'traefik-abc Running' }
+  const text = formatReport({ ok: false, context: 'homelab-test', checks: [pods, ...checks], probes: m, hostsLine: '127.0.0.200 traefik.home.example' })
+  const lines = text.split('\n')
+  assert.is(lines[0], '  [ok  ] Traefik pods Running and Ready: traefik-abc Running')
+  assert.match(lines[2], /^Reachability /)
+  assert.equal(
+    lines.filter((l) => l.startsWith('  [')).map((l) => l.split(': ')[0]),
+    [
+      '  [ok  ] Traefik pods Running and Ready',
+      '  [FAIL] argocd.home.example answers on INTERNAL_IP 127.0.0.200:80',
+      '  [FAIL] argocd.home.example answers on INTERNAL_IP 127.0.0.200:443',
+      '  [skip] argocd.home.example does not answer on EXTERNAL_IP 127.0.0.201:80',
+      '  [warn] shop.example (PUBLIC_PROBE_HOST) certificate on EXTERNAL_IP 127.0.0.201:443',
+    ],
+  )
+  assert.ok(lines.indexOf('Certificates:') > lines.findIndex((l) => l.includes('[warn]')))
 })
 
 matrix.run()
@@ -455,6 +485,7 @@ it('admin hosts: routed, Argo CD loop, redirect to the external address, exposed
     )
     // Asked with the host name in SNI: Traefik's default certificate, reported, not trusted.
     const certificate = m.rows[0].cells['internal:443'].certificate!
+    assert.ok(certificate, 'the HTTPS cell carries the certificate')
     assert.equal([certificate.subject, certificate.issuer, certificate.trusted, certificate.verifyError], [
       'CN=TRAEFIK DEFAULT CERT',
       'CN=TRAEFIK DEFAULT CERT',
@@ -463,10 +494,10 @@ it('admin hosts: routed, Argo CD loop, redirect to the external address, exposed
     ])
     assert.match(certificate.validTo, /^\d{4}-\d{2}-\d{2}$/)
     assert.equal(
-      at(asked, 'argocd.home.example')['internal:80'].hops.map((h) => [h.url, h.status]),
+      at(asked, 'argocd.home.example')['internal:80'].hops.map((h) => [h.url, h.status, h.certificate?.subject]),
       [
-        ['http://argocd.home.example/', 307],
-        ['https://argocd.home.example/', 307],
+        ['http://argocd.home.example/', 307, undefined],
+        ['https://argocd.home.example/', 307, 'CN=TRAEFIK DEFAULT CERT'],
       ],
     )
     assert.is(checks.filter((c) => c.status === 'fail').length, 4)
