@@ -47,6 +47,8 @@ export type Config = {
   traefikPhoneHome: boolean
   /** Names this configuration on every object it creates; '' derives it (lib/ownership.ts). */
   instance: string
+  /** A host the public entrypoints serve, for 04-verify to ask on EXTERNAL_IP; '' for none. */
+  publicProbeHost: string
 }
 
 export const ACME_DIRECTORIES = {
@@ -88,6 +90,7 @@ export const SETTINGS: Record<string, Setting> = {
     default: '',
     help: 'names this configuration on the objects it creates (default: <TRAEFIK_NAMESPACE>.<DOMAIN>); set it to run two configurations in one cluster',
   },
+  PUBLIC_PROBE_HOST: { default: '', help: 'a host your public entrypoints serve, for 04-verify to ask on EXTERNAL_IP' },
 }
 
 /** The official chart repository, used only when TRAEFIK_CHART names the `traefik` repo. */
@@ -250,6 +253,15 @@ export function validate(
     dnsLabelProblem(v) === undefined && v.length <= 40 ? undefined : 'is not a short name (lowercase letters, digits and -, at most 40, e.g. home-lab)',
   )
 
+  const publicProbeHost = get('PUBLIC_PROBE_HOST').replace(/\.$/, '')
+  check('PUBLIC_PROBE_HOST', publicProbeHost, dnsNameProblem)
+  const adminNames = ['traefik', ...internalRoutes.map((r) => r.name)].map((n) => `${n}.${domain}`)
+  if (adminNames.includes(publicProbeHost)) {
+    problems.push(
+      `PUBLIC_PROBE_HOST: ${JSON.stringify(publicProbeHost)} is an admin host, which must not answer on EXTERNAL_IP; name a host your public entrypoints serve, or leave it empty`,
+    )
+  }
+
   return {
     kubeContext,
     internalIp,
@@ -269,6 +281,7 @@ export function validate(
     internalRoutes,
     traefikPhoneHome,
     instance,
+    publicProbeHost,
   }
 }
 

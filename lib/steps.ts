@@ -6,7 +6,7 @@ import { ensureAddressPools } from './metallb.ts'
 import { applyInternalRoutes } from './routes.ts'
 import { DEFAULT_TIMEOUT_SECONDS, type StepContext, type StepResult } from './step.ts'
 import { installTraefik, traefikPreflight } from './traefik.ts'
-import { formatReport, verifyIngress } from './verify.ts'
+import { formatReport, type ProbeFlags, verifyIngress } from './verify.ts'
 
 export type StepDefinition = {
   id: string
@@ -26,7 +26,7 @@ export const STEPS: StepDefinition[] = [
     id: '04',
     name: '04-verify',
     run: async (ctx, args) => {
-      const result = await verifyIngress({ ...ctx, probe: !args['no-probe'] })
+      const result = await verifyIngress({ ...ctx, ...probeFlagsFrom(args) })
       if (args.json) process.stdout.write(JSON.stringify(result.report, null, 2) + '\n')
       else process.stderr.write(formatReport(result.report) + '\n')
       return result
@@ -51,9 +51,18 @@ export function timeoutFrom(args: ScriptContext['args']): number {
   return Number(raw)
 }
 
+export function probeFlagsFrom(args: ScriptContext['args']): ProbeFlags {
+  if (args['no-probe'] && args['require-probe']) {
+    throw new UserError('--no-probe and --require-probe contradict each other: drop one of them', EXIT.config)
+  }
+  return { probe: !args['no-probe'], requireProbe: args['require-probe'] === true }
+}
+
 /** Builds the step context: flags first, then configuration, then the (guarded) cluster. */
 export function stepContext(ctx: ScriptContext): StepContext {
   const timeoutSeconds = timeoutFrom(ctx.args)
+  // Checked here so that run-all refuses contradicting flags before 01 changes anything.
+  probeFlagsFrom(ctx.args)
   const config = ctx.config()
   return { config, cluster: ctx.cluster(), log: ctx.log, dryRun: ctx.args['dry-run'] === true, timeoutSeconds }
 }

@@ -4,7 +4,7 @@
  * addresses, asks Traefik for each admin host on both of them.
  *
  * The judgements are pure functions of API objects (checks.ts, audit.ts), tested on recorded objects;
- * the HTTP probe is probe.ts.
+ * the reachability matrix is judged in probe.ts and asked in probe-http.ts.
  */
 import { auditIngresses, auditIngressRoutes } from './audit.ts'
 import {
@@ -23,7 +23,8 @@ import {
 } from './checks.ts'
 import { retryTransient } from './cluster.ts'
 import { CRD_CHART_ANNOTATION, PROBE_CRD } from './crds.ts'
-import { probeCheck, probeHttp } from './probe.ts'
+import { formatCertificates, formatMatrix, judgeMatrix, matrixCheckNames, type ProbeMatrix, probeTargets } from './probe.ts'
+import { askMatrix } from './probe-http.ts'
 import {
   adminHosts,
   EXTERNAL_SERVICE,
@@ -36,11 +37,14 @@ import {
 import type { StepContext, StepResult } from './step.ts'
 import { watchUntil, type WatchState } from './wait.ts'
 
-export type VerifyReport = { ok: boolean; context: string; checks: Check[]; hostsLine: string }
+export type VerifyReport = { ok: boolean; context: string; checks: Check[]; probes?: ProbeMatrix; hostsLine: string }
+
+/** `probe`: ask Traefik over HTTP(S); `requireProbe`: a cell this machine cannot reach fails instead of being skipped. */
+export type ProbeFlags = { probe: boolean; requireProbe?: boolean }
 
 // --- the step
 
-export async function verifyIngress(ctx: StepContext & { probe: boolean }): Promise<StepResult & { report: VerifyReport }> {
+export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<StepResult & { report: VerifyReport }> {
   const { config, cluster, log } = ctx
   const ns = config.traefikNamespace
   log.step(`04-verify: Traefik in ${ns}, ${EXTERNAL_SERVICE} on ${config.externalIp}, ${INTERNAL_SERVICE} on ${config.internalIp}`)
@@ -124,24 +128,33 @@ export async function verifyIngress(ctx: StepContext & { probe: boolean }): Prom
   checks.push(...auditIngressRoutes(routes.items, adminHosts(config), publicEntrypoints))
   checks.push(...auditIngresses(ingresses.items as Obj[], adminHosts(config), publicEntrypoints))
 
+  let probes: ProbeMatrix | undefined
   if (ctx.probe) {
-    for (const host of adminHosts(config)) {
-      const path = host.startsWith('traefik.') ? '/dashboard/' : '/'
-      const [internal, external] = await Promise.all([probeHttp(config.internalIp, host, path), probeHttp(config.externalIp, host, path)])
-      checks.push(...probeCheck(host, internal, external, config))
-    }
+    const addresses = { internal: config.internalIp, external: config.externalIp }
+    const judged = judgeMatrix(await askMatrix(probeTargets(config), addresses), addresses, { requireProbe: ctx.requireProbe === true })
+    checks.push(...judged.checks)
+    probes = judged.matrix
   }
 
   const ok = checks.every((c) => c.status !== 'fail')
-  const report: VerifyReport = { ok, context: cluster.context, checks, hostsLine: hostsFileLine(config) }
+  const report: VerifyReport = { ok, context: cluster.context, checks, ...(probes ? { probes } : {}), hostsLine: hostsFileLine(config) }
   const count = (s: CheckStatus) => checks.filter((c) => c.status === s).length
   const summary = `04-verify: ${ok ? 'OK' : 'FAILED'}: ${count('pass')} passed, ${count('fail')} failed, ${count('skip')} skipped`
   return { ok, summary, report }
 }
 
+/** The checks, then the reachability table, its checks that did not pass, and the certificates seen. */
 export function formatReport(report: VerifyReport): string {
   const mark: Record<CheckStatus, string> = { pass: 'ok  ', fail: 'FAIL', skip: 'skip', warn: 'warn' }
-  const lines = report.checks.map((c) => `  [${mark[c.status]}] ${c.name}: ${c.detail}`)
+  const line = (c: Check) => `  [${mark[c.status]}] ${c.name}: ${c.detail}`
+  const fromMatrix = report.probes ? matrixCheckNames(report.probes) : new Set<string>()
+  const isCell = (c: Check) => fromMatrix.has(c.name)
+  const lines = report.checks.filter((c) => !isCell(c)).map(line)
+  if (report.probes) {
+    lines.push('', ...formatMatrix(report.probes))
+    lines.push(...report.checks.filter((c) => isCell(c) && c.status !== 'pass').map(line))
+    lines.push(...formatCertificates(report.probes))
+  }
   lines.push('', 'Hosts-file line for the admin UIs (on the machines you administer from):', `  ${report.hostsLine}`)
   return lines.join('\n')
 }

@@ -8,13 +8,15 @@ await runScript(
     description:
       'Proves the result: Traefik pods Running and Ready, each LoadBalancer EXTERNAL-IP equal to its\n' +
       'configured address, every IngressRoute in the cluster that serves an admin host bound only to\n' +
-      'internal entrypoints, and, where this machine reaches the addresses, each admin host answering on\n' +
-      'INTERNAL_IP and not on EXTERNAL_IP. Prints the hosts-file line. Exit 0 only when all of it holds.\n' +
-      'Changes nothing.',
+      'internal entrypoints, and a reachability matrix: each admin host (and PUBLIC_PROBE_HOST) asked on\n' +
+      'INTERNAL_IP and EXTERNAL_IP, ports 80 and 443, where this machine reaches them; admin hosts must be\n' +
+      'routed on INTERNAL_IP and get 404 or nothing on EXTERNAL_IP. Prints the hosts-file line.\n' +
+      'Exit 0 only when all of it holds. Changes nothing.',
     common: ['env-file', 'context', 'timeout'],
     options: {
       json: { type: 'boolean', help: 'print a machine-readable report on stdout' },
       'no-probe': { type: 'boolean', help: 'skip the HTTP requests to INTERNAL_IP and EXTERNAL_IP' },
+      'require-probe': { type: 'boolean', help: 'fail when an address cannot be reached from here (default: "not checked", skipped)' },
     },
   },
   import.meta.url,

@@ -13,6 +13,7 @@ await runScript(
       from: { type: 'string', arg: 'STEP', help: 'start at this step (01, 02, 03, 04 or its name)' },
       json: { type: 'boolean', help: "print 04-verify's report as JSON on stdout" },
       'no-probe': { type: 'boolean', help: "skip 04-verify's HTTP requests" },
+      'require-probe': { type: 'boolean', help: '04-verify fails when an address cannot be reached from here (default: skipped)' },
     },
   },
   import.meta.url,

@@ -55,6 +55,14 @@ for (const script of SCRIPTS) {
   })
 }
 
+help('04-verify and run-all offer --require-probe next to --no-probe', () => {
+  for (const script of ['04-verify', 'run-all']) {
+    const r = run(script, ['--help'])
+    assert.match(r.stdout, /--no-probe /)
+    assert.match(r.stdout, /--require-probe +.*cannot be reached from here/)
+  }
+})
+
 help('an unknown flag is a usage error with a suggestion', () => {
   const r = run('02-traefik', ['--dryrun', '--env-file', VALID])
   assert.is(r.code, 2)
@@ -101,6 +109,14 @@ config('a bad --timeout is a usage error', () => {
   const r = run('04-verify', ['--env-file', VALID, '--timeout', 'soon'])
   assert.is(r.code, 2)
   assert.match(r.stderr, /--timeout soon: expected a whole number of seconds/)
+})
+
+config('--no-probe and --require-probe together are a usage error, before anything runs', () => {
+  for (const script of ['04-verify', 'run-all']) {
+    const r = run(script, ['--env-file', VALID, '--no-probe', '--require-probe'])
+    assert.is(r.code, 2, r.stderr)
+    assert.match(r.stderr, /--no-probe and --require-probe contradict each other/)
+  }
 })
 
 config.run()

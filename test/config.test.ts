@@ -46,6 +46,7 @@ valid('defaults fill every optional setting', () => {
     { name: 'longhorn', namespace: 'longhorn-system', service: 'longhorn-frontend', port: 80 },
   ])
   assert.is(config.traefikPhoneHome, false)
+  assert.is(config.publicProbeHost, '')
 })
 
 valid('every setting is parsed from the full file', () => {
@@ -56,6 +57,7 @@ valid('every setting is parsed from the full file', () => {
   assert.is(config.metallbAnnotationPrefix, 'metallb.universe.tf')
   assert.equal(config.internalRoutes[1], { name: 'grafana', namespace: 'monitoring', service: 'grafana', port: 3000 })
   assert.is(config.traefikPhoneHome, true)
+  assert.is(config.publicProbeHost, 'blog.example.org')
 })
 
 valid('a local chart path resolves against the working directory', () => {

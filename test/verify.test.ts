@@ -7,7 +7,6 @@ import { loadConfig } from '../lib/config.ts'
 import { adminHosts, INTERNAL_ENTRYPOINTS, PUBLIC_ENTRYPOINTS } from '../lib/render.ts'
 import { auditIngresses, auditIngressRoutes, hostsInRule } from '../lib/audit.ts'
 import { expectedRoutesCheck, latestEvent, loadBalancerCheck, podsCheck, servicePortsCheck } from '../lib/checks.ts'
-import { probeCheck } from '../lib/probe.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const config = loadConfig({ envFile: path.join(ROOT, 'test', 'integration', 'test.env'), env: {}, cwd: ROOT })
@@ -166,32 +165,3 @@ routes('hostsInRule reads every Host matcher', () => {
 })
 
 routes.run()
-
-// ---
-const probes = suite('verify: HTTP probes')
-
-probes('an admin host answering internally and 404 externally passes', () => {
-  const checks = probeCheck('argocd.home.example', { reachable: true, status: 200 }, { reachable: true, status: 404 }, config)
-  assert.equal(checks.map((c) => c.status), ['pass', 'pass'])
-})
-
-probes('an admin host answering on the external address fails', () => {
-  const checks = probeCheck('argocd.home.example', { reachable: true, status: 200 }, { reachable: true, status: 200 }, config)
-  assert.equal(checks[1], {
-    name: 'argocd.home.example does not answer on EXTERNAL_IP 127.0.0.201',
-    status: 'fail',
-    detail: 'HTTP 200: the admin UI is reachable through the public address',
-  })
-})
-
-probes('unreachable addresses are skipped with the reason, not passed', () => {
-  const checks = probeCheck('argocd.home.example', { reachable: false, error: 'ECONNREFUSED' }, { reachable: false, error: 'ECONNREFUSED' }, config)
-  assert.equal(checks.map((c) => c.status), ['skip', 'skip'])
-  assert.match(checks[0].detail, /cannot reach 127\.0\.0\.200:80 from here \(ECONNREFUSED\)/)
-})
-
-probes('a 404 on the internal address means the route is missing', () => {
-  assert.is(probeCheck('argocd.home.example', { reachable: true, status: 404 }, { reachable: false, error: 'x' }, config)[0].status, 'fail')
-})
-
-probes.run()

@@ -110,7 +110,7 @@ rf('an address outside every pool stops 02-traefik with a fix-it message, before
 rf('an admin IngressRoute someone else put on web makes 04-verify fail and name it', () => {
   applyYaml(ROGUE_ARGOCD_ROUTE)
   try {
-    const r = runScript('04-verify', ['--json', '--timeout', '30'])
+    const r = runScript('04-verify', ['--json', '--no-probe', '--timeout', '30'])
     assert.is(r.code, 1, r.output)
     const report = JSON.parse(r.stdout)
     const failed = report.checks.filter((c: any) => c.status === 'fail')
@@ -124,7 +124,7 @@ rf('an admin IngressRoute someone else put on web makes 04-verify fail and name 
 rf('an admin host on a plain Ingress with no entrypoints annotation makes 04-verify fail and name it', () => {
   applyYaml(ADMIN_INGRESSES)
   try {
-    const r = runScript('04-verify', ['--json', '--timeout', '30'])
+    const r = runScript('04-verify', ['--json', '--no-probe', '--timeout', '30'])
     assert.is(r.code, 1, r.output)
     const failed = JSON.parse(r.stdout).checks.filter((c: any) => c.status === 'fail')
     assert.equal(failed.map((c: any) => c.name), ['Ingress default/longhorn-ingress (longhorn.home.example) only on internal entrypoints'])
