@@ -5,8 +5,9 @@
  * differ, stamps each with the chart it came from, and never deletes one.
  */
 import type { Cluster } from './cluster.ts'
-import { commandFailed, isNotFound, retryTransient } from './cluster.ts'
+import { commandFailed, retryTransient } from './cluster.ts'
 import { subsetDifference } from './objects.ts'
+import { rawRead } from './raw.ts'
 import { toYamlDocuments, type Manifest } from './render.ts'
 
 export const CRD_GROUP = 'traefik.io'
@@ -33,11 +34,11 @@ export async function crdsBehind(cluster: Cluster, desired: Manifest[]): Promise
   const changes: CrdChange[] = []
   for (const crd of desired) {
     const name = crd.metadata.name
-    let live: { spec?: unknown; metadata?: { annotations?: Record<string, string> } }
-    try {
-      live = (await retryTransient(() => cluster.apiext.readCustomResourceDefinition({ name }))) as typeof live
-    } catch (err) {
-      if (!isNotFound(err)) throw err
+    // Raw JSON: the typed client renames x-kubernetes-* schema fields.
+    const live: { spec?: unknown; metadata?: { annotations?: Record<string, string> } } | undefined = await retryTransient(() =>
+      rawRead(cluster, { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name }),
+    )
+    if (!live) {
       changes.push({ name, reason: 'missing' })
       continue
     }

@@ -6,8 +6,9 @@
  */
 import YAML from 'yaml'
 import type { Cluster } from './cluster.ts'
-import { isNotFound, retryTransient } from './cluster.ts'
+import { retryTransient } from './cluster.ts'
 import { subsetDifference } from './objects.ts'
+import { rawRead } from './raw.ts'
 import type { Manifest } from './render.ts'
 
 export type Drift = { ref: string; what: string }
@@ -29,15 +30,10 @@ export async function releaseDrift(cluster: Cluster, manifest: string, namespace
   const drifts = await Promise.all(
     objects.map(async (o): Promise<Drift | undefined> => {
       const ref = `${o.kind} ${o.metadata.namespace ?? namespace}/${o.metadata.name}`
-      let live: unknown
-      try {
-        live = await retryTransient(() =>
-          cluster.objects.read({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, namespace: o.metadata.namespace ?? namespace } }),
-        )
-      } catch (err) {
-        if (isNotFound(err)) return { ref, what: 'missing' }
-        throw err
-      }
+      const live = await retryTransient(() =>
+        rawRead(cluster, { apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace ?? namespace }),
+      )
+      if (live === undefined) return { ref, what: 'missing' }
       const where = subsetDifference(setByChart(o), live)
       return where ? { ref, what: `changed at ${where}` } : undefined
     }),

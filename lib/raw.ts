@@ -1,0 +1,61 @@
+/**
+ * API objects exactly as the server sends them (plain JSON). The typed clients of
+ * @kubernetes/client-node rename some fields (`x-kubernetes-validations` becomes
+ * `xKubernetesValidations`) and drop fields their models do not know, so comparing what a chart
+ * sets with what the cluster holds needs the raw form.
+ */
+import https from 'node:https'
+import type { Cluster } from './cluster.ts'
+
+type Resource = { name: string; namespaced: boolean; kind: string }
+
+const discovery = new WeakMap<Cluster, Map<string, Promise<Resource[]>>>()
+
+/** GET `path` on the API server; undefined on 404, an error carrying `code` on any other failure. */
+export async function rawGet(cluster: Cluster, path: string): Promise<any | undefined> {
+  const options: https.RequestOptions = {}
+  await cluster.kc.applyToHTTPSOptions(options)
+  const url = new URL(path, cluster.server)
+  return new Promise((resolve, reject) => {
+    const request = https.request(url, { ...options, method: 'GET', headers: { ...options.headers, Accept: 'application/json' } }, (response) => {
+      let body = ''
+      response.setEncoding('utf8')
+      response.on('data', (chunk) => (body += chunk))
+      response.on('end', () => {
+        if (response.statusCode === 404) return resolve(undefined)
+        if (response.statusCode !== 200) {
+          return reject(Object.assign(new Error(`GET ${path}: HTTP ${response.statusCode}: ${body.slice(0, 300)}`), { code: response.statusCode, body }))
+        }
+        resolve(JSON.parse(body))
+      })
+    })
+    request.on('error', reject)
+    request.end()
+  })
+}
+
+async function resources(cluster: Cluster, apiVersion: string): Promise<Resource[]> {
+  let cache = discovery.get(cluster)
+  if (!cache) discovery.set(cluster, (cache = new Map()))
+  let list = cache.get(apiVersion)
+  if (!list) {
+    const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`
+    list = rawGet(cluster, path).then((r) => (r?.resources ?? []) as Resource[])
+    cache.set(apiVersion, list)
+  }
+  return list
+}
+
+/** The object's URL path, from API discovery (its plural and whether it is namespaced). */
+export async function objectPath(cluster: Cluster, o: { apiVersion: string; kind: string; name: string; namespace?: string }): Promise<string> {
+  const resource = (await resources(cluster, o.apiVersion)).find((r) => r.kind === o.kind && !r.name.includes('/'))
+  if (!resource) throw new Error(`the API server does not serve ${o.kind} in ${o.apiVersion}`)
+  const base = o.apiVersion.includes('/') ? `/apis/${o.apiVersion}` : `/api/${o.apiVersion}`
+  const scope = resource.namespaced ? `/namespaces/${encodeURIComponent(o.namespace ?? 'default')}` : ''
+  return `${base}${scope}/${resource.name}/${encodeURIComponent(o.name)}`
+}
+
+/** One object as raw JSON, or undefined when it does not exist. */
+export async function rawRead(cluster: Cluster, o: { apiVersion: string; kind: string; name: string; namespace?: string }): Promise<any | undefined> {
+  return rawGet(cluster, await objectPath(cluster, o))
+}
