@@ -28,8 +28,8 @@ export type RuleNode =
   | { kind: 'and'; left: RuleNode; right: RuleNode }
   | { kind: 'or'; left: RuleNode; right: RuleNode }
   | { kind: 'not'; operand: RuleNode }
-  /** `name` is the matcher's canonical spelling (`PathPrefix` for `pathprefix`). */
-  | { kind: 'matcher'; name: string; args: string[] }
+  /** `name` is the matcher's canonical spelling (`PathPrefix` for `pathprefix`) in `syntax`. */
+  | { kind: 'matcher'; name: string; args: string[]; syntax: RuleSyntax }
 
 export type ParsedRule = { ok: true; tree: RuleNode } | { ok: false; error: string }
 
@@ -95,7 +95,7 @@ class RuleSyntaxError extends Error {}
 export function parseRule(rule: string, syntax: RuleSyntax = 'v3'): ParsedRule {
   try {
     const tokens = tokenize(rule)
-    const parser = new RuleParser(tokens, MATCHERS[syntax])
+    const parser = new RuleParser(tokens, syntax)
     const tree = parser.parseWhole()
     validate(tree, syntax)
     return { ok: true, tree }
@@ -201,10 +201,10 @@ function readInterpretedString(rule: string, start: number): [string, number] {
 class RuleParser {
   private i = 0
   private readonly tokens: Token[]
-  private readonly matchers: Record<string, MatcherSpec>
-  constructor(tokens: Token[], matchers: Record<string, MatcherSpec>) {
+  private readonly syntax: RuleSyntax
+  constructor(tokens: Token[], syntax: RuleSyntax) {
     this.tokens = tokens
-    this.matchers = matchers
+    this.syntax = syntax
   }
 
   parseWhole(): RuleNode {
@@ -266,7 +266,7 @@ class RuleParser {
     }
     if (token.type === 'ident') {
       this.i++
-      const name = canonicalName(token.value, this.matchers)
+      const name = canonicalName(token.value, MATCHERS[this.syntax])
       if (!name) throw new RuleSyntaxError(`unsupported function: ${token.value}`)
       this.expect('(', `( after ${token.value}`)
       const args: string[] = []
@@ -285,7 +285,7 @@ class RuleParser {
         this.i++
       }
       this.expect(')', `, or ) in the arguments of ${token.value}`)
-      return { kind: 'matcher', name, args }
+      return { kind: 'matcher', name, args, syntax: this.syntax }
     }
     throw new RuleSyntaxError(`expected a matcher, found ${describe(token)} at ${token.pos}`)
   }
@@ -359,20 +359,20 @@ type AtomValue = boolean | { unknown: string }
 export function ruleServesHost(rule: string, host: string, syntax: RuleSyntax = 'v3'): HostVerdict {
   const parsed = parseRule(rule, syntax)
   if (!parsed.ok) return { verdict: 'unknown', reason: `Traefik rejects this rule: ${parsed.error}`, traefikRejects: true }
-  return judgeHost(parsed.tree, host, syntax)
+  return judgeHost(parsed.tree, host)
 }
 
-/** The judgement on a parsed rule (or a conjunction of rules built from several, e.g. parent and child routers). */
-export function judgeHost(tree: RuleNode, host: string, syntax: RuleSyntax = 'v3'): HostVerdict {
+/** The judgement on a parsed rule, or on a conjunction of several (a child router under its parents). */
+export function judgeHost(tree: RuleNode, host: string): HostVerdict {
   const name = host.toLowerCase().replace(/\.$/, '')
-  const verdicts = [name, `${name}.`].map((requestHost) => judgeRequestHost(tree, requestHost, requestHost.endsWith('.') ? `${UNROUTED_HOST}.` : UNROUTED_HOST, syntax))
+  const verdicts = [name, `${name}.`].map((requestHost) => judgeRequestHost(tree, requestHost, requestHost.endsWith('.') ? `${UNROUTED_HOST}.` : UNROUTED_HOST))
   const yes = verdicts.filter((v) => v.verdict === 'yes')
   if (yes.length) return { verdict: 'yes', catchAll: yes.every((v) => v.verdict === 'yes' && v.catchAll) }
   return verdicts.find((v) => v.verdict === 'unknown') ?? { verdict: 'no' }
 }
 
-function judgeRequestHost(tree: RuleNode, host: string, unrouted: string, syntax: RuleSyntax): HostVerdict {
-  const valueAt = (requestHost: string) => (node: MatcherNode) => hostMatcherValue(node, requestHost, syntax)
+function judgeRequestHost(tree: RuleNode, host: string, unrouted: string): HostVerdict {
+  const valueAt = (requestHost: string) => (node: MatcherNode) => hostMatcherValue(node, requestHost)
   const atHost = valueAt(host)
   const atUnrouted = valueAt(unrouted)
 
@@ -385,7 +385,7 @@ function judgeRequestHost(tree: RuleNode, host: string, unrouted: string, syntax
     if (node.kind === 'not') return collect(node.operand)
     const key = atomKey(node)
     if (variables.has(key)) return
-    if (!MATCHERS[syntax][node.name].host) return void variables.set(key, variables.size)
+    if (!isHostMatcher(node)) return void variables.set(key, variables.size)
     const value = atHost(node)
     if (typeof value === 'boolean') return
     variables.set(key, variables.size)
@@ -422,7 +422,7 @@ function judgeRequestHost(tree: RuleNode, host: string, unrouted: string, syntax
 
   // Does a Host/HostRegexp matcher (not negated) pick this host out: match it, but not a host name
   // nothing routes? If none does, the rule serves the host only as it serves every host.
-  const positive = positiveHostMatchers(tree, syntax)
+  const positive = positiveHostMatchers(tree)
   if (positive.some((m) => atHost(m) === true && atUnrouted(m) === false)) return { verdict: 'yes', catchAll: false }
   const unreadable = positive.filter((m) => typeof atHost(m) !== 'boolean' || typeof atUnrouted(m) !== 'boolean')
   if (unreadable.length) {
@@ -435,18 +435,23 @@ function judgeRequestHost(tree: RuleNode, host: string, unrouted: string, syntax
 type MatcherNode = RuleNode & { kind: 'matcher' }
 
 /** Host matchers under an even number of `!`. */
-function positiveHostMatchers(node: RuleNode, syntax: RuleSyntax, negated = false): MatcherNode[] {
-  if (node.kind === 'and' || node.kind === 'or') return [...positiveHostMatchers(node.left, syntax, negated), ...positiveHostMatchers(node.right, syntax, negated)]
-  if (node.kind === 'not') return positiveHostMatchers(node.operand, syntax, !negated)
-  return !negated && MATCHERS[syntax][node.name].host ? [node] : []
+function positiveHostMatchers(node: RuleNode, negated = false): MatcherNode[] {
+  if (node.kind === 'and' || node.kind === 'or') return [...positiveHostMatchers(node.left, negated), ...positiveHostMatchers(node.right, negated)]
+  if (node.kind === 'not') return positiveHostMatchers(node.operand, !negated)
+  return !negated && isHostMatcher(node) ? [node] : []
 }
 
-function atomKey(node: { name: string; args: string[] }): string {
-  return JSON.stringify([node.name, ...node.args])
+function isHostMatcher(node: MatcherNode): boolean {
+  return MATCHERS[node.syntax][node.name].host === true
+}
+
+function atomKey(node: MatcherNode): string {
+  return JSON.stringify([node.syntax, node.name, ...node.args])
 }
 
 /** The value of a Host/HostHeader/HostRegexp matcher for one request host (lower case). */
-function hostMatcherValue(node: MatcherNode, host: string, syntax: RuleSyntax): AtomValue {
+function hostMatcherValue(node: MatcherNode, host: string): AtomValue {
+  const syntax = node.syntax
   if (node.name === 'HostRegexp') {
     if (syntax === 'v2') return { unknown: `v2 HostRegexp templates are not read by the audit: HostRegexp(${node.args.map((a) => `\`${a}\``).join(', ')})` }
     const translated = translateGoRegexp(node.args[0])

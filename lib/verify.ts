@@ -6,7 +6,7 @@
  * The judgements are pure functions of API objects (checks.ts, audit.ts), tested on recorded objects;
  * the HTTP probe is probe.ts.
  */
-import { auditIngresses, auditIngressRoutes } from './audit.ts'
+import { auditIngresses, auditIngressRoutes, auditSettings } from './audit.ts'
 import { type Check, type CheckStatus, expectedRoutesCheck, loadBalancerCheck, type Obj, podsCheck, servicePortsCheck, traefikPodSelector } from './checks.ts'
 import { retryTransient } from './cluster.ts'
 import { probeCheck, probeHttp } from './probe.ts'
@@ -69,14 +69,19 @@ export async function verifyIngress(ctx: StepContext & { probe: boolean }): Prom
     },
   })
 
-  const [allServices, routes, namespaces, ingresses] = await Promise.all([
-    cluster.core.listServiceForAllNamespaces(),
-    retryTransient(() => cluster.custom.listClusterCustomObject({ group: 'traefik.io', version: 'v1alpha1', plural: 'ingressroutes' })).catch((err) => {
+  // A traefik.io list answers 404 when Traefik's CRDs are not installed: then there are none.
+  const listTraefikObjects = (plural: string) =>
+    retryTransient(() => cluster.custom.listClusterCustomObject({ group: 'traefik.io', version: 'v1alpha1', plural })).catch((err) => {
       if ((err as { code?: number }).code === 404) return { items: [] }
       throw err
-    }) as Promise<{ items: Obj[] }>,
+    }) as Promise<{ items: Obj[] }>
+  const [allServices, routes, namespaces, ingresses, traefikServices, ingressClasses] = await Promise.all([
+    cluster.core.listServiceForAllNamespaces(),
+    listTraefikObjects('ingressroutes'),
     cluster.core.listNamespace(),
     cluster.networking.listIngressForAllNamespaces(),
+    listTraefikObjects('traefikservices'),
+    cluster.networking.listIngressClass(),
   ])
   // Every Service in the cluster is known now, to name whoever holds an address.
   const checks = waitedChecks(lastState, allServices.items as Obj[])
@@ -90,8 +95,10 @@ export async function verifyIngress(ctx: StepContext & { probe: boolean }): Prom
   checks.push(servicePortsCheck(internalService, INTERNAL_SERVICE, INTERNAL_ENTRYPOINTS))
   const namespaceNames = new Set(namespaces.items.map((n) => n.metadata?.name ?? ''))
   checks.push(...expectedRoutesCheck(config, routes.items, namespaceNames))
-  checks.push(...auditIngressRoutes(routes.items, adminHosts(config), publicEntrypoints))
-  checks.push(...auditIngresses(ingresses.items as Obj[], adminHosts(config), publicEntrypoints))
+  // Default entrypoints, rule syntax and Ingress class as the running Traefik pods were started with.
+  const settings = auditSettings([...lastState[0].values()] as Obj[])
+  checks.push(...auditIngressRoutes(routes.items, adminHosts(config), publicEntrypoints, { ...settings, traefikServices: traefikServices.items }))
+  checks.push(...auditIngresses(ingresses.items as Obj[], adminHosts(config), publicEntrypoints, { ...settings, ingressClasses: ingressClasses.items as Obj[] }))
 
   if (ctx.probe) {
     for (const host of adminHosts(config)) {
