@@ -74,7 +74,6 @@ export function translateGoRegexp(pattern: string): GoRegexpTranslation {
 class Parser {
   private readonly runes: number[]
   private pos = 0
-  private readonly names = new Set<string>()
   constructor(pattern: string) {
     this.runes = [...pattern].map((c) => c.codePointAt(0)!)
   }
@@ -178,8 +177,6 @@ class Parser {
         const end = rest.indexOf('>')
         const name = end < 0 ? '' : rest.slice(0, end)
         if (end < 0 || !/^[A-Za-z0-9_]+$/.test(name)) throw invalid(`invalid named capture: ${name || '(no name)'}`)
-        if (this.names.has(name)) throw invalid(`duplicate capture group name: ${name}`)
-        this.names.add(name)
         this.pos += named + [...name].length + 1
       } else {
         this.pos++ // ?
