@@ -30,6 +30,8 @@ function snapshot(name: string, note: string): void {
     allServices: items('services', '--all-namespaces'),
     ingressRoutes: items('ingressroutes.traefik.io', '--all-namespaces'),
     ingresses: items('ingresses.networking.k8s.io', '--all-namespaces'),
+    traefikServices: items('traefikservices.traefik.io', '--all-namespaces'),
+    ingressClasses: items('ingressclasses.networking.k8s.io'),
     namespaces: items('namespaces').map((n) => n.metadata.name),
   }
   fs.writeFileSync(path.join(OUT, `${name}.json`), JSON.stringify(data, null, 1) + '\n')
