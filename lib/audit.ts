@@ -75,7 +75,7 @@ export function hostsInRule(rule: string): string[] {
  */
 export function defaultEntrypoints(deploymentArgs: string[], allEntrypoints: string[]): string[] {
   const flags = entrypointFlags(deploymentArgs)
-  const marked = [...flags].filter(([, f]) => f.asDefault).map(([name]) => name)
+  const marked = [...flags.values()].filter((f) => f.asDefault).map((f) => f.name)
   const named = (name: string) => allEntrypoints.find((e) => e.toLowerCase() === name.toLowerCase()) ?? name
   if (marked.length) {
     const names = marked.map(named)
@@ -85,12 +85,12 @@ export function defaultEntrypoints(deploymentArgs: string[], allEntrypoints: str
 }
 
 /** `--entryPoints.NAME.asDefault[=BOOL]` and `--entryPoints.NAME.address=ADDR`, by lower-case name (Traefik's flags ignore case). */
-function entrypointFlags(args: string[]): Map<string, { asDefault?: boolean; address?: string }> {
-  const flags = new Map<string, { asDefault?: boolean; address?: string }>()
+function entrypointFlags(args: string[]): Map<string, { name: string; asDefault?: boolean; address?: string }> {
+  const flags = new Map<string, { name: string; asDefault?: boolean; address?: string }>()
   for (const arg of args) {
     const m = /^--entrypoints\.([^.=]+)\.(asdefault|address)(?:=(.*))?$/i.exec(arg)
     if (!m) continue
-    const entry = flags.get(m[1].toLowerCase()) ?? {}
+    const entry = flags.get(m[1].toLowerCase()) ?? { name: m[1] }
     if (m[2].toLowerCase() === 'address') entry.address = m[3] ?? ''
     else entry.asDefault = m[3] === undefined || m[3].toLowerCase() === 'true'
     flags.set(m[1].toLowerCase(), entry)
@@ -104,21 +104,23 @@ function argValue(args: string[], flag: string): string | undefined {
 }
 
 /**
- * The settings of the running Traefik, from its pods' arguments (what actually runs, even in the
- * middle of a rollout). With pods of different arguments, a route without entrypoints may land on
- * the defaults of any of them: their union. No pod: nothing known, every entrypoint.
+ * The settings of the running Traefik, from the arguments of its pods and/or its Deployment (pass
+ * both: the pods are what runs now, the Deployment's template what runs after a rollout). Where
+ * they differ, a route without entrypoints may land on the defaults of any of them: their union.
+ * Nothing given: nothing known, every entrypoint.
  */
-export function auditSettings(traefikPods: Obj[]): AuditSettings {
-  const argsOf = (pod: Obj): string[] => {
-    const containers: any[] = pod.spec?.containers ?? []
+export function auditSettings(traefikPodsOrDeployments: Obj[]): AuditSettings {
+  const argsOf = (obj: Obj): string[] => {
+    const podSpec = obj.spec?.template?.spec ?? obj.spec
+    const containers: any[] = podSpec?.containers ?? []
     const container = containers.find((c) => c.name === 'traefik') ?? containers[0]
     return [...(container?.command ?? []), ...(container?.args ?? [])].map(String)
   }
-  const all = traefikPods.map(argsOf)
+  const all = traefikPodsOrDeployments.map(argsOf)
   if (all.length === 0) return {}
   const defaults = new Set<string>()
   for (const args of all) {
-    const names = [...entrypointFlags(args)].filter(([, f]) => f.address !== undefined).map(([name]) => name)
+    const names = [...entrypointFlags(args).values()].filter((f) => f.address !== undefined).map((f) => f.name)
     for (const e of defaultEntrypoints(args, names)) defaults.add(e)
   }
   const syntax = all.map((a) => argValue(a, 'core.defaultRuleSyntax')).find(Boolean)

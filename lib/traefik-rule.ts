@@ -372,7 +372,15 @@ export function judgeHost(tree: RuleNode, host: string): HostVerdict {
 }
 
 function judgeRequestHost(tree: RuleNode, host: string, unrouted: string): HostVerdict {
-  const valueAt = (requestHost: string) => (node: MatcherNode) => hostMatcherValue(node, requestHost)
+  // Memoised: the search evaluates each matcher once per assignment.
+  const valueAt = (requestHost: string) => {
+    const values = new Map<string, AtomValue>()
+    return (node: MatcherNode): AtomValue => {
+      const key = atomKey(node)
+      if (!values.has(key)) values.set(key, hostMatcherValue(node, requestHost))
+      return values.get(key)!
+    }
+  }
   const atHost = valueAt(host)
   const atUnrouted = valueAt(unrouted)
 

@@ -60,7 +60,7 @@ defaults('flags as Traefik reads them: any case, a bare flag is true, =false is 
 defaults.run()
 
 // ---
-const settings = suite('audit: auditSettings (from the running Traefik pods)')
+const settings = suite('audit: auditSettings (from the running Traefik pods and Deployment)')
 
 settings('the recorded pod (no asDefault): every entrypoint it defines but traefik', () => {
   assert.equal(auditSettings(converged.pods), {
@@ -83,6 +83,13 @@ settings('mid-rollout, pods with different arguments: the union of their default
 settings('rule syntax and the Ingress provider class', () => {
   const pod = podWith('--core.defaultRuleSyntax=v2', '--providers.kubernetesingress.ingressClass=traefik-public')
   assert.equal(auditSettings([pod]), { defaultEntrypoints: ['intweb', 'intwebsec', 'metrics', 'web', 'websecure'], defaultRuleSyntax: 'v2', ingressProviderClass: 'traefik-public' })
+})
+
+settings("a Deployment's pod template is read like a pod", () => {
+  const pod = podWith('--entryPoints.intweb.asDefault=true', '--entryPoints.intwebsec.asDefault=true')
+  const deployment = { metadata: { name: 'traefik', namespace: 'traefik' }, spec: { template: { spec: pod.spec } } }
+  assert.equal(auditSettings([deployment]).defaultEntrypoints, ['intweb', 'intwebsec'])
+  assert.equal(auditSettings([deployment, converged.pods[0]]).defaultEntrypoints, ['intweb', 'intwebsec', 'metrics', 'web', 'websecure'])
 })
 
 settings('no pod: nothing known (every entrypoint)', () => {
