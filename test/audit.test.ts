@@ -1,7 +1,7 @@
 /**
- * The route audit (lib/audit.ts) on API objects: recorded from the test cluster (converged.json,
- * rogue-routes.json) and hand-written for the forms the cluster cannot show or that need no
- * cluster (hand-written-audit-forms.json).
+ * The route audit (lib/audit.ts) on API objects recorded from the test cluster (converged.json,
+ * rogue-routes.json, and audit-forms.json: the forms of test/recorded/audit-forms.ts), plus
+ * hand-written ones for what the cluster's CRDs cannot store (hand-written-audit-forms.json).
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -26,7 +26,8 @@ const HOSTS = adminHosts(config) // traefik, argocd, longhorn .home.example
 const recorded = (name: string) => JSON.parse(fs.readFileSync(path.join(ROOT, 'test', 'recorded', `${name}.json`), 'utf8'))
 const converged = recorded('converged')
 const rogue = recorded('rogue-routes')
-const forms = recorded('hand-written-audit-forms')
+const forms = recorded('audit-forms')
+const handWritten = recorded('hand-written-audit-forms')
 const ALL_ENTRYPOINTS = ['intweb', 'intwebsec', 'metrics', 'traefik', 'web', 'websecure']
 const INTERNAL_DEFAULTS = { defaultEntrypoints: INTERNAL_ENTRYPOINTS }
 
@@ -38,6 +39,8 @@ function podWith(...args: string[]): Obj {
 }
 const routeChecks = (options = {}) =>
   auditIngressRoutes(forms.ingressRoutes, HOSTS, PUBLIC_ENTRYPOINTS, { ...options, traefikServices: forms.traefikServices })
+const handWrittenChecks = (options = {}) =>
+  auditIngressRoutes(handWritten.ingressRoutes, HOSTS, PUBLIC_ENTRYPOINTS, { ...options, traefikServices: handWritten.traefikServices })
 const byName = (checks: { name: string; status: string; detail: string }[], prefix: string) => checks.filter((c) => c.name.startsWith(prefix))
 
 // ---
@@ -139,10 +142,11 @@ routes('a TraefikService cycle ends, and reaches no admin service', () => {
 })
 
 routes('no entryPoints: internal when the default entrypoints are internal, public otherwise', () => {
+  // The recorded pod has no asDefault: Traefik's defaults are all its entrypoints but `traefik`.
   const name = 'IngressRoute default/argocd-no-entrypoints (argocd.home.example) only on internal entrypoints'
   assert.equal(byName(routeChecks(INTERNAL_DEFAULTS), name), [{ name, status: 'pass', detail: "it lists no entryPoints: Traefik's default entrypoints are intweb, intwebsec" }])
   assert.equal(byName(routeChecks(), name), [{ name, status: 'fail', detail: 'it lists no entryPoints, so Traefik serves it on every entrypoint, public ones included' }])
-  assert.equal(byName(routeChecks(auditSettings(converged.pods)), name), [
+  assert.equal(byName(routeChecks(auditSettings(forms.pods)), name), [
     { name, status: 'fail', detail: 'it lists no entryPoints, so Traefik serves it on its default entrypoints (intweb, intwebsec, metrics, web, websecure), public web, websecure included' },
   ])
 })
@@ -174,8 +178,8 @@ routes('a route of v2 syntax is read with v2 rules: several hosts in one Host', 
   ])
 })
 
-routes("a child route lands on its parent's entrypoints, whatever the defaults", () => {
-  assert.equal(byName(routeChecks(INTERNAL_DEFAULTS), 'IngressRoute default/argocd-under-edge '), [
+routes("a child route lands on its parent's entrypoints, whatever the defaults (hand-written)", () => {
+  assert.equal(byName(handWrittenChecks(INTERNAL_DEFAULTS), 'IngressRoute default/argocd-under-edge '), [
     {
       name: 'IngressRoute default/argocd-under-edge (argocd.home.example) only on internal entrypoints',
       status: 'fail',
@@ -184,22 +188,35 @@ routes("a child route lands on its parent's entrypoints, whatever the defaults",
   ])
 })
 
-routes('a child route of a missing parent is not served (Traefik skips it)', () => {
-  assert.equal(byName(routeChecks(), 'IngressRoute default/argocd-under-missing-parent '), [])
+routes('a child route of a missing parent is not served (Traefik skips it) (hand-written)', () => {
+  assert.equal(byName(handWrittenChecks(), 'IngressRoute default/argocd-under-missing-parent '), [])
 })
 
-routes('everything else in the hand-written set is one of the checks above', () => {
-  const names = routeChecks().map((c) => c.name.split(' ')[1])
-  assert.equal(names, [
-    'default/argocd-regexp',
-    'default/blog-or-longhorn',
-    'default/status-page',
-    'default/argocd-no-entrypoints',
-    'default/unreadable-regexp',
-    'default/single-quotes',
-    'default/v2-hosts',
-    'default/argocd-under-edge',
+routes('dashboard@internal behind a highestRandomWeight TraefikService on web fails (hand-written)', () => {
+  assert.equal(byName(handWrittenChecks(), 'IngressRoute default/status-hrw '), [
+    {
+      name: "IngressRoute default/status-hrw (Traefik's dashboard) only on internal entrypoints",
+      status: 'fail',
+      detail: 'it is bound to public entrypoint web (dashboard@internal through TraefikService default/status-hrw)',
+    },
   ])
+})
+
+routes('every recorded route: one of the checks above, or the kit\'s own routes passing', () => {
+  assert.equal(
+    routeChecks().map((c) => [c.name.split(' ')[1], c.status]),
+    [
+      ['argocd/argocd-internal', 'pass'],
+      ['default/argocd-no-entrypoints', 'fail'],
+      ['default/argocd-regexp', 'fail'],
+      ['default/blog-or-longhorn', 'fail'],
+      ['default/single-quotes', 'warn'],
+      ['default/status-page', 'fail'],
+      ['default/unreadable-regexp', 'fail'],
+      ['default/v2-hosts', 'fail'],
+      ['traefik/traefik-dashboard', 'pass'],
+    ],
+  )
 })
 
 routes('the recorded rogue routes, with the settings of the recorded pod', () => {
@@ -244,7 +261,7 @@ const ingresses = suite('audit: Ingresses')
 const ingressChecks = (options = {}) => auditIngresses(forms.ingresses, HOSTS, PUBLIC_ENTRYPOINTS, { ...options, ingressClasses: forms.ingressClasses })
 
 ingresses("Traefik's IngressClasses are those with its controller", () => {
-  assert.equal(traefikIngressClassNames(forms.ingressClasses), ['traefik', 'traefik-public'])
+  assert.equal(traefikIngressClassNames(forms.ingressClasses), ['traefik', 'traefik-public']) // nginx is not
   assert.equal(traefikIngressClassNames(forms.ingressClasses, 'traefik-public'), ['traefik-public'])
 })
 
@@ -257,29 +274,25 @@ ingresses('class-less Ingresses: by the class annotation, as Traefik decides', (
   assert.ok(traefikServesIngress(ingress('traefik-public'), [], 'traefik-public'))
 })
 
+ingresses('the API server gave the class-less Ingress the default class, and left the annotated one alone', () => {
+  const className = (name: string) => forms.ingresses.find((i: Obj) => i.metadata.name === name).spec.ingressClassName
+  assert.is(className('longhorn-default-entrypoints'), 'traefik')
+  assert.is(className('argocd-classless-annotated'), undefined)
+})
+
+const noAnnotation = 'it has no traefik.ingress.kubernetes.io/router.entrypoints annotation, so Traefik serves it on every entrypoint, public ones included'
+
 ingresses("an Ingress of a second Traefik IngressClass, a wildcard host, a class-less one: every entrypoint fails", () => {
   assert.equal(
     ingressChecks().map((c) => [c.name, c.status, c.detail]),
     [
-      [
-        'Ingress default/longhorn-second-class (longhorn.home.example) only on internal entrypoints',
-        'fail',
-        'it has no traefik.ingress.kubernetes.io/router.entrypoints annotation, so Traefik serves it on every entrypoint, public ones included',
-      ],
+      ['Ingress default/argocd-classless-annotated (argocd.home.example) only on internal entrypoints', 'fail', noAnnotation],
+      ['Ingress default/longhorn-default-entrypoints (longhorn.home.example) only on internal entrypoints', 'fail', noAnnotation],
+      ['Ingress default/longhorn-second-class (longhorn.home.example) only on internal entrypoints', 'fail', noAnnotation],
       [
         'Ingress default/wildcard-on-web (traefik.home.example, argocd.home.example, longhorn.home.example) only on internal entrypoints',
         'fail',
         'it is bound to public entrypoint web (host *.home.example)',
-      ],
-      [
-        'Ingress default/argocd-classless-annotated (argocd.home.example) only on internal entrypoints',
-        'fail',
-        'it has no traefik.ingress.kubernetes.io/router.entrypoints annotation, so Traefik serves it on every entrypoint, public ones included',
-      ],
-      [
-        'Ingress default/longhorn-default-entrypoints (longhorn.home.example) only on internal entrypoints',
-        'fail',
-        'it has no traefik.ingress.kubernetes.io/router.entrypoints annotation, so Traefik serves it on every entrypoint, public ones included',
       ],
     ],
   )
@@ -289,10 +302,10 @@ ingresses('without the annotation, internal default entrypoints pass', () => {
   assert.equal(
     ingressChecks(INTERNAL_DEFAULTS).map((c) => [c.name.split(' ')[1], c.status]),
     [
-      ['default/longhorn-second-class', 'pass'],
-      ['default/wildcard-on-web', 'fail'],
       ['default/argocd-classless-annotated', 'pass'],
       ['default/longhorn-default-entrypoints', 'pass'],
+      ['default/longhorn-second-class', 'pass'],
+      ['default/wildcard-on-web', 'fail'],
     ],
   )
 })
