@@ -22,7 +22,7 @@
 import type { Check, Obj } from './checks.ts'
 import { ingressHostCovers, judgeHost, parseRule, type RuleNode, type RuleSyntax } from './traefik-rule.ts'
 
-/** What the audit needs to know about the running Traefik (auditSettings reads it from its pods). */
+/** What the audit needs to know about the running Traefik (auditSettings reads it from its pods or Deployment). */
 export type AuditSettings = {
   /**
    * Entrypoints Traefik gives a router that names none: those marked `asDefault`, or else all.
@@ -51,7 +51,7 @@ const TRAEFIK_INGRESS_CONTROLLER = 'traefik.io/ingress-controller'
 const INGRESS_CLASS_ANNOTATION = 'kubernetes.io/ingress.class'
 const ENTRYPOINTS_ANNOTATION = 'traefik.ingress.kubernetes.io/router.entrypoints'
 
-/** Hosts named in a rule's Host matchers (either syntax), lower case; [] when the rule does not parse. */
+/** Hosts named in a rule's Host matchers (either syntax), lower case; [] when the rule does not parse. The audit itself judges rules with judgeHost. */
 export function hostsInRule(rule: string): string[] {
   const parsed = parseRule(rule, 'v3')
   const tree = parsed.ok ? parsed : parseRule(rule, 'v2')

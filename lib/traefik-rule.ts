@@ -422,11 +422,12 @@ function judgeRequestHost(tree: RuleNode, host: string, unrouted: string): HostV
   // request matches; `unknown` otherwise.
   const unknownMask = [...unknownReasons.keys()].reduce((mask, key) => mask | (1 << variables.get(key)!), 0)
   const matchingUnknowns = new Set<number>()
-  for (let assignment = 0; assignment < 1 << variables.size; assignment++) {
+  const allUnknowns = 1 << unknownReasons.size
+  for (let assignment = 0; assignment < 1 << variables.size && matchingUnknowns.size < allUnknowns; assignment++) {
     if (evaluate(tree, assignment)) matchingUnknowns.add(assignment & unknownMask)
   }
   if (matchingUnknowns.size === 0) return { verdict: 'no' }
-  if (matchingUnknowns.size < 1 << unknownReasons.size) return { verdict: 'unknown', reason: [...unknownReasons.values()].join('; '), traefikRejects: false }
+  if (matchingUnknowns.size < allUnknowns) return { verdict: 'unknown', reason: [...unknownReasons.values()].join('; '), traefikRejects: false }
 
   // Does a Host/HostRegexp matcher (not negated) pick this host out: match it, but not a host name
   // nothing routes? If none does, the rule serves the host only as it serves every host.
