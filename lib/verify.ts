@@ -6,7 +6,7 @@
  * The judgements are pure functions of API objects (checks.ts, audit.ts), tested on recorded objects;
  * the reachability matrix is judged in probe.ts and asked in probe-http.ts.
  */
-import { auditIngresses, auditIngressRoutes } from './audit.ts'
+import { auditIngresses, auditIngressRoutes, auditSettings } from './audit.ts'
 import {
   type Check,
   type CheckStatus,
@@ -93,14 +93,19 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
     },
   })
 
-  const [allServices, routes, namespaces, ingresses, crdStamp] = await Promise.all([
-    cluster.core.listServiceForAllNamespaces(),
-    retryTransient(() => cluster.custom.listClusterCustomObject({ group: 'traefik.io', version: 'v1alpha1', plural: 'ingressroutes' })).catch((err) => {
+  // A traefik.io list answers 404 when Traefik's CRDs are not installed: then there are none.
+  const listTraefikObjects = (plural: string) =>
+    retryTransient(() => cluster.custom.listClusterCustomObject({ group: 'traefik.io', version: 'v1alpha1', plural })).catch((err) => {
       if ((err as { code?: number }).code === 404) return { items: [] }
       throw err
-    }) as Promise<{ items: Obj[] }>,
+    }) as Promise<{ items: Obj[] }>
+  const [allServices, routes, namespaces, ingresses, traefikServices, ingressClasses, crdStamp] = await Promise.all([
+    cluster.core.listServiceForAllNamespaces(),
+    listTraefikObjects('ingressroutes'),
     cluster.core.listNamespace(),
     cluster.networking.listIngressForAllNamespaces(),
+    listTraefikObjects('traefikservices'),
+    cluster.networking.listIngressClass(),
     retryTransient(() => cluster.apiext.readCustomResourceDefinition({ name: PROBE_CRD })).then(
       (crd) => crd.metadata?.annotations?.[CRD_CHART_ANNOTATION],
       (err) => {
@@ -125,8 +130,11 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   checks.push(servicePortsCheck(internalService, INTERNAL_SERVICE, INTERNAL_ENTRYPOINTS))
   const namespaceNames = new Set(namespaces.items.map((n) => n.metadata?.name ?? ''))
   checks.push(...expectedRoutesCheck(config, routes.items, namespaceNames))
-  checks.push(...auditIngressRoutes(routes.items, adminHosts(config), publicEntrypoints))
-  checks.push(...auditIngresses(ingresses.items as Obj[], adminHosts(config), publicEntrypoints))
+  // Default entrypoints, rule syntax and Ingress class as the running Traefik pods (and the
+  // Deployment they roll out to) were started with.
+  const settings = auditSettings([...lastState[0].values(), ...(deployment ? [deployment] : [])] as Obj[])
+  checks.push(...auditIngressRoutes(routes.items, adminHosts(config), publicEntrypoints, { ...settings, traefikServices: traefikServices.items }))
+  checks.push(...auditIngresses(ingresses.items as Obj[], adminHosts(config), publicEntrypoints, { ...settings, ingressClasses: ingressClasses.items as Obj[] }))
 
   let probes: ProbeMatrix | undefined
   if (ctx.probe) {

@@ -1,11 +1,13 @@
 /**
  * Records the API objects 04-verify reads, from the real test cluster, into test/recorded/*.json:
  * the unit tests of the verify checks run on these. Rerun after a change to what verify reads:
- *   npm run cluster:up && node test/recorded/record.ts
+ *   npm run cluster:up && node test/recorded/record.ts [SNAPSHOT...]
+ * With snapshot names (converged, rogue-routes, audit-forms, squatter), records only those.
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { ADMIN_INGRESSES, applyYaml, createSquatter, installFakeApp, kubectl, resetCluster, ROGUE_ARGOCD_ROUTE, runScript, testCluster } from '../integration/harness.ts'
+import { ADMIN_INGRESSES, applyYaml, createSquatter, installFakeApp, kubectl, resetCluster, ROGUE_ARGOCD_ROUTE, runScript, sh, testCluster } from '../integration/harness.ts'
+import { AUDIT_FORMS } from './audit-forms.ts'
 
 if (!testCluster()) {
   console.error('the test cluster is not built: npm run cluster:build')
@@ -30,6 +32,8 @@ function snapshot(name: string, note: string): void {
     allServices: items('services', '--all-namespaces'),
     ingressRoutes: items('ingressroutes.traefik.io', '--all-namespaces'),
     ingresses: items('ingresses.networking.k8s.io', '--all-namespaces'),
+    traefikServices: items('traefikservices.traefik.io', '--all-namespaces'),
+    ingressClasses: items('ingressclasses.networking.k8s.io'),
     namespaces: items('namespaces').map((n) => n.metadata.name),
   }
   fs.writeFileSync(path.join(OUT, `${name}.json`), JSON.stringify(data, null, 1) + '\n')
@@ -40,13 +44,19 @@ const must = (r: { code: number | null; output: string }) => {
   if (r.code !== 0) throw new Error(r.output)
 }
 
-resetCluster()
-installFakeApp('argocd', 'argocd-server', 80)
-must(runScript('run-all', ['--no-probe']))
-snapshot('converged', 'run-all on an empty cluster with ArgoCD present and Longhorn absent; 04-verify passed')
+const wanted = process.argv.slice(2)
+const recording = (name: string) => wanted.length === 0 || wanted.includes(name)
 
-applyYaml(ROGUE_ARGOCD_ROUTE)
-applyYaml(`apiVersion: traefik.io/v1alpha1
+if (recording('converged') || recording('rogue-routes') || recording('audit-forms')) {
+  resetCluster()
+  installFakeApp('argocd', 'argocd-server', 80)
+  must(runScript('run-all', ['--no-probe']))
+  if (recording('converged')) snapshot('converged', 'run-all on an empty cluster with ArgoCD present and Longhorn absent; 04-verify passed')
+}
+
+if (recording('rogue-routes')) {
+  applyYaml(ROGUE_ARGOCD_ROUTE)
+  applyYaml(`apiVersion: traefik.io/v1alpha1
 kind: IngressRoute
 metadata: {name: dashboard-everywhere, namespace: default}
 spec:
@@ -55,17 +65,29 @@ spec:
     match: PathPrefix(\`/dashboard\`)
     services: [{name: api@internal, kind: TraefikService}]
 `)
-applyYaml(ADMIN_INGRESSES)
-snapshot(
-  'rogue-routes',
-  'converged, plus an ArgoCD route someone attached to web, a dashboard route with no entryPoints, and Ingresses for admin hosts (no entrypoints annotation / internal / nginx class)',
-)
-kubectl('delete', 'ingressroutes.traefik.io', 'argocd-shortcut', 'dashboard-everywhere', '-n', 'default')
-kubectl('delete', 'ingresses.networking.k8s.io', '--all', '-n', 'default')
+  applyYaml(ADMIN_INGRESSES)
+  snapshot(
+    'rogue-routes',
+    'converged, plus an ArgoCD route someone attached to web, a dashboard route with no entryPoints, and Ingresses for admin hosts (no entrypoints annotation / internal / nginx class)',
+  )
+  kubectl('delete', 'ingressroutes.traefik.io', 'argocd-shortcut', 'dashboard-everywhere', '-n', 'default')
+  kubectl('delete', 'ingresses.networking.k8s.io', '--all', '-n', 'default')
+}
 
-resetCluster()
-must(runScript('01-metallb'))
-createSquatter()
-runScript('run-all', ['--from', '02', '--no-probe', '--timeout', '20'])
-snapshot('squatter', 'Service traefik/squatter took 127.0.0.200 before Traefik; traefik-internal stays pending')
-kubectl('delete', 'service', 'squatter', '-n', 'traefik')
+if (recording('audit-forms')) {
+  applyYaml(AUDIT_FORMS)
+  snapshot(
+    'audit-forms',
+    'converged, plus the routes of test/recorded/audit-forms.ts: an admin host in HostRegexp and in an ||, a TraefikService chain to api@internal and a TraefikService cycle, no entryPoints, a public catch-all, an unreadable and a rejected rule, v2 syntax; Ingresses of a second Traefik IngressClass, a wildcard host, class-less ones, nginx ones',
+  )
+  sh('kubectl', ['--context=homelab-test', 'delete', '-f', '-'], { input: AUDIT_FORMS })
+}
+
+if (recording('squatter')) {
+  resetCluster()
+  must(runScript('01-metallb'))
+  createSquatter()
+  runScript('run-all', ['--from', '02', '--no-probe', '--timeout', '20'])
+  snapshot('squatter', 'Service traefik/squatter took 127.0.0.200 before Traefik; traefik-internal stays pending')
+  kubectl('delete', 'service', 'squatter', '-n', 'traefik')
+}

@@ -1,0 +1,195 @@
+/**
+ * The table of router rules and Go regexps the rule parser is tested on. Traefik's own answers for
+ * them (v3.6.12's parser and muxer, Go's regexp package) are recorded in
+ * test/recorded/traefik-rules.json by test/recorded/traefik-rules.ts; rerun it after changing this
+ * table (the tests say so when the recording is stale).
+ */
+import type { RuleSyntax } from '../lib/traefik-rule.ts'
+
+export const ADMIN = 'argocd.home.example'
+
+/** Hosts every accepted rule is asked about; the admin host also with a trailing dot. */
+export const HOSTS = [ADMIN, `${ADMIN}.`, 'traefik.home.example', 'blog.example.com', 'unrouted-host.invalid']
+
+/** The requests tried for each host: every combination (Traefik's answer is "some request matched"). */
+export const REQUESTS = {
+  paths: ['/', '/dashboard/', '/api/overview', '/admin'],
+  methods: ['GET', 'POST'],
+  headers: ['', 'X-Admin: 1'],
+  queries: ['', '?debug=1'],
+  remoteAddrs: ['127.0.0.1:40000', '192.168.1.5:40000'],
+}
+
+type Expected = 'yes' | 'catch-all' | 'no' | 'unknown' | 'rejected'
+
+/** `expect`: the judgement for ADMIN (`catch-all`: yes, without picking the host out). */
+export type RuleCase = { rule: string; syntax?: RuleSyntax; expect: Expected; why: string }
+
+export const RULE_CASES: RuleCase[] = [
+  { rule: 'Host(`traefik.home.example`) && (PathPrefix(`/dashboard`) || PathPrefix(`/api`))', expect: 'no', why: "the kit's dashboard route, another host" },
+  { rule: 'Host(`argocd.home.example`)', expect: 'yes', why: 'the admin host' },
+  { rule: 'host(`ARGOCD.home.example`)', expect: 'yes', why: 'lower-case matcher name, upper-case host' },
+  { rule: 'HOST("argocd.home.example")', expect: 'yes', why: 'upper-case matcher name, double quotes' },
+  { rule: 'Host(`argocd.home.example.`)', expect: 'yes', why: 'a trailing dot is ignored' },
+  { rule: 'Host("argo\\x63d.home.example")', expect: 'yes', why: 'Go escapes in double quotes' },
+  { rule: 'HostRegexp(`^argocd\\.home\\.example$`)', expect: 'yes', why: 'anchored HostRegexp' },
+  { rule: 'HostRegexp(`^[a-z]+\\.home\\.example$`)', expect: 'yes', why: 'HostRegexp for every admin host' },
+  { rule: 'HostRegexp(`^[^.]+\\.home\\.example$`)', expect: 'yes', why: 'negated class' },
+  { rule: 'HostRegexp(`(?i)^ARGOCD\\.HOME\\.EXAMPLE$`)', expect: 'yes', why: 'case-insensitive flag' },
+  { rule: 'HostRegexp(`^ARGOCD\\.home\\.example$`)', expect: 'no', why: 'HostRegexp sees the lower-case host and is case-sensitive' },
+  { rule: 'HostRegexp(`argocd`)', expect: 'yes', why: 'unanchored HostRegexp' },
+  { rule: 'HostRegexp(`^argocd\\.home\\.example\\.$`)', expect: 'yes', why: 'only the trailing-dot form of the host' },
+  { rule: 'HostRegexp(`^.+$`)', expect: 'catch-all', why: 'matches every host' },
+  { rule: 'HostRegexp(`^blog\\.example\\.com$|^$`)', expect: 'catch-all', why: 'matches the empty CNAME-flattened host, so every request' },
+  { rule: 'HostRegexp(`^\\pL+\\.home\\.example$`)', expect: 'unknown', why: 'Unicode classes are not translated' },
+  { rule: 'HostRegexp(`^\\pL+\\.home\\.example$`) || PathPrefix(`/admin`)', expect: 'unknown', why: 'matches, but whether it picks the host out is unknown' },
+  { rule: 'HostRegexp(`^\\pL+\\.home\\.example$`) || Host(`argocd.home.example`)', expect: 'yes', why: 'Host picks it out whatever the regexp says' },
+  { rule: 'Host(`blog.example.com`) || Host(`argocd.home.example`)', expect: 'yes', why: 'Host in an ||' },
+  { rule: '(Host(`argocd.home.example`) || Host(`longhorn.home.example`)) && Method(`GET`)', expect: 'yes', why: 'parentheses' },
+  { rule: 'Host(`traefik.home.example`) && PathPrefix(`/dashboard`) || Host(`argocd.home.example`)', expect: 'yes', why: '&& binds tighter than ||' },
+  { rule: '!Host(`blog.example.com`)', expect: 'catch-all', why: 'every host but one' },
+  { rule: '!HostRegexp(`^blog\\.`)', expect: 'catch-all', why: 'negated HostRegexp' },
+  { rule: 'PathPrefix(`/`) && !(Host(`blog.example.com`) || Host(`www.example.com`))', expect: 'catch-all', why: 'negated group' },
+  { rule: 'PathPrefix(`/`)', expect: 'catch-all', why: 'no Host matcher at all' },
+  { rule: 'Host(`argocd.home.example`) || PathPrefix(`/`)', expect: 'yes', why: 'names the host even though it also matches everything' },
+  { rule: 'Host(`argocd.home.example`) && !Host(`argocd.home.example`)', expect: 'no', why: 'contradiction' },
+  { rule: '!!Host(`argocd.home.example`)', expect: 'yes', why: 'double negation' },
+  { rule: 'Host(`blog.example.com`) && PathPrefix(`/admin`)', expect: 'no', why: 'another host' },
+  { rule: 'Host(`argocd.home.example`) && ClientIP(`192.168.0.0/16`)', expect: 'yes', why: 'ClientIP does not keep the public out behind NAT' },
+  { rule: 'Host(`argocd.home.example`) && Header(`X-Admin`, `1`) && Query(`debug`, `1`)', expect: 'yes', why: 'headers and queries a request can carry' },
+  { rule: 'Method(`GET`) || Host(`argocd.home.example`)', expect: 'yes', why: 'names the host' },
+  { rule: 'PathRegexp(`^/api`) && Host(`argocd.home.example`)', expect: 'yes', why: 'PathRegexp' },
+  { rule: 'Query(`debug`) && Host(`argocd.home.example`)', expect: 'yes', why: 'Query with one argument' },
+  { rule: 'HostRegexp(`^argocd\\.home\\.example$`) && HostRegexp(`\\Qargocd.\\E`)', expect: 'yes', why: 'two HostRegexps, \\Q...\\E' },
+  { rule: '(Host(`argocd.home.example`))', expect: 'yes', why: 'parenthesised matcher' },
+  { rule: 'Host(`argocd.home.example`) &&\nPathPrefix(`/`)', expect: 'yes', why: 'line break after an operator' },
+  { rule: 'Host(`argocd.home.example`) /* admin */ && PathPrefix(`/`)', expect: 'yes', why: 'Go comment' },
+  { rule: 'Host(`argocd.home.example`,)', expect: 'yes', why: 'trailing comma in the call' },
+  { rule: 'Host(`argocd.home.example`...)', expect: 'yes', why: 'Go variadic dots, ignored' },
+  { rule: 'Host(`*.home.example`)', expect: 'yes', why: 'a wildcard since v3.7 (literal before: reported anyway)' },
+  { rule: 'Host(`*`)', expect: 'catch-all', why: 'every host since v3.7.7' },
+  { rule: 'Host(`a.example`, `argocd.home.example`)', expect: 'rejected', why: 'v2 form under v3 syntax' },
+  { rule: 'Host(`a.example`, `argocd.home.example`)', syntax: 'v2', expect: 'yes', why: 'v2 syntax: several hosts' },
+  { rule: 'Host(`a.example`, `b.example`)', syntax: 'v2', expect: 'no', why: 'v2 syntax: other hosts' },
+  { rule: 'HostHeader(`argocd.home.example`)', syntax: 'v2', expect: 'yes', why: "v2's HostHeader" },
+  { rule: 'HostRegexp(`{sub:[a-z]+}.home.example`)', syntax: 'v2', expect: 'unknown', why: 'v2 HostRegexp template' },
+  { rule: 'Headers(`X-Admin`, `1`) && Host(`argocd.home.example`)', expect: 'rejected', why: 'v2 matcher under v3 syntax' },
+  { rule: "Host('argocd.home.example')", expect: 'rejected', why: 'single quotes' },
+  { rule: 'Host(`argocd.home.example`)\n&& PathPrefix(`/`)', expect: 'rejected', why: 'Go ends the rule at the line break' },
+  { rule: 'Host(`argocd.home.example`) & PathPrefix(`/`)', expect: 'rejected', why: 'a single &' },
+  { rule: 'Host(`argocd.home.example`) and PathPrefix(`/`)', expect: 'rejected', why: 'no word operators' },
+  { rule: 'Host(`argocd.home.example`) ||', expect: 'rejected', why: 'dangling operator' },
+  { rule: 'Host(`argocd.home.example`', expect: 'rejected', why: 'unclosed call' },
+  { rule: 'Host(`argocd.home.example)', expect: 'rejected', why: 'unterminated raw string' },
+  { rule: 'Host()', expect: 'rejected', why: 'no argument' },
+  { rule: 'Host(``)', expect: 'rejected', why: 'empty argument' },
+  { rule: 'Host(`ärgocd.home.example`)', expect: 'rejected', why: 'non-ASCII host' },
+  { rule: 'hostRegexp(`argocd`)', expect: 'rejected', why: 'matcher names are exact, lower, upper or capitalised' },
+  { rule: 'Hostregexp(`argocd`)', expect: 'yes', why: 'capitalised matcher name' },
+  { rule: 'Unknown(`x`) || Host(`argocd.home.example`)', expect: 'rejected', why: 'unknown matcher' },
+  { rule: 'Path(`admin`) && Host(`argocd.home.example`)', expect: 'rejected', why: 'a path must start with /' },
+  { rule: 'HostRegexp(`(`)', expect: 'rejected', why: 'invalid regexp' },
+  { rule: 'PathRegexp(`[`) && Host(`argocd.home.example`)', expect: 'rejected', why: 'invalid PathRegexp' },
+  { rule: 'ClientIP(`not-an-ip`) && Host(`argocd.home.example`)', expect: 'rejected', why: 'invalid ClientIP' },
+  { rule: 'Header(`X-Admin`) && Host(`argocd.home.example`)', expect: 'rejected', why: 'Header takes two arguments' },
+  { rule: 'Host(1)', expect: 'rejected', why: 'not a string' },
+  { rule: '`argocd.home.example`', expect: 'rejected', why: 'a bare string' },
+  { rule: '', expect: 'rejected', why: 'empty rule' },
+]
+
+/** Subjects every regexp is tried on, besides the hosts. */
+export const REGEXP_SUBJECTS = [...HOSTS, 'ARGOCD.home.example', '', 'a', 'A', 'b', 'B', 'c', 'C', 'k', 'K', 's', 'ab', 'aB', 'Ab', 'aa', 'aaa', 'a{,3}', 'x{01}', '{', '-', '_', '.', 'a\nb', '\n', 'a.b']
+
+export const REGEXP_CASES: string[] = [
+  '^argocd\\.home\\.example$',
+  '(?i)^ARGOCD',
+  '(?i:A)b',
+  'a(?i)b|C',
+  '(?U)a+?',
+  '(?s)a.b',
+  'a.b',
+  '(?m)^b$',
+  '^b$',
+  '\\Aargocd',
+  'example\\z',
+  '\\bargocd\\b',
+  '\\Bgocd',
+  '[]a]',
+  '[^]a]',
+  '[a-]',
+  '[-a]',
+  '[a-b-c]+',
+  '[[:alpha:]]+',
+  '^[[:^alpha:]]$',
+  '^[[:word:].]+$',
+  '^\\d',
+  '^\\D',
+  '^\\w+$',
+  '\\W',
+  '(?i)\\W',
+  '^\\s',
+  '(?i)[^k]',
+  '(?i)^\\x{212a}$',
+  '(?i)^[\\x{100}-\\x{2200}]$',
+  '^\\x{41}$',
+  '^\\x41$',
+  '^\\101$',
+  '^\\0',
+  '^a{,3}$',
+  '^x{01}$',
+  '^a{2}$',
+  '^a{2,}$',
+  '^a{1,2}$',
+  '^(a{2}){1}$',
+  'a{2}*',
+  '^*argocd',
+  '\\Qa.b\\E',
+  '\\Qa.\\E+',
+  '(?P<n>a)b',
+  '(?<n>a)b',
+  '(?P<n>a)(?P<n>b)',
+  '(?:a|)b',
+  'a|',
+  '()',
+  '(?)a',
+  '^$',
+  '$^',
+  '^{$',
+  '\\.',
+  '[\\d.]+',
+  '(?i)k',
+  // Go rejects these:
+  'a**',
+  'a{2}{3}',
+  '\\1',
+  '\\8',
+  '\\e',
+  'x{1001}',
+  '[z-a]',
+  '[',
+  ')',
+  '(',
+  '*a',
+  '{2}',
+  '(?i-)a',
+  '(?x)a',
+  '(?=a)',
+  '(?P<>a)',
+  '\\x{110000}',
+  '[[:foo:]]',
+  '[[:alpha:]',
+  'a\\',
+  // Go accepts these; the translation does not:
+  '\\pL',
+  '[\\p{Greek}]',
+]
+
+/** What the recorder hands to Traefik; the tests compare it with the recording to detect a stale one. */
+export function oracleInput() {
+  return {
+    rules: RULE_CASES.map((c) => ({ rule: c.rule, syntax: c.syntax ?? '' })),
+    hosts: HOSTS,
+    requests: REQUESTS,
+    regexps: REGEXP_CASES.map((pattern) => ({ pattern, subjects: REGEXP_SUBJECTS })),
+  }
+}
