@@ -290,8 +290,9 @@ export async function valuesDiff(current: Record<string, unknown>, desired: Reco
   try {
     const a = path.join(dir, 'deployed-values.yaml')
     const b = path.join(dir, 'desired-values.yaml')
-    fs.writeFileSync(a, YAML.stringify(normalize(current)))
-    fs.writeFileSync(b, YAML.stringify(normalize(desired)))
+    // Keys sorted on both sides (helm stores values with sorted keys), so the diff pairs like with like.
+    fs.writeFileSync(a, YAML.stringify(normalize(current), { sortMapEntries: true }))
+    fs.writeFileSync(b, YAML.stringify(normalize(desired), { sortMapEntries: true }))
     const out = await $({ nothrow: true, quiet: true, cwd: dir })`diff -u deployed-values.yaml desired-values.yaml`
     return out.stdout
   } finally {

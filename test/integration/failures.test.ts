@@ -121,9 +121,14 @@ rf('an admin IngressRoute someone else put on web makes 04-verify fail and name 
   }
 })
 
-rf('an admin host on a plain Ingress with no entrypoints annotation makes 04-verify fail and name it', () => {
+rf('a plain Ingress for an admin host: without entrypoints it lands on the internal defaults; one on web fails 04, named', () => {
   applyYaml(ADMIN_INGRESSES)
   try {
+    const quiet = runScript('04-verify', ['--json', '--no-probe', '--timeout', '30'])
+    assert.is(quiet.code, 0, quiet.output)
+    const longhorn = JSON.parse(quiet.stdout).checks.find((c: any) => c.name.startsWith('Ingress default/longhorn-ingress'))
+    assert.is(longhorn?.status, 'pass', JSON.stringify(longhorn))
+    kubectl('annotate', 'ingresses.networking.k8s.io', 'longhorn-ingress', '-n', 'default', 'traefik.ingress.kubernetes.io/router.entrypoints=web')
     const r = runScript('04-verify', ['--json', '--no-probe', '--timeout', '30'])
     assert.is(r.code, 1, r.output)
     const failed = JSON.parse(r.stdout).checks.filter((c: any) => c.status === 'fail')

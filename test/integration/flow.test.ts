@@ -82,7 +82,7 @@ it('--dry-run of every step writes nothing and shows the pending changes', () =>
   const r2 = runScript('02-traefik', ['--dry-run'], changed)
   assert.is(r2.code, 0, r2.output)
   assert.match(r2.stdout, new RegExp(`^02-traefik: release traefik would be upgraded \\(${CHART}\\)$`, 'm'))
-  assert.match(r2.stderr, /-\s+checkNewVersion: false\n\+\s+checkNewVersion: true/)
+  assert.match(r2.stderr, /-\s+checkNewVersion: false\n-\s+sendAnonymousUsage: false\n\+\s+checkNewVersion: true/)
   const r3 = runScript('03-internal-routes', ['--dry-run'], changed)
   assert.is(r3.code, 0, r3.output)
   assert.match(r3.stdout, /^03-internal-routes: 1 would be changed/m)
