@@ -1,10 +1,12 @@
 /**
- * Server-side apply under one field manager. `kubectl diff --server-side` decides whether anything
- * would change; only then does `kubectl apply --server-side` write, so a converged object is not
- * even re-sent. Each object's resourceVersion before and after says what happened to it.
+ * Server-side apply under one field manager. A server-side dry run through the API decides whether
+ * anything would change; only then do `kubectl diff --server-side` (the diff shown) and
+ * `kubectl apply --server-side` run, so a converged object is not even re-sent. Each object's resourceVersion before and after says what happened to it.
  */
+import { isDeepStrictEqual } from 'node:util'
 import type { Cluster } from './cluster.ts'
-import { commandFailed, isNotFound } from './cluster.ts'
+import { commandFailed, isNotFound, retryTransient } from './cluster.ts'
+import { objectPath, rawRead, rawRequest } from './raw.ts'
 import { FIELD_MANAGER, toYamlDocuments, type Manifest } from './render.ts'
 
 export type Action = 'created' | 'changed' | 'unchanged' | 'deleted'
@@ -43,10 +45,38 @@ export async function serverSideDiff(cluster: Cluster, objects: Manifest[]): Pro
 }
 
 /**
+ * Which objects a server-side apply would change, asked through the API alone: a server-side dry
+ * run of each (the same merge `kubectl apply --server-side` does) compared with the live object.
+ * A converged run so costs two requests per object and no kubectl process.
+ */
+export async function objectsThatWouldChange(cluster: Cluster, objects: Manifest[]): Promise<Manifest[]> {
+  const pending = await Promise.all(
+    objects.map(async (o) => {
+      const ref = { apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace }
+      const live = await retryTransient(() => rawRead(cluster, ref))
+      if (live === undefined) return true
+      const path = `${await objectPath(cluster, ref)}?fieldManager=${FIELD_MANAGER}&force=true&dryRun=All`
+      const merged = await retryTransient(() => rawRequest(cluster, 'PATCH', path, { text: JSON.stringify(o), contentType: 'application/apply-patch+yaml' }))
+      return !isDeepStrictEqual(withoutBookkeeping(merged), withoutBookkeeping(live))
+    }),
+  )
+  return objects.filter((_, i) => pending[i])
+}
+
+/** Who wrote which field, and when, is not content. */
+function withoutBookkeeping(o: any): unknown {
+  const { managedFields, resourceVersion, ...metadata } = o?.metadata ?? {}
+  return { ...o, metadata }
+}
+
+/**
  * Makes the cluster match `objects`. With dryRun, only reports what would change.
  * Returns one Change per object and the diff that was (or would be) applied.
  */
 export async function applyManifests(cluster: Cluster, objects: Manifest[], dryRun: boolean): Promise<ApplyResult> {
+  if ((await objectsThatWouldChange(cluster, objects)).length === 0) {
+    return { changes: objects.map((o) => ({ ref: refOf(o), action: 'unchanged' })), diff: '' }
+  }
   const diff = await serverSideDiff(cluster, objects)
   if (diff === '') {
     return { changes: objects.map((o) => ({ ref: refOf(o), action: 'unchanged' })), diff }

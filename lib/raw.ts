@@ -12,25 +12,31 @@ type Resource = { name: string; namespaced: boolean; kind: string }
 const discovery = new WeakMap<Cluster, Map<string, Promise<Resource[]>>>()
 
 /** GET `path` on the API server; undefined on 404, an error carrying `code` on any other failure. */
-export async function rawGet(cluster: Cluster, path: string): Promise<any | undefined> {
+export function rawGet(cluster: Cluster, path: string): Promise<any | undefined> {
+  return rawRequest(cluster, 'GET', path)
+}
+
+/** One request with a JSON answer; undefined on 404, an error carrying `code` on any other failure. */
+export async function rawRequest(cluster: Cluster, method: string, path: string, body?: { text: string; contentType: string }): Promise<any | undefined> {
   const options: https.RequestOptions = {}
   await cluster.kc.applyToHTTPSOptions(options)
   const url = new URL(path, cluster.server)
+  const headers = { ...options.headers, Accept: 'application/json', ...(body ? { 'Content-Type': body.contentType } : {}) }
   return new Promise((resolve, reject) => {
-    const request = https.request(url, { ...options, method: 'GET', headers: { ...options.headers, Accept: 'application/json' } }, (response) => {
-      let body = ''
+    const request = https.request(url, { ...options, method, headers }, (response) => {
+      let text = ''
       response.setEncoding('utf8')
-      response.on('data', (chunk) => (body += chunk))
+      response.on('data', (chunk) => (text += chunk))
       response.on('end', () => {
         if (response.statusCode === 404) return resolve(undefined)
-        if (response.statusCode !== 200) {
-          return reject(Object.assign(new Error(`GET ${path}: HTTP ${response.statusCode}: ${body.slice(0, 300)}`), { code: response.statusCode, body }))
+        if (response.statusCode === undefined || response.statusCode < 200 || response.statusCode > 299) {
+          return reject(Object.assign(new Error(`${method} ${path}: HTTP ${response.statusCode}: ${text.slice(0, 300)}`), { code: response.statusCode, body: text }))
         }
-        resolve(JSON.parse(body))
+        resolve(JSON.parse(text))
       })
     })
     request.on('error', reject)
-    request.end()
+    request.end(body?.text)
   })
 }
 
