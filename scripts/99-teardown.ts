@@ -1,7 +1,5 @@
 #!/usr/bin/env -S npx zx
 import { runScript } from '../lib/cli.ts'
-import { stepContext } from '../lib/steps.ts'
-import { removeIngress } from '../lib/teardown.ts'
 
 await runScript(
   {
@@ -15,6 +13,7 @@ await runScript(
   },
   import.meta.url,
   async (ctx) => {
+    const [{ stepContext }, { removeIngress }] = await Promise.all([import('../lib/steps.ts'), import('../lib/teardown.ts')])
     const result = await removeIngress({ ...stepContext(ctx), purge: ctx.args.purge === true })
     ctx.log.summary(result.summary)
   },

@@ -1,8 +1,6 @@
 #!/usr/bin/env -S npx zx
 import path from 'node:path'
 import { runScript } from '../lib/cli.ts'
-import { EXIT, UserError } from '../lib/errors.ts'
-import { writeRendered } from '../lib/render.ts'
 
 await runScript(
   {
@@ -11,14 +9,14 @@ await runScript(
       'Writes exactly what the steps would apply, without contacting a cluster: DIR/01-metallb.yaml,\n' +
       'DIR/02-traefik-values.yaml, DIR/03-internal-routes.yaml. Writes nothing on a configuration error.',
     common: ['env-file'],
-    options: { out: { type: 'string', arg: 'DIR', help: 'directory to write the three files to (required)' } },
+    options: {
+      out: { type: 'string', arg: 'DIR', help: 'directory to write the three files to (required)', required: { example: 'out/rendered' } },
+    },
   },
   import.meta.url,
   async ({ args, config, log }) => {
-    if (typeof args.out !== 'string' || args.out === '') {
-      throw new UserError('--out DIR is required (e.g. --out out/rendered)', EXIT.config)
-    }
-    const files = writeRendered(config(), path.resolve(args.out))
+    const { writeRendered } = await import('../lib/render.ts')
+    const files = writeRendered(config(), path.resolve(String(args.out)))
     for (const file of files) {
       const relative = path.relative(process.cwd(), file)
       log.summary(relative.startsWith('..') ? file : relative)
