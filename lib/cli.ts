@@ -7,6 +7,7 @@
  * so --help and configuration errors answer at once. Scripts import their step modules the same
  * way, with `await import()` inside the body.
  */
+import module from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -15,6 +16,11 @@ import { loadConfig, didYouMean, type Config } from './config.ts'
 import { EXIT, UserError } from './errors.ts'
 import { color, consoleLogger, type Logger } from './log.ts'
 import { enableTimings, formatTimings, recordSpan, timed, timingsEnabled } from './timings.ts'
+
+// Node keeps the compiled code of every module loaded from here on (client-node, zx, the step
+// modules) in this directory: a quarter less start-up CPU on later runs. The Makefile sets
+// NODE_COMPILE_CACHE to the same directory, which also covers the script and this module.
+module.enableCompileCache(path.join(import.meta.dirname, '..', 'node_modules', '.cache', 'node-compile-cache'))
 
 type OptionSpec = {
   type: 'string' | 'boolean'
