@@ -11,11 +11,12 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
 export NODE_COMPILE_CACHE="${NODE_COMPILE_CACHE:-$PWD/node_modules/.cache/node-compile-cache}"
 ENV_FILE=test/integration/test.env
+STATE="${HOMELAB_INGRESS_CLUSTER_DIR:-.cluster}"
 
-echo "==> bringing the test cluster up (state in ${HOMELAB_INGRESS_CLUSTER_DIR:-.cluster}; about 15 s when not up yet)"
+echo "==> bringing the test cluster up (state in $STATE; about 15 s when not up yet)"
 bash test/cluster/cluster.sh up >/dev/null
 # shellcheck disable=SC1091
-. "${HOMELAB_INGRESS_CLUSTER_DIR:-.cluster}/env"
+. "$STATE/env"
 
 echo "==> pretending ArgoCD and Longhorn are installed (a namespace and a Service each)"
 kubectl --context=homelab-test apply -f - >/dev/null <<'YAML'
@@ -44,7 +45,7 @@ node scripts/run-all.ts --env-file "$ENV_FILE"
 cat <<TXT
 
 The demo cluster keeps running. In this shell, point kubectl and helm at it first:
-  . ${HOMELAB_INGRESS_CLUSTER_DIR:-.cluster}/env
+  . $STATE/env
 Look around:
   kubectl get svc,pods,ingressroutes.traefik.io -A
 Rerun any step (it changes nothing), e.g.:
