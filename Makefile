@@ -36,14 +36,15 @@ all: node-version
 
 # npm writes node_modules/.package-lock.json on every install: older than the lockfile means stale.
 node_modules/.package-lock.json: package-lock.json
-	PATH="$(MACHINE_PATH)" npm ci --no-audit --no-fund
+	@echo "==> npm ci (node_modules is missing or older than package-lock.json)"
+	@PATH="$(MACHINE_PATH)" npm ci --no-audit --no-fund
 	@touch $@
 
 # Node >= 22.18 runs the .ts scripts directly. The pinned Node always does; this catches a machine
 # where npm ci had no Node to install (another OS or CPU) and the machine's own is older, which
 # would otherwise fail with a puzzling ERR_UNKNOWN_FILE_EXTENSION.
 node-version: node_modules/.package-lock.json
-	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<22||(a===22&&b<18)) { console.error("ERROR: Node "+process.versions.node+" ("+process.execPath+") is too old: homelab-ingress needs Node >= 22.18. npm ci installs Node 24 into node_modules only on Linux x64/arm64; elsewhere install Node 24 LTS."); process.exit(2) }'
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<22||(a===22&&b<18)) { console.error("ERROR: Node "+process.versions.node+" ("+process.execPath+") is too old: homelab-ingress needs Node >= 22.18. On Linux x64/arm64 npm ci installs Node 24 into node_modules (rerun npm ci if node_modules/.bin/node is missing); elsewhere install Node 24 LTS."); process.exit(2) }'
 
 01-metallb 02-traefik 03-internal-routes 04-verify: node-version
 	$(RUN) scripts/$@.ts $(FLAGS)
