@@ -4,55 +4,86 @@
 #   make from STEP=02         resume at a step
 #   make render / dry-run     see what would be applied, change nothing
 #   make teardown [PURGE=1]   remove it all (PURGE=1 also deletes the acme.json volume)
+#   make demo                 the whole flow on the local test cluster, ending in 04-verify's report
+#   make test                 every test; the integration tests run on the local test cluster
+#   make cluster-down         stop the local test cluster
 # ENV_FILE=path picks another env file; ARGS="..." passes extra flags (e.g. ARGS=--context=homelab).
+# Every target first runs `npm ci` when node_modules is missing or older than package-lock.json.
 
-ZX       ?= npx zx
 ENV_FILE ?=
 ARGS     ?=
 STEP     ?=
 OUT      ?= out/rendered
 FLAGS    := $(if $(ENV_FILE),--env-file $(ENV_FILE)) $(ARGS)
 
+# The kit runs on the Node that `npm ci` installs into node_modules (package.json pins it, for
+# Linux x64 and arm64), whatever Node the machine has: recipes find node_modules/.bin first.
+# npm ci itself runs on the machine's Node, since it replaces node_modules.
+MACHINE_PATH := $(PATH)
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+# Node keeps the type-stripped .ts files and their compiled code here: start-up needs a third of the CPU.
+export NODE_COMPILE_CACHE ?= $(CURDIR)/node_modules/.cache/node-compile-cache
+# The scripts run on plain node (they import zx's `$`; the zx CLI would only add its start-up time).
+RUN      := node
+# Where test/cluster/cluster.sh caches the test cluster's binaries.
+CLUSTER_CACHE := $(or $(HOMELAB_INGRESS_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/homelab-ingress)
+
 .PHONY: all node-version 01-metallb 02-traefik 03-internal-routes 04-verify from render dry-run \
-        teardown test demo cluster-up cluster-down bench
+        teardown test demo cluster-build cluster-up cluster-down bench
 
 all: node-version
-	$(ZX) scripts/run-all.ts $(FLAGS)
+	$(RUN) scripts/run-all.ts $(FLAGS)
 
-# Node >= 22.18 runs the .ts scripts directly; an older one fails with a puzzling
-# ERR_UNKNOWN_FILE_EXTENSION, so say it plainly first.
-node-version:
-	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<22||(a===22&&b<18)) { console.error("ERROR: Node "+process.versions.node+" is too old: homelab-ingress needs Node >= 22.18 (24 LTS recommended)"); process.exit(2) }'
+# npm writes node_modules/.package-lock.json on every install: older than the lockfile means stale.
+node_modules/.package-lock.json: package-lock.json
+	@echo "==> npm ci (node_modules is missing or older than package-lock.json)"
+	@PATH="$(MACHINE_PATH)" npm ci --no-audit --no-fund
+	@touch $@
+
+# Node >= 22.18 runs the .ts scripts directly. The pinned Node always does; this catches a machine
+# where npm ci had no Node to install (another OS or CPU) and the machine's own is older, which
+# would otherwise fail with a puzzling ERR_UNKNOWN_FILE_EXTENSION.
+node-version: node_modules/.package-lock.json
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<22||(a===22&&b<18)) { console.error("ERROR: Node "+process.versions.node+" ("+process.execPath+") is too old: homelab-ingress needs Node >= 22.18. On Linux x64/arm64 npm ci installs Node 24 into node_modules (rerun npm ci if node_modules/.bin/node is missing); elsewhere install Node 24 LTS."); process.exit(2) }'
 
 01-metallb 02-traefik 03-internal-routes 04-verify: node-version
-	$(ZX) scripts/$@.ts $(FLAGS)
+	$(RUN) scripts/$@.ts $(FLAGS)
 
 from: node-version
 	@test -n "$(STEP)" || { echo "ERROR: STEP is required, e.g. make from STEP=02" >&2; exit 2; }
-	$(ZX) scripts/run-all.ts --from $(STEP) $(FLAGS)
+	$(RUN) scripts/run-all.ts --from $(STEP) $(FLAGS)
 
 render: node-version
-	$(ZX) scripts/render.ts --out $(OUT) $(FLAGS)
+	$(RUN) scripts/render.ts --out $(OUT) $(FLAGS)
 
 dry-run: node-version
-	$(ZX) scripts/run-all.ts --dry-run $(FLAGS)
+	$(RUN) scripts/run-all.ts --dry-run $(FLAGS)
 
 teardown: node-version
-	$(ZX) scripts/99-teardown.ts $(if $(PURGE),--purge) $(FLAGS)
+	$(RUN) scripts/99-teardown.ts $(if $(PURGE),--purge) $(FLAGS)
 
-test: node-version
-	npm test
+# The test cluster (test/cluster/): a real control plane, kwok nodes, MetalLB's controller, helm.
+# Its binaries are built once from Go modules (Go >= 1.26) and cached per version.
+cluster-build:
+	@bash test/cluster/cluster.sh built || { \
+	  echo "==> Building the test cluster's binaries from Go modules into $(CLUSTER_CACHE)/bin."; \
+	  echo "    The first time takes about 12-15 minutes on 2 cores (and ~8 GB of Go caches); later runs take seconds."; \
+	  bash test/cluster/cluster.sh build; }
 
-# The test cluster (test/cluster/): a real control plane, kwok nodes, MetalLB's controller.
-cluster-up:
-	npm run cluster:up
+cluster-up: cluster-build
+	@bash test/cluster/cluster.sh up >/dev/null
 
 cluster-down:
-	npm run cluster:down
+	bash test/cluster/cluster.sh down
 
-# Brings the test cluster up and runs the whole flow against it, ending in 04-verify's report.
-demo: node-version
+# Every test: type-check, unit tests, integration tests on the test cluster (left running).
+test: node-version cluster-up
+	npm test $(if $(NO_COLOR),-- --no-color)
+	@echo "The test cluster keeps running (reruns start at once); stop it with: make cluster-down"
+
+# The whole flow on the test cluster, ending in 04-verify's report.
+demo: node-version cluster-build
 	bash test/demo.sh
 
-bench: node-version
+bench: node-version cluster-up
 	npm run bench

@@ -15,6 +15,7 @@ import {
 import { $, type ProcessOutput } from 'zx'
 import type { Config } from './config.ts'
 import { EXIT, UserError } from './errors.ts'
+import { recordSpan, timingsEnabled } from './timings.ts'
 
 export type Cluster = {
   context: string
@@ -85,18 +86,72 @@ export function connectCluster(config: Pick<Config, 'kubeContext'>, contextFlag?
   const server = kc.getCurrentCluster()?.server ?? '(unknown server)'
   const run = (bin: string, flag: string) => (args: string[], input?: string) =>
     $({ input, nothrow: true, quiet: true })`${bin} ${flag}=${context} ${args}`
+  if (timingsEnabled()) timeCommands()
   return {
     context,
     server,
     kc,
-    core: kc.makeApiClient(CoreV1Api),
-    custom: kc.makeApiClient(CustomObjectsApi),
-    apiext: kc.makeApiClient(ApiextensionsV1Api),
-    storage: kc.makeApiClient(StorageV1Api),
-    networking: kc.makeApiClient(NetworkingV1Api),
-    objects: KubernetesObjectApi.makeApiClient(kc),
+    core: timedApi('core', kc.makeApiClient(CoreV1Api)),
+    custom: timedApi('custom', kc.makeApiClient(CustomObjectsApi)),
+    apiext: timedApi('apiext', kc.makeApiClient(ApiextensionsV1Api)),
+    storage: timedApi('storage', kc.makeApiClient(StorageV1Api)),
+    networking: timedApi('networking', kc.makeApiClient(NetworkingV1Api)),
+    objects: timedApi('objects', KubernetesObjectApi.makeApiClient(kc)),
     kubectl: run('kubectl', '--context'),
     helm: run('helm', '--kube-context'),
+  }
+}
+
+/** With --timings, each API call of the client becomes a span named for the method and its object. */
+function timedApi<T extends object>(name: string, api: T): T {
+  if (!timingsEnabled()) return api
+  return new Proxy(api, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver)
+      if (typeof value !== 'function') return value
+      return (...args: unknown[]) => {
+        const start = performance.now()
+        const result = value.apply(target, args)
+        const label = `API ${name}.${String(property)}${describeRequest(args)}`
+        if (result instanceof Promise) return result.finally(() => recordSpan(label, start))
+        return result
+      }
+    },
+  })
+}
+
+/** What a request is about: ` kind namespace/name` from its parameters, or its leading string arguments. */
+function describeRequest(args: unknown[]): string {
+  const params = args[0]
+  if (typeof params === 'string') return ` ${args.filter((a) => typeof a === 'string' && a).join(' ')}`
+  if (!params || typeof params !== 'object') return ''
+  const p = params as { name?: unknown; namespace?: unknown; plural?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } }
+  const name = p.name ?? p.metadata?.name
+  const namespace = p.namespace ?? p.metadata?.namespace
+  const what = [p.kind ?? p.plural, [namespace, name].filter(Boolean).join('/')].filter(Boolean).join(' ')
+  return what ? ` ${what}` : ''
+}
+
+let commandsTimed = false
+
+/**
+ * With --timings, every process zx spawns (kubectl, helm, here or in helm.ts) becomes a span: zx
+ * reports each command's start and end through `$.log`, which otherwise only prints verbose output.
+ */
+function timeCommands(): void {
+  if (commandsTimed) return
+  commandsTimed = true
+  const print = $.log
+  const commands = new Map<string, string>()
+  $.log = (entry) => {
+    if (entry.kind === 'cmd') commands.set(entry.id, entry.cmd)
+    if (entry.kind === 'end') {
+      const cmd = commands.get(entry.id) ?? '?'
+      commands.delete(entry.id)
+      const end = performance.now()
+      recordSpan(`$ ${cmd.length > 120 ? `${cmd.slice(0, 117)}...` : cmd} (exit ${entry.exitCode})`, end - entry.duration, end)
+    }
+    print(entry)
   }
 }
 

@@ -1,6 +1,5 @@
 #!/usr/bin/env -S npx zx
 import { runScript } from '../lib/cli.ts'
-import { runSingleStep } from '../lib/steps.ts'
 
 await runScript(
   {
@@ -15,5 +14,8 @@ await runScript(
     common: ['env-file', 'context', 'dry-run', 'timeout', 'adopt', 'force', 'allow-downgrade'],
   },
   import.meta.url,
-  (ctx) => runSingleStep('02', ctx),
+  async (ctx) => {
+    const { runSingleStep } = await import('../lib/steps.ts')
+    return runSingleStep('02', ctx)
+  },
 )

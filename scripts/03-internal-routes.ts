@@ -1,6 +1,5 @@
 #!/usr/bin/env -S npx zx
 import { runScript } from '../lib/cli.ts'
-import { runSingleStep } from '../lib/steps.ts'
 
 await runScript(
   {
@@ -11,5 +10,8 @@ await runScript(
     common: ['env-file', 'context', 'dry-run', 'timeout', 'adopt'],
   },
   import.meta.url,
-  (ctx) => runSingleStep('03', ctx),
+  async (ctx) => {
+    const { runSingleStep } = await import('../lib/steps.ts')
+    return runSingleStep('03', ctx)
+  },
 )

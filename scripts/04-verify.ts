@@ -1,6 +1,5 @@
 #!/usr/bin/env -S npx zx
 import { runScript } from '../lib/cli.ts'
-import { runSingleStep } from '../lib/steps.ts'
 
 await runScript(
   {
@@ -20,5 +19,8 @@ await runScript(
     },
   },
   import.meta.url,
-  (ctx) => runSingleStep('04', ctx),
+  async (ctx) => {
+    const { runSingleStep } = await import('../lib/steps.ts')
+    return runSingleStep('04', ctx)
+  },
 )

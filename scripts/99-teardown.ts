@@ -1,8 +1,5 @@
 #!/usr/bin/env -S npx zx
 import { runScript } from '../lib/cli.ts'
-import { withLease } from '../lib/lease.ts'
-import { stepContext } from '../lib/steps.ts'
-import { removeIngress } from '../lib/teardown.ts'
 
 await runScript(
   {
@@ -17,6 +14,11 @@ await runScript(
   },
   import.meta.url,
   async (ctx) => {
+    const [{ stepContext }, { removeIngress }, { withLease }] = await Promise.all([
+      import('../lib/steps.ts'),
+      import('../lib/teardown.ts'),
+      import('../lib/lease.ts'),
+    ])
     const stepCtx = stepContext(ctx)
     const result = await withLease(stepCtx, '99-teardown', () => removeIngress({ ...stepCtx, purge: ctx.args.purge === true }))
     ctx.log.summary(result.summary)

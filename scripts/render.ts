@@ -1,9 +1,6 @@
 #!/usr/bin/env -S npx zx
 import path from 'node:path'
 import { runScript } from '../lib/cli.ts'
-import { EXIT, UserError } from '../lib/errors.ts'
-import { resolveChart } from '../lib/chart.ts'
-import { writeRendered } from '../lib/render.ts'
 
 await runScript(
   {
@@ -14,16 +11,16 @@ await runScript(
       'of the chart version 02-traefik would install (TRAEFIK_CHART_VERSION, or a local chart\'s Chart.yaml).\n' +
       'Writes nothing on a configuration error.',
     common: ['env-file'],
-    options: { out: { type: 'string', arg: 'DIR', help: 'directory to write the three files to (required)' } },
+    options: {
+      out: { type: 'string', arg: 'DIR', help: 'directory to write the three files to (required)', required: { example: 'out/rendered' } },
+    },
   },
   import.meta.url,
   async ({ args, config, log }) => {
-    if (typeof args.out !== 'string' || args.out === '') {
-      throw new UserError('--out DIR is required (e.g. --out out/rendered)', EXIT.config)
-    }
+    const [{ resolveChart }, { writeRendered }] = await Promise.all([import('../lib/chart.ts'), import('../lib/render.ts')])
     const chart = await resolveChart(config())
     log.info(`Traefik values for chart ${chart.ref} (values shape ${chart.shape}, version from ${chart.versionFrom})`)
-    const files = writeRendered(config(), chart.shape, path.resolve(args.out), chart.version)
+    const files = writeRendered(config(), chart.shape, path.resolve(String(args.out)), chart.version)
     for (const file of files) {
       const relative = path.relative(process.cwd(), file)
       log.summary(relative.startsWith('..') ? file : relative)

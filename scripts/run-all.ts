@@ -1,6 +1,5 @@
 #!/usr/bin/env -S npx zx
 import { runScript } from '../lib/cli.ts'
-import { runAll } from '../lib/run-all.ts'
 
 await runScript(
   {
@@ -17,5 +16,8 @@ await runScript(
     },
   },
   import.meta.url,
-  runAll,
+  async (ctx) => {
+    const { runAll } = await import('../lib/run-all.ts')
+    return runAll(ctx)
+  },
 )
