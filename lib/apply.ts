@@ -63,10 +63,14 @@ export async function objectsThatWouldChange(cluster: Cluster, objects: Manifest
   return objects.filter((_, i) => pending[i])
 }
 
-/** Who wrote which field, and when, is not content. */
+/**
+ * Who wrote which field, and when, is not content; nor is the status, which controllers write
+ * (MetalLB's pool counters) between the read and the dry run.
+ */
 function withoutBookkeeping(o: any): unknown {
   const { managedFields, resourceVersion, ...metadata } = o?.metadata ?? {}
-  return { ...o, metadata }
+  const { status, ...rest } = o ?? {}
+  return { ...rest, metadata }
 }
 
 /**

@@ -77,6 +77,26 @@ export function differingPaths(a: unknown, b: unknown, prefix = ''): string[] {
 
 // --- talking to helm
 
+/**
+ * helm must be on PATH: checked without running it (a no-op run of 02 needs no helm process). Its
+ * version is asked only before helm is used.
+ */
+export function requireHelmOnPath(): void {
+  const found = (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
+    try {
+      fs.accessSync(path.join(dir || '.', 'helm'), fs.constants.X_OK)
+      return true
+    } catch {
+      return false
+    }
+  })
+  if (!found) {
+    throw new PreconditionError('helm is not installed or not on PATH', [
+      'install helm 3 or 4 (https://helm.sh/docs/intro/install/) and make sure `helm version` works',
+    ])
+  }
+}
+
 let helmMajor: Promise<number> | undefined
 
 /** helm's major version (3 or 4); asked once per process. */
@@ -160,6 +180,7 @@ export function chartArgs(config: Pick<Config, 'traefikChart' | 'traefikChartVer
 
 export async function checkChartSource(source: ChartSource): Promise<void> {
   if (source.kind !== 'repo') return
+  if (repositoriesFileNames().includes(source.repo)) return
   const out = await $({ nothrow: true, quiet: true })`helm repo list --output json`
   const repos = out.exitCode === 0 ? (JSON.parse(out.stdout || '[]') as { name: string }[]) : []
   if (!repos.some((r) => r.name === source.repo)) {
@@ -168,6 +189,21 @@ export async function checkChartSource(source: ChartSource): Promise<void> {
         ? 'add it: helm repo add traefik https://traefik.github.io/charts && helm repo update'
         : `add it with \`helm repo add ${source.repo} <url>\`, or point TRAEFIK_CHART at an oci:// reference or a local chart`,
     ])
+  }
+}
+
+/**
+ * The repository names in helm's repositories.yaml, read without running helm (HELM_REPOSITORY_CONFIG,
+ * else helm's default place on Linux). Anything unreadable gives [], and `helm repo list` decides.
+ */
+function repositoriesFileNames(): string[] {
+  const file =
+    process.env.HELM_REPOSITORY_CONFIG ?? path.join(process.env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'helm', 'repositories.yaml')
+  try {
+    const parsed = YAML.parse(fs.readFileSync(file, 'utf8')) as { repositories?: { name?: string }[] }
+    return (parsed?.repositories ?? []).map((r) => String(r.name))
+  } catch {
+    return []
   }
 }
 

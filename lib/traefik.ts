@@ -12,11 +12,13 @@ import {
   helmMajorVersion,
   readRelease,
   recoverStuckRelease,
+  requireHelmOnPath,
   templateRelease,
   upgradeRelease,
   valuesDiff,
 } from './helm.ts'
 import { poolEntryContains } from './metallb.ts'
+import { rawRead } from './raw.ts'
 import { type Drift, releaseDrift } from './drift.ts'
 import { claimOf, ownerOf, ownershipLabels, refuseUnowned } from './ownership.ts'
 import { metallbManifests, RELEASE_NAME, traefikValues } from './render.ts'
@@ -24,7 +26,7 @@ import type { StepContext, StepResult } from './step.ts'
 
 export async function installTraefik(ctx: StepContext, args: Args = {}): Promise<StepResult> {
   const { config, cluster, log } = ctx
-  const { chart, helmMajor } = await traefikPreflight(ctx)
+  const { chart } = await traefikPreflight(ctx)
   log.step(`02-traefik: release ${RELEASE_NAME} (chart ${chart.ref}, values shape ${chart.shape}) in namespace ${config.traefikNamespace}`)
   await requirePools(ctx)
   await requireStorageClass(ctx)
@@ -45,6 +47,7 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
   if (decision.action === 'recover' && current) {
     log.warn(`release ${RELEASE_NAME}: ${decision.reasons.join('; ')}`)
     refuseRecentPending(current, new Date(), args.force === true)
+    await helmMajorVersion() // helm 3 or 4, before the first helm command
     if (ctx.dryRun) {
       return { ok: true, summary: `02-traefik: would repair release ${RELEASE_NAME} (revision ${current.revision} ${current.status}), then bring it to ${desired.chart} with the rendered values` }
     }
@@ -75,6 +78,7 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
   for (const reason of decision.reasons) log.info(reason)
   for (const crd of behind) log.info(`CRD ${crd.name}: ${crd.reason}`)
   if (decision.action !== 'unchanged') {
+    await helmMajorVersion() // helm 3 or 4, before the first helm command
     // The chart itself judges the values (its schema, the version, the chart's presence) before
     // anything is changed, in --dry-run too.
     await templateRelease(cluster, config, RELEASE_NAME, chart.ref, desired.values)
@@ -100,7 +104,7 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
   if (decision.action === 'unchanged' && current) {
     return { ok: true, summary: `02-traefik: release ${RELEASE_NAME} ${repaired ? 'repaired' : 'unchanged'} (revision ${current.revision}, ${current.chart}); ${crdText || 'CRDs'} updated` }
   }
-  log.info(`helm ${helmMajor}: upgrade --install ${RELEASE_NAME} (${desired.chart})`)
+  log.info(`helm ${await helmMajorVersion()}: upgrade --install ${RELEASE_NAME} (${desired.chart})`)
   await upgradeRelease(cluster, config, RELEASE_NAME, desired.values, ownershipLabels(config))
   const after = await readRelease(cluster, config.traefikNamespace, RELEASE_NAME)
   const verb = `${repaired ? 'repaired and ' : ''}${current === undefined ? 'installed' : 'upgraded'}${driftText}`
@@ -116,11 +120,11 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
  * What 02 needs of this machine before it contacts the cluster: helm, the chart source, and the
  * chart version with its values shape (an unknown version stops here, nothing touched).
  */
-export async function traefikPreflight({ config }: Pick<StepContext, 'config'>): Promise<{ chart: ChartTarget; helmMajor: number }> {
+export async function traefikPreflight({ config }: Pick<StepContext, 'config'>): Promise<{ chart: ChartTarget }> {
   const chart = await resolveChart(config)
-  const helmMajor = await helmMajorVersion()
+  requireHelmOnPath()
   await checkChartSource(config.traefikChart)
-  return { chart, helmMajor }
+  return { chart }
 }
 
 /** A `traefik` release this configuration did not install is never upgraded over. */
@@ -262,8 +266,8 @@ async function requireDnsSecret({ config, cluster }: StepContext): Promise<void>
 
 /** k3s ships its own Traefik; two controllers answer the same IngressRoutes. */
 async function warnAboutBundledTraefik({ cluster, log }: StepContext): Promise<void> {
-  const out = await cluster.kubectl(['get', 'deployment', 'traefik', '--namespace', 'kube-system', '-o', 'name', '--ignore-not-found'])
-  if (out.exitCode === 0 && out.stdout.trim() !== '') {
+  const bundled = await retryTransient(() => rawRead(cluster, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'traefik', namespace: 'kube-system' }))
+  if (bundled) {
     log.warn("k3s' bundled Traefik runs in kube-system and will serve the same routes; start k3s with --disable traefik")
   }
 }

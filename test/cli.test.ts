@@ -160,7 +160,7 @@ tools('without helm on PATH, 02-traefik says to install it (exit 3), before cont
   // PATH holds only node: no helm, no kubectl
   const r = run('02-traefik', ['--env-file', VALID, '--context', 'homelab-test'], { PATH: path.dirname(process.execPath) })
   assert.is(r.code, 3, r.stderr)
-  assert.match(r.stderr, /ERROR: helm is not installed or does not run\n {2}- install helm 3 or 4/)
+  assert.match(r.stderr, /ERROR: helm is not installed or not on PATH\n {2}- install helm 3 or 4/)
 })
 
 tools.run()

@@ -73,19 +73,22 @@ scripts('a bad flag value is a usage error before the configuration is read', ()
 })
 
 scripts('--timings shows the cluster client loading, the connection and each spawned command', () => {
-  // PATH holds node and bash but no helm: 02-traefik stops at `helm version`, after connecting,
-  // before any API call
+  // A helm that knows no chart repository: 02-traefik asks it (`helm repo list`) after connecting,
+  // before any API call, and stops there
   const bin = path.join(tmp, 'bin')
   fs.mkdirSync(bin, { recursive: true })
   fs.symlinkSync(spawnSync('bash', ['-c', 'command -v bash'], { encoding: 'utf8' }).stdout.trim(), path.join(bin, 'bash'))
+  fs.writeFileSync(path.join(bin, 'helm'), '#!/bin/bash\nexit 1\n', { mode: 0o755 })
   const r = run('02-traefik', ['--env-file', VALID, '--context', 'homelab-test', '--timings'], {
     PATH: `${path.dirname(process.execPath)}:${bin}`,
     KUBECONFIG,
+    TRAEFIK_CHART: 'traefik/traefik',
+    HELM_REPOSITORY_CONFIG: path.join(tmp, 'no-repositories.yaml'),
   })
   assert.is(r.code, 3, r.stderr)
   assert.match(r.stderr, /import cluster\.ts \(@kubernetes\/client-node, zx\)/)
   assert.match(r.stderr, /connect \(kubeconfig, context homelab-test\)/)
-  assert.match(r.stderr, /\$ helm version .*\(exit 127\)/)
+  assert.match(r.stderr, /\$ helm repo list .*\(exit 1\)/)
 })
 
 scripts('without --timings nothing of it is printed', () => {
