@@ -11,7 +11,7 @@
  *   `global.sendAnonymousUsage` instead. Up to 37.0.x `checkNewVersion: false` renders nothing, so
  *   Traefik's default (on) applies (traefik-helm-chart#1449, fixed in 37.1.0): the flag goes into
  *   `additionalArguments` there. 38 has `ports.X.http`, but ignores `http.tls` in it.
- * - 39: per-entrypoint TLS moved to `ports.X.http.tls`; the schema rejects `ports.X.tls`,
+ * - 39: per-entrypoint TLS and middlewares moved to `ports.X.http.tls` / `.middlewares`; the schema rejects `ports.X.tls`,
  *   `globalArguments` and any unknown top-level key.
  * - 40-41: Service type moved to `service.spec.type` / `additionalServices.X.spec.type` (the old keys
  *   are ignored: the internal Service would silently become ClusterIP).
@@ -122,12 +122,14 @@ export function valuesForShape(values: Record<string, any>, shape: ChartShape, v
   moveServiceType(out.service)
   for (const extra of Object.values(out.service?.additionalServices ?? {})) moveServiceType(extra as Record<string, any>)
   if (shape === '39') return out
-  // 38 and older: per-entrypoint TLS is `ports.X.tls`.
+  // 38 and older: per-entrypoint TLS and middlewares are `ports.X.tls` and `ports.X.middlewares`.
   for (const port of Object.values(out.ports ?? {}) as Record<string, any>[]) {
-    if (port?.http?.tls === undefined) continue
-    port.tls = port.http.tls
-    delete port.http.tls
-    if (Object.keys(port.http).length === 0) delete port.http
+    for (const key of ['tls', 'middlewares']) {
+      if (port?.http?.[key] === undefined) continue
+      port[key] = port.http[key]
+      delete port.http[key]
+    }
+    if (port?.http && Object.keys(port.http).length === 0) delete port.http
   }
   if (shape === '36-38') {
     const v = version ? parseChartVersion(version) : undefined

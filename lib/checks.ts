@@ -201,3 +201,23 @@ export function crdCheck(stamp: string | undefined, releaseChart: string | undef
       : `the CRDs were not brought up to ${releaseChart} by 02-traefik (helm installs CRDs only on first install and never upgrades them); rerun 02-traefik`,
   }
 }
+
+/**
+ * No side doors: a LoadBalancer Service with NodePorts is reachable on every node's own address too,
+ * around INTERNAL_IP/EXTERNAL_IP. MetalLB's L2 mode needs none.
+ */
+export function nodePortsCheck(service: Obj | undefined, serviceName: string, namespace: string): Check {
+  const name = `Service ${serviceName} has no NodePorts`
+  if (!service) return { name, status: 'fail', detail: `Service ${serviceName} does not exist` }
+  const ports: any[] = service.spec?.ports ?? []
+  const open = ports.filter((p) => p.nodePort).map((p) => `${p.name ?? p.port}: ${p.nodePort}`)
+  if (open.length === 0 && service.spec?.allocateLoadBalancerNodePorts === false) return { name, status: 'pass', detail: 'allocateLoadBalancerNodePorts: false' }
+  if (open.length === 0) return { name, status: 'fail', detail: 'allocateLoadBalancerNodePorts is not false (rerun 02-traefik)' }
+  // Kubernetes keeps NodePorts allocated before allocateLoadBalancerNodePorts was turned off.
+  const patch = JSON.stringify(ports.map((_, i) => ({ op: 'remove', path: `/spec/ports/${i}/nodePort` })).filter((_, i) => ports[i].nodePort))
+  return {
+    name,
+    status: 'fail',
+    detail: `every node's own address answers on ${open.join(', ')}; Kubernetes keeps NodePorts allocated before they were turned off: kubectl -n ${namespace} patch service ${serviceName} --type=json -p '${patch}'`,
+  }
+}

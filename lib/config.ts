@@ -47,6 +47,8 @@ export type Config = {
   traefikPhoneHome: boolean
   /** Names this configuration on every object it creates; '' derives it (lib/ownership.ts). */
   instance: string
+  /** Source ranges allowed on the admin entrypoints; [] when the allow-list is off. */
+  adminAllowCidrs: string[]
   /** A host the public entrypoints serve, for 04-verify to ask on EXTERNAL_IP; '' for none. */
   publicProbeHost: string
 }
@@ -86,6 +88,10 @@ export const SETTINGS: Record<string, Setting> = {
     help: 'admin UIs, comma-separated name=namespace/service:port, or none',
   },
   TRAEFIK_PHONE_HOME: { default: 'false', help: "true turns Traefik's version check and anonymous usage report on" },
+  ADMIN_ALLOW_CIDRS: {
+    default: '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,127.0.0.0/8,fc00::/7,fe80::/10',
+    help: 'client address ranges allowed on the admin entrypoints (comma-separated CIDRs), or off',
+  },
   INSTANCE: {
     default: '',
     help: 'names this configuration on the objects it creates (default: <TRAEFIK_NAMESPACE>.<DOMAIN>); set it to run two configurations in one cluster',
@@ -248,6 +254,7 @@ export function validate(
 
   const internalRoutes = parseRoutes(get('INTERNAL_ROUTES'), problems)
   const traefikPhoneHome = parseBool('TRAEFIK_PHONE_HOME', get('TRAEFIK_PHONE_HOME'), problems)
+  const adminAllowCidrs = parseCidrs(get('ADMIN_ALLOW_CIDRS'), problems)
   const instance = get('INSTANCE')
   check('INSTANCE', instance, (v) =>
     dnsLabelProblem(v) === undefined && v.length <= 40 ? undefined : 'is not a short name (lowercase letters, digits and -, at most 40, e.g. home-lab)',
@@ -281,6 +288,7 @@ export function validate(
     internalRoutes,
     traefikPhoneHome,
     instance,
+    adminAllowCidrs,
     publicProbeHost,
   }
 }
@@ -349,6 +357,22 @@ function parseRoutes(value: string, problems: string[]): InternalRoute[] {
     if (wrong.length === 0) routes.push({ name, namespace, service, port: Number(portText) })
   }
   return routes
+}
+
+function parseCidrs(value: string, problems: string[]): string[] {
+  if (value === 'off') return []
+  const entries = value.split(',').map((e) => e.trim()).filter(Boolean)
+  for (const entry of entries) {
+    const m = /^(.+)\/(\d{1,3})$/.exec(entry)
+    const address = m?.[1] ?? ''
+    const ipv4 = /^\d{1,3}(\.\d{1,3}){3}$/.test(address) && address.split('.').every((p) => Number(p) <= 255)
+    const ipv6 = address.includes(':') && /^[0-9a-f:]+$/i.test(address)
+    if (!m || !(ipv4 || ipv6) || Number(m[2]) > (ipv6 ? 128 : 32)) {
+      problems.push(`ADMIN_ALLOW_CIDRS: ${JSON.stringify(entry)} is not an address range in CIDR form (e.g. 192.168.0.0/24 or fd00::/8); or set ADMIN_ALLOW_CIDRS=off`)
+    }
+  }
+  if (entries.length === 0) problems.push('ADMIN_ALLOW_CIDRS: empty; list the ranges your LAN uses (e.g. 192.168.0.0/24), or set it to off')
+  return entries
 }
 
 function parseBool(name: string, value: string, problems: string[]): boolean {

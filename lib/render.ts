@@ -76,7 +76,28 @@ export function traefikValues(config: Config, shape: ChartShape, version?: strin
   if (config.traefikPhoneHome) {
     values.global = { checkNewVersion: true, sendAnonymousUsage: true }
   }
+  if (config.adminAllowCidrs.length > 0) {
+    // LAN only, even if the internal address leaks (a stray port forward): an allow-list on the admin
+    // entrypoints themselves, so every route there gets it, the dashboard and other people's routes
+    // included. It lives in the release (extraObjects), so helm creates it with the entrypoints that
+    // name it. The internal Service keeps the client's address (externalTrafficPolicy: Local), or
+    // every request would come from a node's address.
+    values.extraObjects = [adminAllowList(config)]
+    for (const name of INTERNAL_ENTRYPOINTS) (values.ports[name].http ??= {}).middlewares = [`${config.traefikNamespace}-${ADMIN_ALLOWLIST}@kubernetescrd`]
+    values.service.additionalServices.internal.spec.externalTrafficPolicy = 'Local'
+  }
   return valuesForShape(values, shape, version)
+}
+
+export const ADMIN_ALLOWLIST = 'admin-allowlist'
+
+function adminAllowList(config: Config): Manifest {
+  return {
+    apiVersion: 'traefik.io/v1alpha1',
+    kind: 'Middleware',
+    metadata: { name: ADMIN_ALLOWLIST, namespace: config.traefikNamespace, labels: ownershipLabels(config) },
+    spec: { ipAllowList: { sourceRange: config.adminAllowCidrs } },
+  }
 }
 
 export function adminHost(config: Config, name: string): string {

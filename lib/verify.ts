@@ -14,6 +14,7 @@ import {
   expectedRoutesCheck,
   imageCheck,
   loadBalancerCheck,
+  nodePortsCheck,
   type Obj,
   phoneHomeCheck,
   podsCheck,
@@ -128,6 +129,7 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   ]
   checks.push(servicePortsCheck(externalService, EXTERNAL_SERVICE, PUBLIC_ENTRYPOINTS))
   checks.push(servicePortsCheck(internalService, INTERNAL_SERVICE, INTERNAL_ENTRYPOINTS))
+  checks.push(nodePortsCheck(externalService, EXTERNAL_SERVICE, ns), nodePortsCheck(internalService, INTERNAL_SERVICE, ns))
   const namespaceNames = new Set(namespaces.items.map((n) => n.metadata?.name ?? ''))
   checks.push(...expectedRoutesCheck(config, routes.items, namespaceNames))
   // Default entrypoints, rule syntax and Ingress class as the running Traefik pods (and the

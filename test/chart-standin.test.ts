@@ -278,6 +278,11 @@ for (const { version } of STAND_INS) {
       assert.not.ok(args.some((a) => /^--global\.sendAnonymousUsage(=true)?$/i.test(a)), 'usage report on')
       assert.ok(args.some((a) => /^--entryPoints\.websecure\.http\.tls\.certResolver=letsencrypt$/i.test(a)), 'websecure resolver')
       assert.is(deployment.spec.strategy.type, 'Recreate')
+      // ADMIN_ALLOW_CIDRS: the allow-list Middleware comes with the release, on both admin entrypoints only.
+      assert.ok(objects.get('Middleware traefik/admin-allowlist'), 'the allow-list Middleware')
+      for (const ep of ['intweb', 'intwebsec']) assert.ok(args.includes(`--entryPoints.${ep}.http.middlewares=traefik-admin-allowlist@kubernetescrd`), ep)
+      assert.not.ok(args.some((a) => /entryPoints\.web(secure)?\.http\.middlewares/.test(a)), 'a public entrypoint has the allow-list')
+      assert.is(services[1].spec.externalTrafficPolicy, 'Local')
     } finally {
       fs.rmSync(dir, { recursive: true })
     }

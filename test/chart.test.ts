@@ -80,7 +80,7 @@ const newest = traefikValues(config('minimal.env'), '40-41')
 
 rewrite('40-41: Service type under spec, TLS under http, phone-home under global', () => {
   assert.equal(newest.service.spec, { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false })
-  assert.equal(newest.service.additionalServices.internal.spec, { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false })
+  assert.equal(newest.service.additionalServices.internal.spec, { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false, externalTrafficPolicy: 'Local' })
   assert.ok(newest.ports.websecure.http.tls.enabled)
   assert.equal(newest.global, { checkNewVersion: false, sendAnonymousUsage: false })
   assert.is(newest.globalArguments, undefined)
@@ -91,15 +91,17 @@ rewrite('39: Service type back to its own key; everything else as 40-41', () => 
   assert.is(v.service.type, 'LoadBalancer')
   assert.equal(v.service.spec, { allocateLoadBalancerNodePorts: false })
   assert.is(v.service.additionalServices.internal.type, 'LoadBalancer')
-  assert.equal(v.service.additionalServices.internal.spec, { allocateLoadBalancerNodePorts: false })
+  assert.equal(v.service.additionalServices.internal.spec, { allocateLoadBalancerNodePorts: false, externalTrafficPolicy: 'Local' })
   assert.ok(v.ports.websecure.http.tls.enabled)
   assert.equal(v.global, newest.global)
 })
 
-rewrite('36-38: per-entrypoint TLS is ports.X.tls', () => {
+rewrite('36-38: per-entrypoint TLS and middlewares are ports.X.tls and ports.X.middlewares', () => {
   const v = valuesForShape(newest, '36-38')
   assert.equal(v.ports.websecure.tls, { enabled: true, certResolver: 'letsencrypt' })
   assert.is(v.ports.websecure.http, undefined)
+  assert.equal(v.ports.intweb.middlewares, ['traefik-admin-allowlist@kubernetescrd'])
+  assert.is(v.ports.intweb.http, undefined)
   assert.equal(v.global, newest.global)
 })
 

@@ -163,6 +163,19 @@ content('fail closed: the internal entrypoints are the default ones; no NodePort
   assert.is(v.service.additionalServices.internal.spec.allocateLoadBalancerNodePorts, false)
 })
 
+content('ADMIN_ALLOW_CIDRS: an ipAllowList on both admin entrypoints, in the release; client addresses kept; off turns it off', () => {
+  const v = values('minimal.env')
+  assert.equal(v.extraObjects.map((o: any) => [o.kind, o.metadata.namespace, o.metadata.name]), [['Middleware', 'traefik', 'admin-allowlist']])
+  assert.equal(v.extraObjects[0].spec.ipAllowList.sourceRange, ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8', 'fc00::/7', 'fe80::/10'])
+  for (const name of ['intweb', 'intwebsec']) assert.equal(v.ports[name].http.middlewares, ['traefik-admin-allowlist@kubernetescrd'], name)
+  for (const name of ['web', 'websecure']) assert.is(v.ports[name].http?.middlewares, undefined, name)
+  assert.is(v.service.additionalServices.internal.spec.externalTrafficPolicy, 'Local')
+  assert.is(v.service.spec.externalTrafficPolicy, undefined)
+  const off = traefikValues(loadConfig({ envFile: path.join(ROOT, 'test', 'env', 'valid', 'minimal.env'), env: { ADMIN_ALLOW_CIDRS: 'off' }, cwd: ROOT }), '40-41')
+  assert.is(off.extraObjects, undefined)
+  assert.is(off.ports.intweb.http?.middlewares, undefined)
+})
+
 content('the dashboard is on the internal entrypoints only, under traefik.<DOMAIN>', () => {
   const { ingressRoute } = values('minimal.env')
   assert.equal(ingressRoute.dashboard.entryPoints, ['intweb', 'intwebsec'])
