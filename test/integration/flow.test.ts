@@ -1,6 +1,10 @@
 /**
  * The whole flow against the real test cluster: converge from empty, rerun without changes,
- * dry runs that write nothing, teardown that keeps (or purges) the acme.json volume.
+ * dry runs that write nothing, 04-verify's probes through the real Traefik, teardown that keeps
+ * (or purges) the acme.json volume.
+ *
+ * Runs that only check the steps' output and the route audit pass --no-probe: nothing of this test
+ * listens on INTERNAL_IP/EXTERNAL_IP then, and whatever else might must not decide the result.
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -8,6 +12,7 @@ import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { helmRelease, installFakeApp, kubectl, kubectlMaybe, ownedState, resetCluster, runScript, sh, skipReason, testCluster } from './harness.ts'
+import { realTraefikUnavailable, startRealTraefik } from './real-traefik.ts'
 
 const cluster = testCluster()
 if (!cluster) console.log(`\n  integration tests skipped: ${skipReason()}\n`)
@@ -23,7 +28,7 @@ converge.before(() => {
 })
 
 it('converges and 04-verify passes', () => {
-  const r = runScript('run-all')
+  const r = runScript('run-all', ['--no-probe'])
   assert.is(r.code, 0, r.output)
   assert.match(r.stdout, /^01-metallb: 3 created$/m)
   assert.match(r.stdout, /^02-traefik: release traefik installed \(revision 1, traefik-33\.2\.1, deployed\)$/m)
@@ -54,7 +59,7 @@ it('the cluster holds what the README promises', () => {
 it('a second run-all changes nothing: no resourceVersion moves, same helm revision', () => {
   const before = ownedState()
   assert.ok(Object.keys(before).length > 10, JSON.stringify(before))
-  const r = runScript('run-all')
+  const r = runScript('run-all', ['--no-probe'])
   assert.is(r.code, 0, r.output)
   assert.match(r.stdout, /^01-metallb: 3 unchanged$/m)
   assert.match(r.stdout, /^02-traefik: release traefik unchanged \(revision 1, traefik-33\.2\.1\)$/m)
@@ -65,7 +70,7 @@ it('a second run-all changes nothing: no resourceVersion moves, same helm revisi
 for (const step of ['01-metallb', '02-traefik', '03-internal-routes', '04-verify']) {
   it(`${step} rerun alone changes nothing`, () => {
     const before = ownedState()
-    const r = runScript(step)
+    const r = runScript(step, step === '04-verify' ? ['--no-probe'] : [])
     assert.is(r.code, 0, r.output)
     assert.equal(ownedState(), before)
   })
@@ -122,6 +127,33 @@ it('helm 4 reads, leaves alone, and upgrades the same release', () => {
   }
 })
 
+const noRealTraefik = cluster ? realTraefikUnavailable() : 'no test cluster'
+if (cluster && noRealTraefik) console.log(`\n  04-verify probe test skipped: ${noRealTraefik}\n`)
+;(noRealTraefik ? converge.skip : converge)('04-verify asks every admin host on both addresses through the real Traefik and passes', async () => {
+  // longhorn's namespace appears: 03 routes it, and all three admin hosts can be asked.
+  installFakeApp('longhorn-system', 'longhorn-frontend', 80)
+  const routes = runScript('03-internal-routes')
+  assert.match(routes.stdout, /^03-internal-routes: 1 created, 1 unchanged$/m)
+  const traefik = await startRealTraefik()
+  try {
+    const r = runScript('04-verify', ['--json'])
+    assert.is(r.code, 0, r.output)
+    const probes = JSON.parse(r.stdout).checks.filter((c: any) => / answer(s| on)/.test(c.name))
+    assert.equal(probes.map((c: any) => `${c.name}: ${c.status}`), [
+      'traefik.home.example answers on INTERNAL_IP 127.0.0.200: pass',
+      'traefik.home.example does not answer on EXTERNAL_IP 127.0.0.201: pass',
+      'argocd.home.example answers on INTERNAL_IP 127.0.0.200: pass',
+      'argocd.home.example does not answer on EXTERNAL_IP 127.0.0.201: pass',
+      'longhorn.home.example answers on INTERNAL_IP 127.0.0.200: pass',
+      'longhorn.home.example does not answer on EXTERNAL_IP 127.0.0.201: pass',
+    ])
+  } finally {
+    await traefik.stop()
+    // back to the state the teardown suite expects (longhorn not installed, its route gone with it)
+    kubectl('delete', 'namespace', 'longhorn-system', '--wait=true', '--timeout=120s')
+  }
+})
+
 converge.run()
 
 // ---
@@ -141,7 +173,7 @@ td('removes routes, release and pools in reverse order and keeps the acme.json v
 
 td('a reinstall reuses the kept volume', () => {
   const pvcUid = JSON.parse(kubectl('get', 'pvc', 'traefik', '-n', 'traefik', '-o', 'json').stdout).metadata.uid
-  const r = runScript('run-all')
+  const r = runScript('run-all', ['--no-probe'])
   assert.is(r.code, 0, r.output)
   assert.is(JSON.parse(kubectl('get', 'pvc', 'traefik', '-n', 'traefik', '-o', 'json').stdout).metadata.uid, pvcUid)
 })
