@@ -84,13 +84,22 @@ function startProcess(name: string, command: string, args: string[], env: NodeJS
   return p
 }
 
+/** Waits up to `ms` for the process to exit; true when it did. The timer keeps this process alive
+ * meanwhile (the child itself is unref'd, so awaiting its exit alone could let Node quit). */
+async function exitedWithin(p: Proc, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)))
+  const done = await Promise.race([p.exited.then(() => true as const), late])
+  clearTimeout(timer)
+  return done
+}
+
+/** SIGTERM to the process group; SIGKILL after `graceMs` (Traefik waits up to 10 s for open connections). */
 async function stopProcess(p: Proc, graceMs = 5000): Promise<void> {
   killGroup(p, 'SIGTERM')
-  const timer = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), graceMs).unref())
-  if ((await Promise.race([p.exited.then(() => 'done' as const), timer])) === 'late') {
-    killGroup(p, 'SIGKILL')
-    await p.exited
-  }
+  if (await exitedWithin(p, graceMs)) return
+  killGroup(p, 'SIGKILL')
+  if (!(await exitedWithin(p, 5000))) throw new Error(`${p.name} (pid ${p.child.pid}) did not exit after SIGKILL`)
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -153,7 +162,7 @@ export function request(ip: string, port: number, host: string, urlPath = '/', o
       })
     }
     const req = useTls
-      ? https.request({ ...common, servername: host, ca: options.ca, rejectUnauthorized: false }, onResponse)
+      ? https.request({ ...common, servername: net.isIP(host) ? undefined : host, ca: options.ca, rejectUnauthorized: false }, onResponse)
       : http.request(common, onResponse)
     req.on('timeout', () => req.destroy(new Error(`timed out asking ${ip}:${port} for ${host}${urlPath}`)))
     req.on('error', reject)
@@ -325,6 +334,8 @@ export function planFromCluster(traefikIp: string, dataDir: string, apiServer: s
 
 /** Grants the chart's ServiceAccount read access to ConfigMaps when its ClusterRole lacks it. */
 function ensureConfigMapAccess(serviceAccount: string): boolean {
+  // a grant left by an interrupted run must not hide what the chart's own ClusterRole allows
+  kubectlMaybe('delete', 'clusterrolebinding,clusterrole', EXTRA_RBAC, '--ignore-not-found')
   const can = kubectlMaybe('auth', 'can-i', 'watch', 'configmaps', '--all-namespaces', `--as=system:serviceaccount:${NAMESPACE}:${serviceAccount}`)
   if (can.stdout.trim() === 'yes') return false
   // Chart 33.2.1's ClusterRole (written for Traefik v3.2) has no configmaps rule; Traefik v3.6's CRD
@@ -497,12 +508,15 @@ export async function startRealTraefik(options: StartOptions = {}): Promise<Real
       },
       stop: async () => {
         await stopAll()
+        // HOMELAB_INGRESS_KEEP_LOGS=1 keeps the logs, acme.json and Pebble's config for a look afterwards
+        if (process.env.HOMELAB_INGRESS_KEEP_LOGS === '1') console.log(`  real Traefik's files kept in ${dir}`)
+        else fs.rmSync(dir, { recursive: true, force: true })
       },
     }
     return handle
   } catch (err) {
     await stopAll()
     const logs = fs.readdirSync(dir).filter((f) => f.endsWith('.log'))
-    throw Object.assign(err as Error, { message: `${(err as Error).message}\n(logs: ${logs.map((f) => path.join(dir, f)).join(', ')})` })
+    throw new Error(`${(err as Error).message}\n(logs: ${logs.map((f) => path.join(dir, f)).join(', ')})`, { cause: err })
   }
 }
