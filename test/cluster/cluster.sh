@@ -2,7 +2,8 @@
 # A real Kubernetes control plane for integration tests, built from Go modules only.
 #
 #   test/cluster/cluster.sh build [PIECE...] build + cache the binaries (once per version); pieces: helm
-#                                            metallb kwok pebble etcd kubernetes helm4 traefik (default all)
+#                                            metallb kwok pebble etcd kubernetes helm4 traefik (default all),
+#                                            or `cluster` for the pieces the cluster itself runs (not pebble, traefik)
 #   test/cluster/cluster.sh up               start etcd, kube-apiserver, kube-controller-manager,
 #                                            kube-scheduler, kwok, the MetalLB controller (state in .cluster/)
 #   test/cluster/cluster.sh down             stop everything and remove .cluster/
