@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane for integration tests, built from Go modules only.
 #
-#   test/cluster/cluster.sh build            build + cache the binaries (once per version)
+#   test/cluster/cluster.sh build [PIECE...] build + cache the binaries (once per version); pieces: helm
+#                                            metallb kwok pebble etcd kubernetes helm4 traefik (default all),
+#                                            or `cluster` for the pieces the cluster itself runs (not pebble, traefik)
 #   test/cluster/cluster.sh up               start etcd, kube-apiserver, kube-controller-manager,
 #                                            kube-scheduler, kwok, the MetalLB controller (state in .cluster/)
 #   test/cluster/cluster.sh down             stop everything and remove .cluster/
@@ -9,7 +11,8 @@
 #   test/cluster/cluster.sh stop-apiserver [--kill]  stop only kube-apiserver (SIGTERM; --kill: SIGKILL)
 #   test/cluster/cluster.sh start-apiserver  start it again (same port, same certs)
 #   test/cluster/cluster.sh env              print .cluster/env (source it: KUBECONFIG, PATH with helm)
-#   test/cluster/cluster.sh built            exit 0 when every binary is in the cache (nothing is built)
+#   test/cluster/cluster.sh built [PIECE...] exit 0 when every binary (of PIECEs) is cached (nothing is built)
+#   test/cluster/cluster.sh bin NAME         print the cached binary's path (traefik, pebble, pebble-challtestsrv, ...)
 #
 # Environment:
 #   HOMELAB_INGRESS_CACHE  binary cache (default ${XDG_CACHE_HOME:-$HOME/.cache}/homelab-ingress)
@@ -62,6 +65,8 @@ resolve() {
     metallb-controller) binpath metallb-controller "$METALLB_VERSION" ;;
     helm) binpath helm "$HELM3_VERSION" ;;
     helm4) [[ -n "${HELM4_VERSION:-}" ]] && binpath helm "$HELM4_VERSION" ;;
+    traefik) binpath traefik "$TRAEFIK_VERSION" ;;
+    pebble | pebble-challtestsrv) echo "$BIN/pebble-$PEBBLE_VERSION/$1" ;;
     *) die "unknown component $1" ;;
   esac
 }
@@ -143,9 +148,9 @@ build_in_wrapper() { # build_in_wrapper ID OUTDIR LDFLAGS PKG...
     env -C "$SRC/$id" "${GOENV_BUILD[@]}" go build -p "$JOBS" -v -trimpath -ldflags "$ldflags" -o "$out/" "$@"
 }
 
-# Move OUT/NAME to the cache as NAME-VERSION/TARGET_NAME.
-install_bin() { # install_bin TMPDIR SRCNAME NAME VERSION
-  local d="$BIN/$3-$4"
+# Move OUT/NAME to the cache as NAME-VERSION/TARGET_NAME (or DIRNAME-VERSION/TARGET_NAME).
+install_bin() { # install_bin TMPDIR SRCNAME NAME VERSION [DIRNAME]
+  local d="$BIN/${5:-$3}-$4"
   mkdir -p "$d"
   mv -f "$1/$2" "$d/$3.tmp" && mv -f "$d/$3.tmp" "$d/$3"
 }
@@ -253,29 +258,159 @@ build_helm() { # build_helm VERSION
   install_bin "$tmp" helm helm "$ver"
 }
 
-all_built() {
-  local c
-  for c in "${COMPONENTS[@]}" helm; do [[ -x "$(resolve "$c")" ]] || return 1; done
-  [[ -f "$BIN/kwok-$KWOK_VERSION/stages.yaml" && -d "$BIN/metallb-controller-$METALLB_VERSION/crds" ]] || return 1
-  if [[ -n "${HELM4_VERSION:-}" ]]; then [[ -x "$(resolve helm4)" ]] || return 1; fi
+# Traefik's own replace and exclude directives (one per line, block form flattened) from its go.mod.
+# They apply only in the main module, so a wrapper must repeat them.
+gomod_replace_exclude() { # gomod_replace_exclude GOMOD
+  awk '
+    /^(replace|exclude) \($/ { blk = $1; next }
+    blk && /^\)$/ { blk = ""; next }
+    blk && NF { sub(/^[ \t]+/, ""); sub(/[ \t]*\/\/.*$/, ""); print blk " " $0; next }
+    /^(replace|exclude) [^(]/ { sub(/[ \t]*\/\/.*$/, ""); print }
+  ' "$1"
 }
 
+# The dashboard's index page: the module zip's webui/static holds only a placeholder (the real UI is built
+# with yarn in Traefik's release pipeline), so /dashboard/ would answer 404. This page is a template like the
+# real one (Traefik fills in APIUrl) and says what it is.
+traefik_dashboard_stub() {
+  cat <<'EOF'
+<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Traefik Proxy (test build)</title>
+{{if .APIUrl}}<script>window.APIUrl = "{{.APIUrl}}"</script>{{end}}
+</head>
+<body><p>Traefik dashboard (test build, built by homelab-ingress test/cluster/cluster.sh: no web UI assets). The API is at {{.APIUrl}}.</p></body>
+</html>
+EOF
+}
+
+build_traefik() {
+  local b mod=github.com/traefik/traefik/v3 id="traefik-$TRAEFIK_VERSION"
+  b="$(binpath traefik "$TRAEFIK_VERSION")"
+  [[ -x "$b" ]] && { log "traefik $TRAEFIK_VERSION: cached"; return 0; }
+  log "traefik $TRAEFIK_VERSION: building (~11 min cold on 2 cores, ~3 GB memory)"
+  local gomod dir extra
+  gomod="$(mod_field "$mod@$TRAEFIK_VERSION" GoMod)"
+  dir="$(mod_field "$mod@$TRAEFIK_VERSION" Dir)"
+  [[ -f "$gomod" && -d "$dir" ]] || die "cannot fetch $mod@$TRAEFIK_VERSION from the Go module proxy"
+  # A copy of the module's source with a stub dashboard page in webui/static (embedded at compile time).
+  local source="$SRC/$id-source"
+  if [[ ! -f "$source/.ready" ]]; then
+    rm -rf "$source"
+    cp -r "$dir" "$source"
+    chmod -R u+w "$source"
+    traefik_dashboard_stub >"$source/webui/static/index.html"
+    touch "$source/.ready"
+  fi
+  extra="$(gomod_replace_exclude "$gomod")"
+  [[ "$extra" == *"replace "* ]] || die "no replace directives found in $gomod (Traefik needs its forks of go-http-auth and mux)"
+  extra+=$'\n'"// Traefik itself comes from the copy above (same version, plus the stub dashboard page)"
+  extra+=$'\n'"replace $mod => ../$id-source"
+  prepare_wrapper "$id" "$mod" "$TRAEFIK_VERSION" "$extra" "$mod/cmd/traefik"
+  local date tmp="$SRC/$id/out" v="github.com/traefik/traefik/v3/pkg/version"
+  date="$(sed -n 's/.*"Time":"\([^"]*\)".*/\1/p' "$(mod_field "$mod@$TRAEFIK_VERSION" Info)")"
+  rm -rf "$tmp"
+  build_in_wrapper "$id" "$tmp" "-s -w -X $v.Version=$TRAEFIK_VERSION -X $v.Codename=cheddar -X $v.BuildDate=${date:-unknown}" "$mod/cmd/traefik"
+  install_bin "$tmp" traefik traefik "$TRAEFIK_VERSION"
+}
+
+build_pebble() {
+  local d="$BIN/pebble-$PEBBLE_VERSION" mod=github.com/letsencrypt/pebble/v2
+  [[ -x "$d/pebble" && -x "$d/pebble-challtestsrv" && -f "$d/certs/pebble.minica.pem" ]] && { log "pebble $PEBBLE_VERSION: cached"; return 0; }
+  log "pebble $PEBBLE_VERSION: building pebble, pebble-challtestsrv"
+  prepare_wrapper "pebble-$PEBBLE_VERSION" "$mod" "$PEBBLE_VERSION" "" "$mod/cmd/pebble" "$mod/cmd/pebble-challtestsrv"
+  local tmp="$SRC/pebble-$PEBBLE_VERSION/out"
+  rm -rf "$tmp"
+  build_in_wrapper "pebble-$PEBBLE_VERSION" "$tmp" "-s -w -X main.version=$PEBBLE_VERSION" "$mod/cmd/pebble" "$mod/cmd/pebble-challtestsrv"
+  # Pebble's own test certificate for its HTTPS listener (127.0.0.1/localhost) and the CA that signed it
+  # (what an ACME client must trust to talk to Pebble), from the same module.
+  local dir; dir="$(mod_field "$mod@$PEBBLE_VERSION" Dir)"
+  [[ -f "$dir/test/certs/pebble.minica.pem" && -f "$dir/test/certs/localhost/cert.pem" ]] || die "Pebble's test certificates are missing from $dir/test/certs"
+  rm -rf "$d/certs"
+  mkdir -p "$d/certs"
+  cp "$dir/test/certs/pebble.minica.pem" "$dir/test/certs/localhost/cert.pem" "$dir/test/certs/localhost/key.pem" "$d/certs/"
+  chmod -R u+w "$d/certs"
+  install_bin "$tmp" pebble-challtestsrv pebble-challtestsrv "$PEBBLE_VERSION" pebble
+  install_bin "$tmp" pebble pebble "$PEBBLE_VERSION"
+}
+
+# Pieces `build` knows, smallest first (so a stopped run still leaves something useful in the cache).
+# The cluster needs the first group; real Traefik and Pebble are for test/integration/real-traefik.test.ts.
+CLUSTER_PIECES=(helm metallb kwok etcd kubernetes helm4)
+TOOL_PIECES=(pebble traefik)
+ALL_PIECES=(helm metallb kwok pebble etcd kubernetes helm4 traefik)
+
+piece_built() { # piece_built PIECE
+  local c
+  case "$1" in
+    helm) [[ -x "$(resolve helm)" ]] ;;
+    helm4) [[ -z "${HELM4_VERSION:-}" || -x "$(resolve helm4)" ]] ;;
+    metallb) [[ -x "$(resolve metallb-controller)" && -d "$BIN/metallb-controller-$METALLB_VERSION/crds" ]] ;;
+    kwok) [[ -x "$(resolve kwok)" && -f "$BIN/kwok-$KWOK_VERSION/stages.yaml" ]] ;;
+    etcd) [[ -x "$(resolve etcd)" ]] ;;
+    kubernetes) for c in kube-apiserver kube-controller-manager kube-scheduler; do [[ -x "$(resolve "$c")" ]] || return 1; done ;;
+    pebble) [[ -x "$(resolve pebble)" && -x "$(resolve pebble-challtestsrv)" && -f "$BIN/pebble-$PEBBLE_VERSION/certs/pebble.minica.pem" ]] ;;
+    traefik) [[ -x "$(resolve traefik)" ]] ;;
+    *) die "unknown piece '$1' (known: ${ALL_PIECES[*]})" ;;
+  esac
+}
+
+build_piece() { # build_piece PIECE
+  case "$1" in
+    helm) build_helm "$HELM3_VERSION" ;;
+    helm4) if [[ -n "${HELM4_VERSION:-}" ]]; then build_helm "$HELM4_VERSION"; fi ;;
+    metallb) build_metallb ;;
+    kwok) build_kwok ;;
+    etcd) build_etcd ;;
+    kubernetes) build_k8s ;;
+    pebble) build_pebble ;;
+    traefik) build_traefik ;;
+    *) die "unknown piece '$1' (known: ${ALL_PIECES[*]})" ;;
+  esac
+}
+
+# PIECE arguments into PIECES: piece names, or `cluster` for every piece the cluster itself needs.
+PIECES=()
+expand_pieces() {
+  local p
+  PIECES=()
+  for p in "$@"; do
+    if [[ $p == cluster ]]; then PIECES+=("${CLUSTER_PIECES[@]}")
+    elif [[ " ${ALL_PIECES[*]} " == *" $p "* ]]; then PIECES+=("$p")
+    else die "unknown piece '$p' (known: ${ALL_PIECES[*]}, or cluster)"; fi
+  done
+}
+
+all_built() { # all_built [PIECE...]  (default: every piece)
+  local p
+  (($#)) || set -- "${ALL_PIECES[@]}"
+  expand_pieces "$@"
+  for p in "${PIECES[@]}"; do piece_built "$p" || return 1; done
+}
+
+# build [PIECE...]: a whole build holds $CACHE/.build.lock (one at a time per machine: they are heavy);
+# each piece also holds its own lock, so `build traefik` can run beside a whole build of other pieces.
 cmd_build() {
-  mkdir -p "$BIN" "$SRC"
-  exec 8>"$CACHE/.build.lock"
-  if ! flock -n 8; then log "another build holds $CACHE/.build.lock; waiting"; flock 8; fi
-  if all_built; then log "all binaries cached in $BIN"; return 0; fi
+  local pieces=() p
+  (($#)) || set -- "${ALL_PIECES[@]}"
+  expand_pieces "$@"
+  pieces=("${PIECES[@]}")
+  mkdir -p "$BIN" "$SRC" "$CACHE/locks"
+  if (($# == 0)); then
+    exec 8>"$CACHE/.build.lock"
+    if ! flock -n 8; then log "another build holds $CACHE/.build.lock; waiting"; flock 8; fi
+  fi
+  if all_built "${pieces[@]}"; then log "all binaries cached in $BIN (${pieces[*]})"; return 0; fi
   need_go
   local start=$SECONDS
-  log "building into $BIN (go $(go env GOVERSION), -p $JOBS; progress every 30s)"
-  # smallest first, so a stopped run still leaves something useful in the cache
-  build_helm "$HELM3_VERSION"
-  build_metallb
-  build_kwok
-  build_etcd
-  build_k8s
-  if [[ -n "${HELM4_VERSION:-}" ]]; then build_helm "$HELM4_VERSION"; fi
-  all_built || die "build finished but some binaries are missing"
+  log "building ${pieces[*]} into $BIN (go $(go env GOVERSION), -p $JOBS; progress every 30s)"
+  for p in "${pieces[@]}"; do
+    exec 7>"$CACHE/locks/build-$p.lock"
+    if ! flock -n 7; then log "$p: another build of it is running; waiting"; flock 7; fi
+    build_piece "$p"
+    exec 7>&-
+  done
+  all_built "${pieces[@]}" || die "build finished but some binaries are missing"
   log "build done in $(elapsed "$start"); cache: $(du -sh "$BIN" | cut -f1) binaries in $BIN"
 }
 
@@ -669,7 +804,7 @@ cmd_up() {
   fi
   command -v kubectl >/dev/null || die "kubectl is not on PATH"
   command -v openssl >/dev/null || die "openssl is not on PATH"
-  all_built || cmd_build
+  all_built "${CLUSTER_PIECES[@]}" || cmd_build "${CLUSTER_PIECES[@]}"
   check_skew
   local start=$SECONDS
   local c any=""
@@ -788,7 +923,7 @@ lock() {
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -n 's/^# \{0,1\}//p'; }
 
 case "${1:-}" in
-  build) cmd_build ;;
+  build) shift; cmd_build "$@" ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
@@ -798,7 +933,8 @@ case "${1:-}" in
     cmd_stop_apiserver "$@" ;;
   start-apiserver) cmd_start_apiserver ;;
   env) cmd_env ;;
-  built) all_built ;;
+  built) shift; all_built "$@" ;;
+  bin) shift; [[ $# -eq 1 ]] || die "usage: $0 bin NAME"; resolve "$1" ;;
   -h | --help | help) usage ;;
   *) usage >&2; exit 2 ;;
 esac

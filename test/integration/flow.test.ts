@@ -1,6 +1,10 @@
 /**
  * The whole flow against the real test cluster: converge from empty, rerun without changes,
- * dry runs that write nothing, teardown that keeps (or purges) the acme.json volume.
+ * dry runs that write nothing, 04-verify's probes through the real Traefik, teardown that keeps
+ * (or purges) the acme.json volume.
+ *
+ * Runs that only check the steps' output and the route audit pass --no-probe: nothing of this test
+ * listens on INTERNAL_IP/EXTERNAL_IP then, and whatever else might must not decide the result.
  */
 import fs from 'node:fs'
 import os from 'node:os'
@@ -8,6 +12,7 @@ import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { helmRelease, installFakeApp, TEST_CHART_NAME_VERSION, kubectl, kubectlMaybe, ownedState, resetCluster, runScript, sh, skipReason, testCluster } from './harness.ts'
+import { realTraefikUnavailable, startRealTraefik } from './real-traefik.ts'
 
 const cluster = testCluster()
 const CHART = TEST_CHART_NAME_VERSION.replaceAll('.', '\\.')
@@ -120,6 +125,32 @@ it('helm 4 reads, leaves alone, and upgrades the same release', () => {
     assert.match(runScript('02-traefik', [], env).stdout, /^02-traefik: release traefik unchanged/m)
   } finally {
     fs.rmSync(bin, { recursive: true, force: true })
+  }
+})
+
+const noRealTraefik = cluster ? realTraefikUnavailable() : 'no test cluster'
+if (cluster && noRealTraefik) console.log(`\n  04-verify probe test skipped: ${noRealTraefik}\n`)
+;(noRealTraefik ? converge.skip : converge)('04-verify asks every admin host on both addresses through the real Traefik and passes', async () => {
+  // longhorn's namespace appears: 03 routes it, and all three admin hosts can be asked.
+  installFakeApp('longhorn-system', 'longhorn-frontend', 80)
+  const routes = runScript('03-internal-routes')
+  assert.match(routes.stdout, /^03-internal-routes: 1 created, 1 unchanged$/m)
+  const traefik = await startRealTraefik()
+  try {
+    const r = runScript('04-verify', ['--json'])
+    assert.is(r.code, 0, r.output)
+    const probes = JSON.parse(r.stdout).checks.filter((c: any) => / answer(s| on)/.test(c.name))
+    for (const host of ['traefik', 'argocd', 'longhorn'].map((n) => `${n}.home.example`)) {
+      // names as "<host> answers on INTERNAL_IP <ip>[:port]": the probe may ask more than port 80
+      for (const where of ['answers on INTERNAL_IP 127.0.0.200', 'does not answer on EXTERNAL_IP 127.0.0.201']) {
+        assert.ok(probes.some((c: any) => c.name.startsWith(`${host} ${where}`)), `no probe "${host} ${where}" in ${r.stdout}`)
+      }
+    }
+    for (const c of probes) assert.is(c.status, 'pass', `${c.name}: ${c.detail}`)
+  } finally {
+    await traefik.stop()
+    // back to the state the teardown suite expects (longhorn not installed, its route gone with it)
+    kubectl('delete', 'namespace', 'longhorn-system', '--wait=true', '--timeout=120s')
   }
 })
 

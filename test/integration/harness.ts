@@ -44,7 +44,8 @@ function clusterEnv(): NodeJS.ProcessEnv {
  */
 export function testCluster(): Cluster | undefined {
   if (cluster || unavailable) return cluster
-  const built = spawnSync('bash', [CLUSTER_SH, 'built'], { encoding: 'utf8' })
+  // only the cluster's own pieces: the real Traefik and Pebble are asked for by real-traefik.ts
+  const built = spawnSync('bash', [CLUSTER_SH, 'built', 'cluster'], { encoding: 'utf8' })
   if (built.status !== 0) {
     unavailable = 'the test cluster binaries are not built: run `npm run cluster:build` once (15-30 min), then npm test'
     return undefined
@@ -61,9 +62,32 @@ export function skipReason(): string {
 
 export type Run = { code: number | null; stdout: string; stderr: string; output: string }
 
+/**
+ * Who answers on INTERNAL_IP/EXTERNAL_IP for this test process right now (the real Traefik's
+ * forwarder, or a test's own stand-in servers), or undefined. 04-verify's probes ask those
+ * addresses; when this process holds neither, whatever else listens there (another test run on
+ * this machine) would answer, and a test could pass or fail because of it.
+ */
+let probeTargets: string | undefined
+export function setProbeTargets(holder: string | undefined): void {
+  probeTargets = holder
+}
+
+function guardProbes(script: string, args: string[]): void {
+  if (script !== '04-verify' && script !== 'run-all') return
+  if (args.some((a) => a === '--no-probe' || a === '--help' || a === '--dry-run')) return
+  if (probeTargets === undefined) {
+    throw new Error(
+      `${script} would probe INTERNAL_IP and EXTERNAL_IP, but this test holds neither address, so anything listening there would answer: ` +
+        'pass --no-probe, or start the real Traefik first (real-traefik.ts)',
+    )
+  }
+}
+
 /** Runs one of scripts/*.ts with the test env file, the way a user does. */
 export function runScript(script: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Run {
   const c = testCluster()!
+  guardProbes(script, args)
   const result = spawnSync(ZX, [path.join('scripts', `${script}.ts`), '--env-file', ENV_FILE, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
@@ -76,6 +100,7 @@ export function runScript(script: string, args: string[] = [], env: NodeJS.Proce
 /** Starts a script without waiting; `onLine` sees each line of its output as it comes. */
 export function startScript(script: string, args: string[], onLine: (line: string) => void, env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const c = testCluster()!
+  guardProbes(script, args)
   const child = spawn(ZX, [path.join('scripts', `${script}.ts`), '--env-file', ENV_FILE, ...args], { cwd: ROOT, env: { ...c.env, ...env } })
   let stdout = ''
   let stderr = ''
