@@ -124,6 +124,55 @@ it('04-verify probes every admin host through the real Traefik and passes', () =
   for (const c of probes) assert.is(c.status, 'pass', `${c.name}: ${c.detail}`)
 })
 
+it('fail closed: an admin IngressRoute that names no entrypoints answers on INTERNAL_IP only, and 04 passes', async () => {
+  traefik()
+  applyYaml(`apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: argocd-no-entrypoints, namespace: argocd}
+spec:
+  routes:
+    - kind: Rule
+      match: Host(\`argocd.${DOMAIN}\`) && PathPrefix(\`/no-entrypoints\`)
+      services: [{name: argocd-server, port: 80}]
+`)
+  try {
+    for (const port of [80, 443]) {
+      const inside = await answerWhen(() => request(INTERNAL_IP, port, `argocd.${DOMAIN}`, '/no-entrypoints'), (a) => a.status === 503)
+      assert.is(inside.status, 503, `on ${INTERNAL_IP}:${port}: ${inside.body}`)
+      const outside = await request(EXTERNAL_IP, port, `argocd.${DOMAIN}`, '/no-entrypoints')
+      assert.is(outside.status, 404, `on ${EXTERNAL_IP}:${port}: ${outside.body}`)
+    }
+    const r = verify()
+    assert.is(r.code, 0, r.output)
+    const audit = r.checks.find((c) => c.name.startsWith('IngressRoute argocd/argocd-no-entrypoints'))
+    assert.is(audit?.status, 'pass', JSON.stringify(audit))
+  } finally {
+    kubectlMaybe('delete', 'ingressroutes.traefik.io', 'argocd-no-entrypoints', '-n', 'argocd', '--wait=true')
+  }
+})
+
+it('ADMIN_ALLOW_CIDRS: a client outside the ranges gets 403 on the admin hosts; one inside is served', async () => {
+  traefik()
+  const narrow = { ...ENV, ADMIN_ALLOW_CIDRS: '127.0.0.0/24' }
+  const r = runScript('02-traefik', [], narrow)
+  assert.is(r.code, 0, r.output)
+  try {
+    for (const port of [80, 443]) {
+      const outsider = await answerWhen(() => request(INTERNAL_IP, port, DASHBOARD, '/dashboard/', { localAddress: '127.0.5.9' }), (a) => a.status === 403)
+      assert.is(outsider.status, 403, `from 127.0.5.9 on ${INTERNAL_IP}:${port}: ${outsider.body}`)
+      const insider = await request(INTERNAL_IP, port, DASHBOARD, '/dashboard/', { localAddress: '127.0.0.9' })
+      assert.is(insider.status, 200, `from 127.0.0.9 on ${INTERNAL_IP}:${port}: ${insider.body}`)
+    }
+    // The public entrypoints carry no allow-list: a public host is not the admin list's business.
+    const publicAnswer = await request(EXTERNAL_IP, 80, `argocd.${DOMAIN}`, '/', { localAddress: '127.0.5.9' })
+    assert.is(publicAnswer.status, 404)
+  } finally {
+    const back = runScript('02-traefik', [], ENV)
+    assert.is(back.code, 0, back.output)
+    await answerWhen(() => request(INTERNAL_IP, 80, DASHBOARD, '/dashboard/', { localAddress: '127.0.5.9' }), (a) => a.status === 200)
+  }
+})
+
 it('a public host gets a certificate from Pebble over HTTP-01 through EXTERNAL_IP, served on EXTERNAL_IP:443', async () => {
   const { pebble } = traefik()
   applyYaml(`apiVersion: v1
@@ -247,7 +296,11 @@ spec: {controller: traefik.io/ingress-controller}
 ---
 apiVersion: networking.k8s.io/v1
 kind: Ingress
-metadata: {name: argocd-other-class, namespace: argocd}
+metadata:
+  name: argocd-other-class
+  namespace: argocd
+  # Without it the route would land on the default entrypoints, the internal ones (fail closed).
+  annotations: {traefik.ingress.kubernetes.io/router.entrypoints: web}
 spec:
   ingressClassName: traefik-public
   rules:

@@ -147,10 +147,17 @@ export type Answer = { status: number; body: string; certificate?: PeerCertifica
  * GET http(s)://ip:port/path with Host (and SNI) `host`. With `ca`, the server's certificate is
  * verified against it for `host`; without, any certificate is accepted (Traefik's default one).
  */
-export function request(ip: string, port: number, host: string, urlPath = '/', options: { tls?: boolean; ca?: string; timeoutMs?: number } = {}): Promise<Answer> {
+export function request(
+  ip: string,
+  port: number,
+  host: string,
+  urlPath = '/',
+  options: { tls?: boolean; ca?: string; timeoutMs?: number; localAddress?: string } = {},
+): Promise<Answer> {
   const useTls = options.tls ?? port === 443
   return new Promise((resolve, reject) => {
-    const common = { host: ip, port, path: urlPath, headers: { Host: host }, timeout: options.timeoutMs ?? 5000, agent: false as const }
+    // localAddress: ask from another loopback source (every 127.x is local); the forwarder keeps it.
+    const common = { host: ip, port, path: urlPath, headers: { Host: host }, timeout: options.timeoutMs ?? 5000, agent: false as const, localAddress: options.localAddress }
     const onResponse = (res: http.IncomingMessage) => {
       let body = ''
       res.setEncoding('utf8')
