@@ -97,7 +97,8 @@ function connectionFailureIn(line: string): { target?: Endpoint; apiServer?: boo
   const patterns: [RegExp, (m: RegExpExecArray) => { target?: Endpoint; apiServer?: boolean }][] = [
     [/The connection to the server (\S+) was refused/, (m) => ({ target: endpointOf(m[1]), apiServer: true })],
     [/Unable to connect to the server: /, () => ({ apiServer: true })],
-    [/\b(?:Get|Post|Put|Patch|Delete|Head|GET|POST|PUT|PATCH|DELETE|HEAD) "([^"]+)": /, (m) => ({ target: endpointOf(m[1]) })],
+    // Go's url.Error: `Get "URL": reason` (quotes escaped \" inside klog's structured lines)
+    [/\b(?:Get|Post|Put|Patch|Delete|Head|GET|POST|PUT|PATCH|DELETE|HEAD) \\?"([^"\\]+)\\?": /, (m) => ({ target: endpointOf(m[1]) })],
     [/\bdial tcp (\[[^\]]+\]:\d+|[^\s\[\]]+:\d+): /, (m) => ({ target: endpointOf(m[1]) })],
     [/\bdial tcp: lookup (\S+?)(?: on \S+)?: /, (m) => ({ target: endpointOf(m[1]) })],
   ]
@@ -109,7 +110,7 @@ function connectionFailureIn(line: string): { target?: Endpoint; apiServer?: boo
   if (!first) return undefined
   // "Unable to connect to the server: Get "URL": ..." names the server it meant: trust the URL
   if (first.found.apiServer && !first.found.target) {
-    const url = /"(https?:\/\/[^"]+)"/.exec(line.slice(first.index))
+    const url = /"(https?:\/\/[^"\\]+)\\?"/.exec(line.slice(first.index))
     if (url) return { target: endpointOf(url[1]), apiServer: true }
   }
   return first.found

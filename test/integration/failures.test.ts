@@ -132,6 +132,8 @@ rf('an admin host on a plain Ingress with no entrypoints annotation makes 04-ver
 })
 
 rf("the blog's single pool still holding both addresses stops 01-metallb, naming it", () => {
+  // as on a cluster set up the blog's way: its pool is there first (next to ours, MetalLB's webhook refuses it)
+  kubectl('delete', 'ipaddresspools.metallb.io', 'homelab-ingress-internal', 'homelab-ingress-external', '-n', 'metallb-system')
   applyYaml(`apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
 metadata: {name: first-pool, namespace: metallb-system}
