@@ -49,8 +49,16 @@ export function errorText(err: unknown): string {
   if (err === null || err === undefined) return String(err)
   const e = err as { message?: string; body?: unknown; stderr?: string }
   const parts = [e.message ?? String(err)]
-  if (typeof e.body === 'string') parts.push(e.body)
-  else if (e.body && typeof e.body === 'object' && 'message' in e.body) parts.push(String((e.body as { message: unknown }).message))
+  // client-node 1.x hands the API Status over as a JSON string when it does not know the status code
+  let body = e.body
+  if (typeof e.body === 'string') {
+    try {
+      body = JSON.parse(e.body)
+    } catch {
+      parts.push(e.body)
+    }
+  }
+  if (body && typeof body === 'object' && 'message' in body) parts.push(String((body as { message: unknown }).message))
   if (e.stderr) parts.push(e.stderr)
   return parts.join(' ')
 }
@@ -93,7 +101,7 @@ const SERVER_ANSWER = /Error from server|failed calling webhook|admission webhoo
  * the connection error. kubectl's "Unable to connect to the server" and "The connection to the
  * server ... was refused" are about its API server by definition.
  */
-function connectionFailureIn(line: string): { target?: Endpoint; apiServer?: boolean } | undefined {
+function connectionFailureIn(line: string): { target?: Endpoint; apiServer?: boolean; at: number } | undefined {
   const patterns: [RegExp, (m: RegExpExecArray) => { target?: Endpoint; apiServer?: boolean }][] = [
     [/The connection to the server (\S+) was refused/, (m) => ({ target: endpointOf(m[1]), apiServer: true })],
     [/Unable to connect to the server: /, () => ({ apiServer: true })],
@@ -111,9 +119,9 @@ function connectionFailureIn(line: string): { target?: Endpoint; apiServer?: boo
   // "Unable to connect to the server: Get "URL": ..." names the server it meant: trust the URL
   if (first.found.apiServer && !first.found.target) {
     const url = /"(https?:\/\/[^"\\]+)\\?"/.exec(line.slice(first.index))
-    if (url) return { target: endpointOf(url[1]), apiServer: true }
+    if (url) return { target: endpointOf(url[1]), apiServer: true, at: first.index }
   }
-  return first.found
+  return { ...first.found, at: first.index }
 }
 
 /**
@@ -148,7 +156,8 @@ export function apiServerUnreachable(err: unknown, server: string): string | und
     const failure = connectionFailureIn(line)
     if (!failure) continue
     if (failure.target ? sameEndpoint(failure.target, apiServer) : failure.apiServer) {
-      return line.replace(/^[EWI]\d{4} [\d:.]+\s+\d+ [\w.-]+:\d+\] /, '') // klog's prefix
+      // from where the client names the connection (no "kubectl ... failed", no klog wrapping)
+      return line.slice(failure.at).replace(/\\"/g, '"').replace(/"$/, '')
     }
   }
   return undefined

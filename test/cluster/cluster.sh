@@ -247,18 +247,22 @@ build_metallb() {
 }
 
 # In a pod, MetalLB's controller has a network namespace of its own; here all test clusters on the machine
-# share one. Its webhook server listens on all interfaces at port 9443 and its health probe on all
-# interfaces, neither host configurable, so two clusters would collide and both would listen beyond
-# loopback. This changes only where those two listen (127.0.0.1; the webhook on
-# $HOMELAB_INGRESS_METALLB_WEBHOOK_PORT), in the build's copy of the source; what they serve is MetalLB's.
+# share one. Its three listeners (webhook server: all interfaces, port 9443; metrics and health probe: all
+# interfaces) have no host flag and the webhook no port flag, so two clusters would collide and all would
+# listen beyond loopback (and an invalid metrics port, which 0.15 survived, stops 0.16). This changes only
+# where those three listen, in the build's copy of the source: 127.0.0.1, the webhook on
+# $HOMELAB_INGRESS_METALLB_WEBHOOK_PORT. What they serve is MetalLB's.
 metallb_listen_on_loopback() { # metallb_listen_on_loopback MODULE_COPY
   local f="$1/internal/k8s/k8s.go"
-  local webhook_line=$'\t\tPort:    9443,' probe_line=$'\t\tHealthProbeBindAddress: cfg.HealthProbeBindAddress,'
-  if [[ "$(grep -cxF "$webhook_line" "$f")" != 1 || "$(grep -cxF "$probe_line" "$f")" != 1 ]]; then
-    die "MetalLB $METALLB_VERSION: internal/k8s/k8s.go lacks the listener lines cluster.sh binds to 127.0.0.1; update metallb_listen_on_loopback"
-  fi
-  awk -v w="$webhook_line" -v p="$probe_line" '
+  local webhook=$'\t\tPort:    9443,' metrics=$'\t\tBindAddress:    fmt.Sprintf("0.0.0.0:%d", cfg.MetricsPort),'
+  local probe=$'\t\tHealthProbeBindAddress: cfg.HealthProbeBindAddress,' line
+  for line in "$webhook" "$metrics" "$probe"; do
+    [[ "$(grep -cxF "$line" "$f")" == 1 ]] \
+      || die "MetalLB $METALLB_VERSION: internal/k8s/k8s.go lacks the line${line//$'\t'/ }; update metallb_listen_on_loopback"
+  done
+  awk -v w="$webhook" -v m="$metrics" -v p="$probe" '
     $0 == w { print "\t\tHost: \"127.0.0.1\", Port: homelabIngressWebhookPort(),"; next }
+    $0 == m { print "\t\tBindAddress: fmt.Sprintf(\"127.0.0.1:%d\", cfg.MetricsPort),"; next }
     $0 == p { print "\t\tHealthProbeBindAddress: \"127.0.0.1\" + cfg.HealthProbeBindAddress,"; next }
     { print }' "$f" >"$f.new" && mv "$f.new" "$f"
   cat >"$1/internal/k8s/homelab_ingress_listen.go" <<'EOF'
@@ -646,15 +650,14 @@ start_metallb() {
   # with the certificate metallb_state made, which controller-runtime reads from
   # $TMPDIR/k8s-webhook-server/serving-certs. MetalLB's own cert rotation is off: it certifies only the
   # Service name, which an API server calling 127.0.0.1 cannot verify. --pod-name: since 0.16 the controller
-  # reads its own pod (owner of its ConfigurationState), made by metallb_objects. Its metrics server has no
-  # bind-host flag and would listen on all interfaces, so it is given an invalid port (-1): that listener
-  # fails (one "cannot listen and serve" log line) and the controller runs on without it.
+  # reads its own pod (owner of its ConfigurationState), made by metallb_objects. Metrics and health
+  # probe listen on 127.0.0.1 too, on ports of this cluster.
   SPAWN_ENV=(KUBECONFIG="$STATE/kubeconfigs/metallb-controller.kubeconfig" METALLB_NAMESPACE=metallb-system
     TMPDIR="$STATE/metallb/tmp" HOMELAB_INGRESS_METALLB_WEBHOOK_PORT="$METALLB_WEBHOOK_PORT")
   spawn metallb-controller "$(resolve metallb-controller)" \
     --namespace=metallb-system --pod-name="$METALLB_POD" --disable-cert-rotation \
     --cert-dir="$STATE/metallb/tmp/k8s-webhook-server/serving-certs" \
-    --health-probe-port="$METALLB_HEALTH_PORT" --port=-1 --log-level=info
+    --health-probe-port="$METALLB_HEALTH_PORT" --port="$METALLB_METRICS_PORT" --log-level=info
 }
 
 METALLB_POD=metallb-controller
