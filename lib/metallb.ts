@@ -1,4 +1,5 @@
 /** Step 01: MetalLB address pools and their L2 advertisement. */
+import { $, within } from 'zx'
 import { applyManifests, summarize, serverSideDiff } from './apply.ts'
 import { isNotFound, retryTransient } from './cluster.ts'
 import { admissionWebhookFailure, apiServerUnreachable, EXIT, PreconditionError, UserError, type WebhookFailure } from './errors.ts'
@@ -94,6 +95,7 @@ async function warnAboutServiceLb({ cluster, log }: StepContext): Promise<void> 
  * answering "no".
  */
 async function waitForMetallbWebhook(ctx: StepContext, objects: Manifest[]): Promise<void> {
+  const deadline = Date.now() + ctx.timeoutSeconds * 1000
   let last: WebhookFailure | undefined
   const answered = await waitUntil({
     what: "MetalLB's admission webhook",
@@ -102,11 +104,19 @@ async function waitForMetallbWebhook(ctx: StepContext, objects: Manifest[]): Pro
     pollSeconds: 3,
     check: async () => {
       try {
-        await serverSideDiff(ctx.cluster, objects)
+        // A webhook that accepts connections and never answers holds each dry run for its own
+        // timeout (10 s unless configured); the dry run is stopped at the deadline so that
+        // --timeout bounds the whole wait. It writes nothing, so stopping it is harmless.
+        await within(async () => {
+          $.signal = AbortSignal.timeout(Math.max(deadline - Date.now(), 1000))
+          await serverSideDiff(ctx.cluster, objects)
+        })
         return { done: true, status: 'answering' }
       } catch (err) {
         const failure = admissionWebhookFailure(err)
-        if (!failure || apiServerUnreachable(err, ctx.cluster.server) !== undefined) throw err
+        const apiServerDown = apiServerUnreachable(err, ctx.cluster.server) !== undefined
+        if (!failure && !apiServerDown && Date.now() >= deadline) return { done: false, status: 'the API server is still waiting for its answer' }
+        if (!failure || apiServerDown) throw err
         if (failure.denied) throw webhookRejected(ctx, failure)
         last = failure
         return { done: false, status: `"${failure.webhook}" not answering yet (${failure.reason})` }
@@ -114,16 +124,15 @@ async function waitForMetallbWebhook(ctx: StepContext, objects: Manifest[]): Pro
     },
   })
   if (!answered) {
-    const failure = last!
-    throw new PreconditionError(
-      `MetalLB's admission webhook "${failure.webhook}" did not answer within ${ctx.timeoutSeconds}s: ` +
-        `the API server ${failure.url ? `called ${failure.url} and got` : 'got'} ${failure.reason}`,
-      [
-        'the API server answers; the webhook it calls for MetalLB objects does not. Check the MetalLB controller, which serves it: ' +
-          `kubectl --context ${ctx.cluster.context} -n ${ctx.config.metallbNamespace} get pods,endpoints`,
-        'rerun 01-metallb once it is Running (or raise --timeout)',
-      ],
-    )
+    const what = last ? `MetalLB's admission webhook "${last.webhook}"` : "MetalLB's admission webhook"
+    const got = last
+      ? `the API server ${last.url ? `called ${last.url} and got` : 'got'} ${last.reason}`
+      : 'the API server was still waiting for its answer'
+    throw new PreconditionError(`${what} did not answer within ${ctx.timeoutSeconds}s: ${got}`, [
+      'the API server answers; the webhook it calls for MetalLB objects does not. Check the MetalLB controller, which serves it: ' +
+        `kubectl --context ${ctx.cluster.context} -n ${ctx.config.metallbNamespace} get pods,endpoints`,
+      'rerun 01-metallb once it is Running (or raise --timeout)',
+    ])
   }
 }
 

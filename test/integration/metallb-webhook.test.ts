@@ -3,6 +3,7 @@
  * loopback and the API server calls it for every pool write), and teardown when it cannot read.
  */
 import fs from 'node:fs'
+import net from 'node:net'
 import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -102,6 +103,32 @@ wh('a webhook that does not answer ends within --timeout in an error naming the 
     assert.not.match(r.stderr, /cannot reach the API server/)
     assert.ok(seconds < 8 + 5, `took ${seconds}s`) // + node/zx start-up
   } finally {
+    clusterSh('start-metallb')
+  }
+})
+
+wh('a webhook that accepts connections and never answers: 01 still ends within --timeout, naming the webhook', async () => {
+  const port = Number(/^METALLB_WEBHOOK_PORT=(\d+)$/m.exec(fs.readFileSync(path.join(CLUSTER_DIR, 'ports.env'), 'utf8'))![1])
+  clusterSh('stop-metallb')
+  const sockets: net.Socket[] = []
+  const silent = net.createServer((socket) => sockets.push(socket))
+  await new Promise<void>((resolve) => silent.listen(port, '127.0.0.1', resolve))
+  try {
+    const started = Date.now()
+    // the API server gives up on the webhook after its timeoutSeconds (10 s): one named failure, then
+    // a second attempt that is still waiting when --timeout is up
+    const run = await startScript('01-metallb', ['--timeout', '15'], () => {})
+    const seconds = (Date.now() - started) / 1000
+    assert.is(run.code, 3, run.output)
+    assert.match(
+      run.stderr,
+      /ERROR: MetalLB's admission webhook "ipaddresspoolvalidationwebhook\.metallb\.io" did not answer within 15s: the API server called https:\/\/127\.0\.0\.1:\d+\/validate-metallb-io-v1beta1-ipaddresspool and got context deadline exceeded\n/,
+    )
+    assert.ok(sockets.length > 0, 'the API server did call it')
+    assert.ok(seconds < 15 + 5, `took ${seconds}s`) // + node/zx start-up
+  } finally {
+    for (const socket of sockets) socket.destroy()
+    await new Promise((resolve) => silent.close(resolve))
     clusterSh('start-metallb')
   }
 })
