@@ -14,7 +14,7 @@ import {
 } from '@kubernetes/client-node'
 import { $, type ProcessOutput } from 'zx'
 import type { Config } from './config.ts'
-import { admissionWebhookFailure, apiServerUnreachable, errorText, EXIT, firstLine, UserError } from './errors.ts'
+import { admissionWebhookFailure, apiServerUnreachable, apiStatusOf, errorText, EXIT, firstLine, UserError } from './errors.ts'
 
 export { errorText, firstLine } from './errors.ts'
 
@@ -110,8 +110,9 @@ export function isNotFound(err: unknown): boolean {
 const NOT_READY = /storage is \(re\)initializing|the server is currently unable|HTTP-Code: (429|503)/i
 
 /**
- * Turns "the API server did not answer" into one actionable message, and names an admission webhook
- * the API server could not call; other errors pass through. Whether the API server answered is read
+ * Turns "the API server did not answer" into one actionable message, names an admission webhook
+ * the API server could not call, and says when the context's user may not do something; other
+ * errors pass through. Whether the API server answered is read
  * from the error itself (lib/errors.ts), never from words that its own answer may quote.
  */
 export function explainClusterError(err: unknown, cluster: Pick<Cluster, 'context' | 'server'>): unknown {
@@ -130,6 +131,15 @@ export function explainClusterError(err: unknown, cluster: Pick<Cluster, 'contex
       `the API server of context ${cluster.context} could not call the admission webhook "${webhook.webhook}"` +
         `${webhook.url ? ` at ${webhook.url}` : ''}: ${webhook.reason}. The API server answered; the webhook did not: ` +
         'check that the controller serving it is running, then rerun this step.',
+      EXIT.failed,
+    )
+  }
+  // the user of the context may not do this (an answer client-node carries; kubectl's says it itself)
+  const status = apiStatusOf(err)
+  if (status && (status.code === 401 || status.code === 403)) {
+    return new UserError(
+      `the API server of context ${cluster.context} refused the request (${status.code}${status.reason ? ` ${status.reason}` : ''}): ${status.message}. ` +
+        `Rerun with a kubeconfig user that may do this in context ${cluster.context}.`,
       EXIT.failed,
     )
   }

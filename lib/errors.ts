@@ -89,6 +89,8 @@ function sameEndpoint(target: Endpoint, server: Endpoint): boolean {
   return target.host === server.host && (target.port === undefined || target.port === server.port)
 }
 
+const isIpAddress = (host: string) => /^[\d.]+$|:/.test(host)
+
 /** Node's codes for a connection that failed or broke: refused, reset, timed out, name not resolved, TLS. */
 const CONNECTION_CODE =
   /^(ECONN(REFUSED|RESET|ABORTED)|EPIPE|ETIMEDOUT|EHOST(UNREACH|DOWN)|ENET(UNREACH|DOWN)|ENOTFOUND|EADDRNOTAVAIL|EAI_\w+|ERR_STREAM_PREMATURE_CLOSE|ERR_SOCKET_\w+|UND_ERR_\w+|ERR_TLS_\w+|ERR_SSL_\w+|CERT_\w+|\w*SELF_SIGNED\w*|UNABLE_TO_\w+)$/
@@ -132,7 +134,7 @@ function connectionFailureIn(line: string): { target?: Endpoint; apiServer?: boo
 export function apiServerUnreachable(err: unknown, server: string): string | undefined {
   const apiServer = endpointOf(server)
   if (!apiServer || err === null || typeof err !== 'object') return undefined
-  const e = err as { code?: unknown; statusCode?: unknown; exitCode?: unknown }
+  const e = err as { code?: unknown; statusCode?: unknown }
   // client-node's ApiException (code) and a failed watch (statusCode): an HTTP status is an answer
   if (typeof e.code === 'number' || typeof e.statusCode === 'number') return undefined
   // client-node's own connections (node-fetch FetchError, Node system errors, undici's cause chain):
@@ -144,7 +146,9 @@ export function apiServerUnreachable(err: unknown, server: string): string | und
       const message = String(cause.message ?? code)
       const url = /(?:request to|network timeout at:) (\S+?)(?: failed|,|$)/.exec(message)
       const target = url ? endpointOf(url[1]) : typeof cause.address === 'string' ? { host: cause.address, port: cause.port === undefined ? undefined : String(cause.port) } : undefined
-      if (target && !sameEndpoint(target, apiServer)) return undefined
+      // a resolved address cannot be told from the server's name without resolving it: then the port decides
+      const comparable = !target || isIpAddress(target.host) === isIpAddress(apiServer.host)
+      if (target && !sameEndpoint(comparable ? target : { ...target, host: apiServer.host }, apiServer)) return undefined
       return firstLine(message)
     }
   }
@@ -184,6 +188,30 @@ export function admissionWebhookFailure(err: unknown): WebhookFailure | undefine
   if (denied) return { webhook: denied[1], denied: true, reason: denied[2].trim() }
   const failed = /failed calling webhook "([^"]+)": (?:failed to call webhook: )?(?:(?:Post|POST) "?([^"\s]+?)"?: )?([^\n]*)/.exec(text)
   if (!failed) return undefined
-  const reason = failed[3].replace(/\s*\(post \S+\)$/, '').trim()
+  const reason = failed[3].trim()
   return { webhook: failed[1], denied: false, url: failed[2]?.replace(/\?.*$/, ''), reason: reason || 'no answer' }
+}
+
+/**
+ * The API server's own answer carried by an error (client-node's ApiException, a raw request's
+ * error): the HTTP status and the Status object's reason and message. Undefined for errors that
+ * carry no answer.
+ */
+export function apiStatusOf(err: unknown): { code: number; reason?: string; message: string } | undefined {
+  const e = err as { code?: unknown; body?: unknown } | null
+  if (!e || typeof e.code !== 'number') return undefined
+  let body = e.body
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body)
+    } catch {
+      return { code: e.code, message: firstLine(body as string) }
+    }
+  }
+  const status = (body ?? {}) as { reason?: unknown; message?: unknown }
+  return {
+    code: e.code,
+    reason: typeof status.reason === 'string' ? status.reason : undefined,
+    message: typeof status.message === 'string' ? status.message : firstLine(errorText(err)),
+  }
 }

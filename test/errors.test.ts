@@ -89,6 +89,8 @@ unreachable('client-node: name resolution, refusal, TLS and timeouts towards the
   // undici (client-node 2.x) wraps the system error as the cause of "fetch failed"
   const undici = Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED 192.168.0.10:6443'), { code: 'ECONNREFUSED', address: '192.168.0.10', port: 6443 }) })
   assert.match(apiServerUnreachable(undici, 'https://192.168.0.10:6443')!, /ECONNREFUSED/)
+  assert.match(apiServerUnreachable(undici, SERVER)!, /ECONNREFUSED/, 'a resolved address of the named server: the port decides')
+  assert.is(apiServerUnreachable(undici, 'https://k8s.home.example:443'), undefined)
 })
 
 unreachable('client-node: a connection error naming another host or port is not the API server', () => {
@@ -209,6 +211,20 @@ explain('recorded: a webhook that does not answer is named as such, not as the A
     assert.instance(err, UserError, name)
     assert.match(err.message, /^the API server of context homelab-test could not call the admission webhook "ipaddresspoolvalidationwebhook\.metallb\.io" at https:\/\/127\.0\.0\.1:\d+\/validate-metallb-io-v1beta1-ipaddresspool: /, name)
     assert.not.match(err.message, /cannot reach the API server/, name)
+  }
+})
+
+explain('recorded: a user who may not read gets the API server\'s own words, from client-node as from kubectl', () => {
+  const fromClient = explainClusterError(rebuild(RECORDED['apiserver-forbidden/client-node']), { context: 'homelab-test', server: RECORDED['apiserver-forbidden/client-node'].server }) as UserError
+  assert.instance(fromClient, UserError)
+  assert.match(fromClient.message, /^the API server of context homelab-test refused the request \(403 Forbidden\): customresourcedefinitions\.apiextensions\.k8s\.io "ipaddresspools\.metallb\.io" is forbidden: User "system:serviceaccount:default:errors-recorder-nobody" cannot get /)
+  assert.not.match(fromClient.message, /HTTP-Code|\\"/)
+  const fromKubectl = rebuild(RECORDED['apiserver-forbidden/kubectl-get'])
+  assert.is(explainClusterError(fromKubectl, cluster), fromKubectl, 'kubectl already says it in one line')
+  assert.match((fromKubectl as UserError).message, /Error from server \(Forbidden\): ipaddresspools\.metallb\.io is forbidden: User "system:serviceaccount:default:errors-recorder-nobody" cannot list/)
+  for (const [name, shape] of recorded('apiserver-forbidden/')) {
+    assert.is(apiServerUnreachable(rebuild(shape), shape.server), undefined, name)
+    assert.is(admissionWebhookFailure(rebuild(shape)), undefined, name)
   }
 })
 

@@ -1,7 +1,8 @@
 /**
  * Records how failures look to the kit, from the real test cluster, into test/recorded/errors.json:
  * client-node's errors (ApiException fields, fetch errors' fields) and the stderr of kubectl and helm,
- * with the MetalLB webhook down, hanging or saying no, and with the API server down or not trusted.
+ * with the MetalLB webhook down, hanging or saying no, and with the API server down, not trusted or
+ * refusing the user.
  * The unit tests of the error classification (test/errors.test.ts) run on these. Rerun with:
  *   npm run cluster:up && node test/recorded/record-errors.ts
  * It stops and restarts MetalLB's controller and the API server, and leaves the cluster as it found it.
@@ -126,6 +127,22 @@ try {
 } finally {
   process.env.KUBECONFIG = c.env.KUBECONFIG
   fs.rmSync(untrusted, { force: true })
+}
+
+// --- the API server answering 403: a user with no rights at all
+kubectl('create', 'serviceaccount', 'errors-recorder-nobody', '-n', 'default')
+const nobody = path.join(CLUSTER_DIR, 'kubeconfig-nobody')
+const nobodyConfig = JSON.parse(kubectl('config', 'view', '--raw', '--minify', '-o', 'json').stdout)
+nobodyConfig.users[0].user = { token: kubectl('create', 'token', 'errors-recorder-nobody', '-n', 'default', '--duration=10m').stdout.trim() }
+fs.writeFileSync(nobody, JSON.stringify(nobodyConfig), { mode: 0o600 })
+try {
+  process.env.KUBECONFIG = nobody
+  await clientNode('apiserver-forbidden/client-node', 'a user without rights; read a CRD', readCrd(connectCluster(config)))
+  command('apiserver-forbidden/kubectl-get', 'a user without rights; kubectl get', 'kubectl', ['--context=homelab-test', 'get', 'ipaddresspools.metallb.io', '-n', 'metallb-system', '-o', 'json'], undefined, { KUBECONFIG: nobody })
+} finally {
+  process.env.KUBECONFIG = c.env.KUBECONFIG
+  fs.rmSync(nobody, { force: true })
+  kubectlMaybe('delete', 'serviceaccount', 'errors-recorder-nobody', '-n', 'default')
 }
 
 // --- the API server down (killed; its port refuses connections)
