@@ -14,8 +14,10 @@ import {
 } from '@kubernetes/client-node'
 import { $, type ProcessOutput } from 'zx'
 import type { Config } from './config.ts'
-import { EXIT, UserError } from './errors.ts'
+import { admissionWebhookFailure, apiServerUnreachable, apiStatusOf, errorText, EXIT, firstLine, UserError } from './errors.ts'
 import { recordSpan, timingsEnabled } from './timings.ts'
+
+export { errorText, firstLine } from './errors.ts'
 
 export type Cluster = {
   context: string
@@ -159,23 +161,45 @@ export function isNotFound(err: unknown): boolean {
   return (err as { code?: unknown })?.code === 404
 }
 
-// Connection failures, and a watch cut off by a dying server.
-const UNREACHABLE = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|socket hang up|Premature close|connection refused|Unable to connect to the server/i
 // A server that answers but is not ready: starting up, or a CRD whose storage is still initializing.
 const NOT_READY = /storage is \(re\)initializing|the server is currently unable|HTTP-Code: (429|503)/i
 
-/** Turns "the API server did not answer" into one actionable message; other errors pass through. */
+/**
+ * Turns "the API server did not answer" into one actionable message, names an admission webhook
+ * the API server could not call, and says when the context's user may not do something; other
+ * errors pass through. Whether the API server answered is read
+ * from the error itself (lib/errors.ts), never from words that its own answer may quote.
+ */
 export function explainClusterError(err: unknown, cluster: Pick<Cluster, 'context' | 'server'>): unknown {
   if (err instanceof UserError && err.exitCode !== EXIT.failed) return err
-  const text = errorText(err)
-  if (UNREACHABLE.test(text)) {
+  const unreachable = apiServerUnreachable(err, cluster.server)
+  if (unreachable !== undefined) {
     return new UserError(
-      `cannot reach the API server of context ${cluster.context} (${cluster.server}): ${firstLine(text)}. ` +
+      `cannot reach the API server of context ${cluster.context} (${cluster.server}): ${unreachable}. ` +
         `Is the cluster up? Check with \`kubectl --context ${cluster.context} get --raw /readyz\`, then rerun this step.`,
       EXIT.failed,
     )
   }
-  if (NOT_READY.test(text)) {
+  const webhook = admissionWebhookFailure(err)
+  if (webhook && !webhook.denied) {
+    return new UserError(
+      `the API server of context ${cluster.context} could not call the admission webhook "${webhook.webhook}"` +
+        `${webhook.url ? ` at ${webhook.url}` : ''}: ${webhook.reason}. The API server answered; the webhook did not: ` +
+        'check that the controller serving it is running, then rerun this step.',
+      EXIT.failed,
+    )
+  }
+  // the user of the context may not do this (an answer client-node carries; kubectl's says it itself)
+  const status = apiStatusOf(err)
+  if (status && (status.code === 401 || status.code === 403)) {
+    return new UserError(
+      `the API server of context ${cluster.context} refused the request (${status.code}${status.reason ? ` ${status.reason}` : ''}): ${status.message}. ` +
+        `Rerun with a kubeconfig user that may do this in context ${cluster.context}.`,
+      EXIT.failed,
+    )
+  }
+  const text = errorText(err)
+  if (NOT_READY.test(text) && !webhook) {
     return new UserError(
       `the API server of context ${cluster.context} (${cluster.server}) is not ready: ${firstLine(text)}. Wait a moment, then rerun this step.`,
       EXIT.failed,
@@ -209,20 +233,6 @@ export async function withCluster<T>(cluster: Cluster, action: () => Promise<T>)
   } catch (err) {
     throw explainClusterError(err, cluster)
   }
-}
-
-export function errorText(err: unknown): string {
-  if (err === null || err === undefined) return String(err)
-  const e = err as { message?: string; body?: unknown; stderr?: string }
-  const parts = [e.message ?? String(err)]
-  if (typeof e.body === 'string') parts.push(e.body)
-  else if (e.body && typeof e.body === 'object' && 'message' in e.body) parts.push(String((e.body as { message: unknown }).message))
-  if (e.stderr) parts.push(e.stderr)
-  return parts.join(' ')
-}
-
-export function firstLine(text: string): string {
-  return text.trim().split('\n')[0]
 }
 
 /** A failed kubectl/helm call, as one message naming the command. */

@@ -39,3 +39,179 @@ export class PreconditionError extends UserError {
     this.name = 'PreconditionError'
   }
 }
+
+// --- What an error says about where it happened. Pure functions over the shapes the kit meets:
+// client-node's ApiException (the API server answered) and fetch errors (it did not), and the
+// stderr of kubectl and helm carried in a failed command's message.
+
+/** The text of an error: its message, the API Status message, and kubectl/helm stderr. */
+export function errorText(err: unknown): string {
+  if (err === null || err === undefined) return String(err)
+  const e = err as { message?: string; body?: unknown; stderr?: string }
+  const parts = [e.message ?? String(err)]
+  // client-node 1.x hands the API Status over as a JSON string when it does not know the status code
+  let body = e.body
+  if (typeof e.body === 'string') {
+    try {
+      body = JSON.parse(e.body)
+    } catch {
+      parts.push(e.body)
+    }
+  }
+  if (body && typeof body === 'object' && 'message' in body) parts.push(String((body as { message: unknown }).message))
+  if (e.stderr) parts.push(e.stderr)
+  return parts.join(' ')
+}
+
+export function firstLine(text: string): string {
+  return text.trim().split('\n')[0]
+}
+
+type Endpoint = { host: string; port?: string }
+
+/** host and port of `https://host:port/...`, `host:port` or `[v6]:port`; no port when none is given. */
+function endpointOf(target: string): Endpoint | undefined {
+  const text = target.trim()
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    try {
+      const url = new URL(text)
+      const port = url.port || ({ 'https:': '443', 'http:': '80' } as Record<string, string>)[url.protocol]
+      return { host: url.hostname.replace(/^\[|\]$/g, '').toLowerCase(), port }
+    } catch {
+      return undefined
+    }
+  }
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ?? /^([^:\s\[\]]+)(?::(\d+))?$/.exec(text)
+  return m ? { host: m[1].toLowerCase(), port: m[2] } : undefined
+}
+
+function sameEndpoint(target: Endpoint, server: Endpoint): boolean {
+  return target.host === server.host && (target.port === undefined || target.port === server.port)
+}
+
+const isIpAddress = (host: string) => /^[\d.]+$|:/.test(host)
+
+/** Node's codes for a connection that failed or broke: refused, reset, timed out, name not resolved, TLS. */
+const CONNECTION_CODE =
+  /^(ECONN(REFUSED|RESET|ABORTED)|EPIPE|ETIMEDOUT|EHOST(UNREACH|DOWN)|ENET(UNREACH|DOWN)|ENOTFOUND|EADDRNOTAVAIL|EAI_\w+|ERR_STREAM_PREMATURE_CLOSE|ERR_SOCKET_\w+|UND_ERR_\w+|ERR_TLS_\w+|ERR_SSL_\w+|CERT_\w+|\w*SELF_SIGNED\w*|UNABLE_TO_\w+)$/
+
+/** A line the server wrote (so the server answered), even when it quotes a failed connection of its own. */
+const SERVER_ANSWER = /Error from server|failed calling webhook|admission webhook "|Internal error occurred/
+
+/**
+ * In a line of kubectl/helm stderr, the first place a client names where it tried to connect, and
+ * the connection error. kubectl's "Unable to connect to the server" and "The connection to the
+ * server ... was refused" are about its API server by definition.
+ */
+function connectionFailureIn(line: string): { target?: Endpoint; apiServer?: boolean; at: number } | undefined {
+  const patterns: [RegExp, (m: RegExpExecArray) => { target?: Endpoint; apiServer?: boolean }][] = [
+    [/The connection to the server (\S+) was refused/, (m) => ({ target: endpointOf(m[1]), apiServer: true })],
+    [/Unable to connect to the server: /, () => ({ apiServer: true })],
+    // Go's url.Error: `Get "URL": reason` (quotes escaped \" inside klog's structured lines)
+    [/\b(?:Get|Post|Put|Patch|Delete|Head|GET|POST|PUT|PATCH|DELETE|HEAD) \\?"([^"\\]+)\\?": /, (m) => ({ target: endpointOf(m[1]) })],
+    [/\bdial tcp (\[[^\]]+\]:\d+|[^\s\[\]]+:\d+): /, (m) => ({ target: endpointOf(m[1]) })],
+    [/\bdial tcp: lookup (\S+?)(?: on \S+)?: /, (m) => ({ target: endpointOf(m[1]) })],
+  ]
+  let first: { index: number; found: { target?: Endpoint; apiServer?: boolean } } | undefined
+  for (const [pattern, read] of patterns) {
+    const m = pattern.exec(line)
+    if (m && (!first || m.index < first.index)) first = { index: m.index, found: read(m) }
+  }
+  if (!first) return undefined
+  // "Unable to connect to the server: Get "URL": ..." names the server it meant: trust the URL
+  if (first.found.apiServer && !first.found.target) {
+    const url = /"(https?:\/\/[^"\\]+)\\?"/.exec(line.slice(first.index))
+    if (url) return { target: endpointOf(url[1]), apiServer: true, at: first.index }
+  }
+  return { ...first.found, at: first.index }
+}
+
+/**
+ * Why the API server at `server` (the kubeconfig context's URL) could not be reached, taken from the
+ * error itself; undefined when the server answered, whatever its answer says (e.g. that it could not
+ * call an admission webhook), and when the failed connection went somewhere else.
+ */
+export function apiServerUnreachable(err: unknown, server: string): string | undefined {
+  const apiServer = endpointOf(server)
+  if (!apiServer || err === null || typeof err !== 'object') return undefined
+  const e = err as { code?: unknown; statusCode?: unknown }
+  // client-node's ApiException (code) and a failed watch (statusCode): an HTTP status is an answer
+  if (typeof e.code === 'number' || typeof e.statusCode === 'number') return undefined
+  // client-node's own connections (node-fetch FetchError, Node system errors, undici's cause chain):
+  // it talks to nothing but the API server; when the error names its target, that must be the server.
+  for (let cause: any = err, depth = 0; cause && typeof cause === 'object' && depth < 5; cause = cause.cause, depth++) {
+    const code = typeof cause.code === 'string' ? cause.code : typeof cause.errno === 'string' ? cause.errno : undefined
+    const timedOut = cause.type === 'request-timeout'
+    if ((code && CONNECTION_CODE.test(code)) || timedOut) {
+      const message = String(cause.message ?? code)
+      const url = /(?:request to|network timeout at:) (\S+?)(?: failed|,|$)/.exec(message)
+      const target = url ? endpointOf(url[1]) : typeof cause.address === 'string' ? { host: cause.address, port: cause.port === undefined ? undefined : String(cause.port) } : undefined
+      // a resolved address cannot be told from the server's name without resolving it: then the port decides
+      const comparable = !target || isIpAddress(target.host) === isIpAddress(apiServer.host)
+      if (target && !sameEndpoint(comparable ? target : { ...target, host: apiServer.host }, apiServer)) return undefined
+      return firstLine(message)
+    }
+  }
+  // kubectl and helm: their stderr, line by line (server answers excluded)
+  const text = [(err as { message?: unknown }).message, (err as { stderr?: unknown }).stderr].filter((t) => typeof t === 'string').join('\n')
+  for (const rawLine of text.split('\n')) {
+    const line = rawLine.trim()
+    if (!line || SERVER_ANSWER.test(line)) continue
+    const failure = connectionFailureIn(line)
+    if (!failure) continue
+    if (failure.target ? sameEndpoint(failure.target, apiServer) : failure.apiServer) {
+      // from where the client names the connection (no "kubectl ... failed", no klog wrapping)
+      return line.slice(failure.at).replace(/\\"/g, '"').replace(/"$/, '')
+    }
+  }
+  return undefined
+}
+
+export type WebhookFailure = {
+  /** The webhook's name as registered, e.g. ipaddresspoolvalidationwebhook.metallb.io. */
+  webhook: string
+  /** true: the webhook answered and said no; false: the API server could not get an answer from it. */
+  denied: boolean
+  /** Where the API server called it, without the query (absent when the message does not say). */
+  url?: string
+  /** Why the call failed, or why the webhook said no. */
+  reason: string
+}
+
+/**
+ * An admission webhook the API server called for a request: it could not get an answer (the API
+ * server answers 500 "failed calling webhook") or the webhook denied the request.
+ */
+export function admissionWebhookFailure(err: unknown): WebhookFailure | undefined {
+  const text = errorText(err)
+  const denied = /admission webhook "([^"]+)" denied the request: ([^\n]*)/.exec(text)
+  if (denied) return { webhook: denied[1], denied: true, reason: denied[2].trim() }
+  const failed = /failed calling webhook "([^"]+)": (?:failed to call webhook: )?(?:(?:Post|POST) "?([^"\s]+?)"?: )?([^\n]*)/.exec(text)
+  if (!failed) return undefined
+  const reason = failed[3].trim()
+  return { webhook: failed[1], denied: false, url: failed[2]?.replace(/\?.*$/, ''), reason: reason || 'no answer' }
+}
+
+/**
+ * The API server's own answer carried by an error (client-node's ApiException, a raw request's
+ * error): the HTTP status and the Status object's reason and message. Undefined for errors that
+ * carry no answer.
+ */
+export function apiStatusOf(err: unknown): { code: number; reason?: string; message: string } | undefined {
+  const e = err as { code?: unknown; body?: unknown } | null
+  if (!e || typeof e.code !== 'number') return undefined
+  let body = e.body
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body)
+    } catch {
+      return { code: e.code, message: firstLine(body as string) }
+    }
+  }
+  const status = (body ?? {}) as { reason?: unknown; message?: unknown }
+  return {
+    code: e.code,
+    reason: typeof status.reason === 'string' ? status.reason : undefined,
+    message: typeof status.message === 'string' ? status.message : firstLine(errorText(err)),
+  }
+}

@@ -1,14 +1,13 @@
 /** Step 01: MetalLB address pools and their L2 advertisement. */
+import { $, within } from 'zx'
 import { applyManifests, summarize, serverSideDiff } from './apply.ts'
-import { errorText, firstLine, isNotFound, retryTransient } from './cluster.ts'
+import { isNotFound, retryTransient } from './cluster.ts'
 import type { Args } from './cli.ts'
-import { PreconditionError } from './errors.ts'
+import { admissionWebhookFailure, apiServerUnreachable, EXIT, PreconditionError, UserError, type WebhookFailure } from './errors.ts'
 import { claimOf, refuseUnowned } from './ownership.ts'
 import { metallbManifests, type Manifest } from './render.ts'
 import type { StepContext, StepResult } from './step.ts'
 import { waitUntil } from './wait.ts'
-
-const WEBHOOK_NOT_READY = /failed calling webhook|no endpoints available for service|connection refused|context deadline exceeded|service "[^"]*webhook[^"]*" not found/i
 
 export async function ensureAddressPools(ctx: StepContext, args: Args = {}): Promise<StepResult> {
   const { config, cluster, log } = ctx
@@ -104,12 +103,16 @@ async function warnAboutServiceLb({ cluster, log }: StepContext): Promise<void> 
 }
 
 /**
- * Right after MetalLB starts, its validating webhook has no endpoints yet and every pool is
- * rejected with `failed calling webhook "ipaddresspoolvalidationwebhook.metallb.io"`. A server-side
- * dry run goes through the same admission path, so retry that (bounded) until the webhook answers.
+ * Right after MetalLB starts (or restarts), its validating webhook is not answering yet: the API
+ * server answers every pool write with 500 `failed calling webhook "ipaddresspoolvalidationwebhook.metallb.io"`
+ * (connection refused, no endpoints, or a CA bundle not patched in yet). A server-side dry run takes
+ * the same admission path, so it is retried (bounded) until the webhook answers. Anything else ends
+ * the wait at once: the API server not answering itself (lib/cluster.ts says so), or the webhook
+ * answering "no".
  */
 async function waitForMetallbWebhook(ctx: StepContext, objects: Manifest[]): Promise<void> {
-  let lastError = ''
+  const deadline = Date.now() + ctx.timeoutSeconds * 1000
+  let last: WebhookFailure | undefined
   const answered = await waitUntil({
     what: "MetalLB's admission webhook",
     timeoutSeconds: ctx.timeoutSeconds,
@@ -117,22 +120,45 @@ async function waitForMetallbWebhook(ctx: StepContext, objects: Manifest[]): Pro
     pollSeconds: 3,
     check: async () => {
       try {
-        await serverSideDiff(ctx.cluster, objects)
+        // A webhook that accepts connections and never answers holds each dry run for its own
+        // timeout (10 s unless configured); the dry run is stopped at the deadline so that
+        // --timeout bounds the whole wait. It writes nothing, so stopping it is harmless.
+        await within(async () => {
+          $.signal = AbortSignal.timeout(Math.max(deadline - Date.now(), 1000))
+          await serverSideDiff(ctx.cluster, objects)
+        })
         return { done: true, status: 'answering' }
       } catch (err) {
-        const text = errorText(err)
-        if (!WEBHOOK_NOT_READY.test(text)) throw err
-        lastError = firstLine(text)
-        return { done: false, status: 'not answering yet' }
+        const failure = admissionWebhookFailure(err)
+        const apiServerDown = apiServerUnreachable(err, ctx.cluster.server) !== undefined
+        if (!failure && !apiServerDown && Date.now() >= deadline) return { done: false, status: 'the API server is still waiting for its answer' }
+        if (!failure || apiServerDown) throw err
+        if (failure.denied) throw webhookRejected(ctx, failure)
+        last = failure
+        return { done: false, status: `"${failure.webhook}" not answering yet (${failure.reason})` }
       }
     },
   })
   if (!answered) {
-    throw new PreconditionError(`MetalLB's webhook did not answer within ${ctx.timeoutSeconds}s: ${lastError}`, [
-      `check the MetalLB controller: kubectl --context ${ctx.cluster.context} -n ${ctx.config.metallbNamespace} get pods,endpoints`,
+    const what = last ? `MetalLB's admission webhook "${last.webhook}"` : "MetalLB's admission webhook"
+    const got = last
+      ? `the API server ${last.url ? `called ${last.url} and got` : 'got'} ${last.reason}`
+      : 'the API server was still waiting for its answer'
+    throw new PreconditionError(`${what} did not answer within ${ctx.timeoutSeconds}s: ${got}`, [
+      'the API server answers; the webhook it calls for MetalLB objects does not. Check the MetalLB controller, which serves it: ' +
+        `kubectl --context ${ctx.cluster.context} -n ${ctx.config.metallbNamespace} get pods,endpoints`,
       'rerun 01-metallb once it is Running (or raise --timeout)',
     ])
   }
+}
+
+/** The webhook answered and said no: MetalLB found the configuration invalid. */
+function webhookRejected({ config, cluster }: StepContext, failure: WebhookFailure): UserError {
+  return new UserError(`MetalLB's admission webhook "${failure.webhook}" rejected the pools of 01-metallb: ${failure.reason}`, EXIT.failed, [
+    `MetalLB validates every IPAddressPool in ${config.metallbNamespace} together, so the cause may be another pool: ` +
+      `kubectl --context ${cluster.context} -n ${config.metallbNamespace} get ipaddresspools -o yaml`,
+    'fix or remove what the message names, then rerun 01-metallb',
+  ])
 }
 
 // --- IPv4 pool entries: a.b.c.d/nn or a.b.c.d-e.f.g.h

@@ -10,6 +10,8 @@
 #   test/cluster/cluster.sh status           what is running
 #   test/cluster/cluster.sh stop-apiserver [--kill]  stop only kube-apiserver (SIGTERM; --kill: SIGKILL)
 #   test/cluster/cluster.sh start-apiserver  start it again (same port, same certs)
+#   test/cluster/cluster.sh stop-metallb     stop only the MetalLB controller (its webhook stops answering)
+#   test/cluster/cluster.sh start-metallb    start it again; returns once its webhook answers
 #   test/cluster/cluster.sh env              print .cluster/env (source it: KUBECONFIG, PATH with helm)
 #   test/cluster/cluster.sh built [PIECE...] exit 0 when every binary (of PIECEs) is cached (nothing is built)
 #   test/cluster/cluster.sh bin NAME         print the cached binary's path (traefik, pebble, pebble-challtestsrv, ...)
@@ -223,19 +225,69 @@ build_kwok() {
 
 build_metallb() {
   local b; b="$(binpath metallb-controller "$METALLB_VERSION")"
-  [[ -x "$b" && -d "$(dirname "$b")/crds" ]] && { log "metallb controller $METALLB_VERSION: cached"; return 0; }
+  [[ -x "$b" && -d "$(dirname "$b")/crds" && -f "$(dirname "$b")/webhook-manifests.yaml" ]] && { log "metallb controller $METALLB_VERSION: cached"; return 0; }
   log "metallb controller $METALLB_VERSION: building"
-  prepare_wrapper "metallb-$METALLB_VERSION" go.universe.tf/metallb "$METALLB_VERSION" "" go.universe.tf/metallb/controller
-  local commit tmp="$SRC/metallb-$METALLB_VERSION/out"
+  local src="$SRC/metallb-$METALLB_VERSION" dir commit
+  mkdir -p "$src"
+  dir="$(mod_field "go.universe.tf/metallb@$METALLB_VERSION" Dir)"
+  [[ -f "$dir/go.mod" ]] || die "cannot fetch go.universe.tf/metallb@$METALLB_VERSION"
   commit="$(mod_origin_hash "go.universe.tf/metallb@$METALLB_VERSION")"
-  rm -rf "$tmp"
-  build_in_wrapper "metallb-$METALLB_VERSION" "$tmp" "-s -w -X go.universe.tf/metallb/internal/version.gitCommit=${commit:-unknown} -X go.universe.tf/metallb/internal/version.gitBranch=$METALLB_VERSION" go.universe.tf/metallb/controller
-  local dir; dir="$(mod_field "go.universe.tf/metallb@$METALLB_VERSION" Dir)"
-  mkdir -p "$BIN/metallb-controller-$METALLB_VERSION"
-  rm -rf "$BIN/metallb-controller-$METALLB_VERSION/crds"
-  cp -r "$dir/config/crd/bases" "$BIN/metallb-controller-$METALLB_VERSION/crds"
-  chmod -R u+w "$BIN/metallb-controller-$METALLB_VERSION/crds"
+  # built as the main module from a copy of its source: its own go.mod and go.sum pin the dependencies
+  rm -rf "$src/module"; cp -r "$dir" "$src/module"; chmod -R u+w "$src/module"
+  metallb_listen_on_loopback "$src/module"
+  local tmp="$src/out"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  run_with_progress "metallb-$METALLB_VERSION: go build controller" "$src/build.log" \
+    env -C "$src/module" "${GOENV_BUILD[@]}" go build -p "$JOBS" -v -trimpath \
+    -ldflags "-s -w -X go.universe.tf/metallb/internal/version.gitCommit=${commit:-unknown} -X go.universe.tf/metallb/internal/version.gitBranch=$METALLB_VERSION" \
+    -o "$tmp/" ./controller
+  local d="$BIN/metallb-controller-$METALLB_VERSION"
+  mkdir -p "$d"
+  rm -rf "$d/crds"
+  cp -r "$dir/config/crd/bases" "$d/crds"
+  # the validating webhooks as MetalLB registers them; start_metallb points them at the controller
+  cp "$dir/config/webhook/manifests.yaml" "$d/webhook-manifests.yaml"
+  chmod -R u+w "$d/crds" "$d/webhook-manifests.yaml"
   install_bin "$tmp" controller metallb-controller "$METALLB_VERSION"
+}
+
+# In a pod, MetalLB's controller has a network namespace of its own; here all test clusters on the machine
+# share one. Its three listeners (webhook server: all interfaces, port 9443; metrics and health probe: all
+# interfaces) have no host flag and the webhook no port flag, so two clusters would collide and all would
+# listen beyond loopback (and an invalid metrics port, which 0.15 survived, stops 0.16). This changes only
+# where those three listen, in the build's copy of the source: 127.0.0.1, the webhook on
+# $HOMELAB_INGRESS_METALLB_WEBHOOK_PORT. What they serve is MetalLB's.
+metallb_listen_on_loopback() { # metallb_listen_on_loopback MODULE_COPY
+  local f="$1/internal/k8s/k8s.go"
+  local webhook=$'\t\tPort:    9443,' metrics=$'\t\tBindAddress:    fmt.Sprintf("0.0.0.0:%d", cfg.MetricsPort),'
+  local probe=$'\t\tHealthProbeBindAddress: cfg.HealthProbeBindAddress,' line
+  for line in "$webhook" "$metrics" "$probe"; do
+    [[ "$(grep -cxF "$line" "$f")" == 1 ]] \
+      || die "MetalLB $METALLB_VERSION: internal/k8s/k8s.go lacks the line${line//$'\t'/ }; update metallb_listen_on_loopback"
+  done
+  awk -v w="$webhook" -v m="$metrics" -v p="$probe" '
+    $0 == w { print "\t\tHost: \"127.0.0.1\", Port: homelabIngressWebhookPort(),"; next }
+    $0 == m { print "\t\tBindAddress: fmt.Sprintf(\"127.0.0.1:%d\", cfg.MetricsPort),"; next }
+    $0 == p { print "\t\tHealthProbeBindAddress: \"127.0.0.1\" + cfg.HealthProbeBindAddress,"; next }
+    { print }' "$f" >"$f.new" && mv "$f.new" "$f"
+  cat >"$1/internal/k8s/homelab_ingress_listen.go" <<'EOF'
+// Added at build time by homelab-ingress test/cluster/cluster.sh; not part of MetalLB.
+
+package k8s
+
+import (
+	"os"
+	"strconv"
+)
+
+// homelabIngressWebhookPort is the webhook server's port in the test cluster (MetalLB's own: 9443).
+func homelabIngressWebhookPort() int {
+	if port, err := strconv.Atoi(os.Getenv("HOMELAB_INGRESS_METALLB_WEBHOOK_PORT")); err == nil {
+		return port
+	}
+	return 9443
+}
+EOF
 }
 
 build_helm() { # build_helm VERSION
@@ -345,7 +397,7 @@ piece_built() { # piece_built PIECE
   case "$1" in
     helm) [[ -x "$(resolve helm)" ]] ;;
     helm4) [[ -z "${HELM4_VERSION:-}" || -x "$(resolve helm4)" ]] ;;
-    metallb) [[ -x "$(resolve metallb-controller)" && -d "$BIN/metallb-controller-$METALLB_VERSION/crds" ]] ;;
+    metallb) [[ -x "$(resolve metallb-controller)" && -d "$BIN/metallb-controller-$METALLB_VERSION/crds" && -f "$BIN/metallb-controller-$METALLB_VERSION/webhook-manifests.yaml" ]] ;;
     kwok) [[ -x "$(resolve kwok)" && -f "$BIN/kwok-$KWOK_VERSION/stages.yaml" ]] ;;
     etcd) [[ -x "$(resolve etcd)" ]] ;;
     kubernetes) for c in kube-apiserver kube-controller-manager kube-scheduler; do [[ -x "$(resolve "$c")" ]] || return 1; done ;;
@@ -728,13 +780,107 @@ start_kwok() {
 }
 
 start_metallb() {
-  # Out of cluster: no webhook, no cert rotation. Its metrics server has no bind-host flag and would listen on
-  # all interfaces, so it is given an invalid port (-1): that listener fails (one "cannot listen and serve"
-  # log line) and the controller runs on without any listening socket.
-  SPAWN_ENV=(KUBECONFIG="$STATE/kubeconfigs/metallb-controller.kubeconfig" METALLB_NAMESPACE=metallb-system)
+  # As in a pod, webhook included: it serves on 127.0.0.1:$METALLB_WEBHOOK_PORT (metallb_listen_on_loopback)
+  # with the certificate metallb_state made, which controller-runtime reads from
+  # $TMPDIR/k8s-webhook-server/serving-certs. MetalLB's own cert rotation is off: it certifies only the
+  # Service name, which an API server calling 127.0.0.1 cannot verify. --pod-name: since 0.16 the controller
+  # reads its own pod (owner of its ConfigurationState), made by metallb_objects. Metrics and health
+  # probe listen on 127.0.0.1 too, on ports of this cluster.
+  SPAWN_ENV=(KUBECONFIG="$STATE/kubeconfigs/metallb-controller.kubeconfig" METALLB_NAMESPACE=metallb-system
+    TMPDIR="$STATE/metallb/tmp" HOMELAB_INGRESS_METALLB_WEBHOOK_PORT="$METALLB_WEBHOOK_PORT")
   spawn metallb-controller "$(resolve metallb-controller)" \
-    --namespace=metallb-system --webhook-mode=disabled --disable-cert-rotation \
-    --port=-1 --cert-dir="$STATE/certs/metallb" --log-level=info
+    --namespace=metallb-system --pod-name="$METALLB_POD" --disable-cert-rotation \
+    --cert-dir="$STATE/metallb/tmp/k8s-webhook-server/serving-certs" \
+    --health-probe-port="$METALLB_HEALTH_PORT" --port="$METALLB_METRICS_PORT" --log-level=info
+}
+
+METALLB_POD=metallb-controller
+
+# MetalLB's part of the cluster state: two more ports (webhook, health probe; added to ports.env, also for a
+# state made before they existed) and the webhook's serving certificate for 127.0.0.1, from the cluster CA.
+metallb_state() {
+  if [[ -z "${METALLB_WEBHOOK_PORT:-}" || -z "${METALLB_HEALTH_PORT:-}" ]]; then
+    local taken p picked=()
+    taken=" $(sed -n 's/^[A-Z_]*=//p' "$STATE/ports.env" | tr '\n' ' ') "
+    while ((${#picked[@]} < 2)); do
+      for p in $(pick_ports 2); do
+        [[ "$taken" == *" $p "* || " ${picked[*]} " == *" $p "* ]] || picked+=("$p")
+      done
+    done
+    printf 'METALLB_WEBHOOK_PORT=%s\nMETALLB_HEALTH_PORT=%s\n' "${picked[0]}" "${picked[1]}" >>"$STATE/ports.env"
+    load_ports
+  fi
+  local certs="$STATE/metallb/tmp/k8s-webhook-server/serving-certs"
+  [[ -f "$certs/tls.crt" && -f "$certs/tls.key" ]] && return 0
+  mkdir -p "$certs"
+  (
+    cd "$certs"
+    umask 077
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out tls.key 2>/dev/null
+    openssl req -new -key tls.key -subj "/CN=metallb-webhook-service.metallb-system.svc" -out tls.csr 2>/dev/null
+    printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+      "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:metallb-webhook-service.metallb-system.svc" >tls.ext
+    openssl x509 -req -in tls.csr -CA "$STATE/pki/ca.crt" -CAkey "$STATE/pki/ca.key" -set_serial "0x$(openssl rand -hex 16)" \
+      -sha256 -days 3650 -extfile tls.ext -out tls.crt 2>/dev/null
+    rm -f tls.csr tls.ext
+  )
+  [[ -s "$certs/tls.crt" ]] || die "could not make the MetalLB webhook certificate in $certs"
+}
+
+# The objects a MetalLB install brings besides its CRDs: the controller's ServiceAccount and pod (kwok runs
+# it as a stand-in; the real process runs out of cluster, so the image is never pulled), and the validating
+# webhooks of MetalLB's config/webhook/manifests.yaml with each `service:` replaced by a `url:` on
+# 127.0.0.1 and the cluster CA as caBundle.
+metallb_objects() {
+  cat <<EOF
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: controller, namespace: metallb-system, labels: {app: metallb}}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $METALLB_POD
+  namespace: metallb-system
+  labels: {app: metallb, component: controller}
+spec:
+  nodeName: ${NODE_NAMES[0]}
+  serviceAccountName: controller
+  automountServiceAccountToken: false
+  containers:
+  - name: controller
+    image: metallb/controller:$METALLB_VERSION
+    ports: [{name: webhook-server, containerPort: 9443}]
+EOF
+  awk -v base="https://127.0.0.1:$METALLB_WEBHOOK_PORT" -v ca="$(b64 "$STATE/pki/ca.crt")" '
+    $0 == "  creationTimestamp: null" { next }
+    $0 == "  name: validating-webhook-configuration" { print "  name: metallb-webhook-configuration"; next }
+    $0 == "    service:" { svc = 1; next }
+    svc && ($1 == "name:" || $1 == "namespace:") { next }
+    svc && $1 == "path:" { print "    caBundle: " ca; print "    url: " base $2; svc = 0; next }
+    { print }' "$BIN/metallb-controller-$METALLB_VERSION/webhook-manifests.yaml"
+}
+
+apply_metallb_objects() {
+  local objects; objects="$(metallb_objects)"
+  if grep -q '^ *service:' <<<"$objects" || [[ "$(grep -c '^    url: https://127\.0\.0\.1:' <<<"$objects")" != "$(grep -c '^  clientConfig:' <<<"$objects")" ]]; then
+    die "could not turn $BIN/metallb-controller-$METALLB_VERSION/webhook-manifests.yaml into url webhooks; update metallb_objects"
+  fi
+  kc apply -f - <<<"$objects" >/dev/null
+}
+
+# The webhook answers when it serves its IPAddressPool path (any HTTP answer but 404, over TLS that the
+# cluster CA verifies, as the API server will).
+metallb_webhook_answers() {
+  local code
+  code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$STATE/pki/ca.crt" \
+    "https://127.0.0.1:$METALLB_WEBHOOK_PORT/validate-metallb-io-v1beta1-ipaddresspool")" || return 1
+  [[ "$code" =~ ^[1-5][0-9][0-9]$ && "$code" != 404 ]]
+}
+
+wait_metallb() {
+  wait_for "MetalLB controller synced (ConfigurationState metallb-system/controller)" "$UP_TIMEOUT" metallb-controller metallb_ready
+  wait_for "MetalLB webhook answering on https://127.0.0.1:$METALLB_WEBHOOK_PORT" "$UP_TIMEOUT" metallb-controller metallb_webhook_answers
 }
 
 node_manifest() {
@@ -838,8 +984,10 @@ cmd_up() {
   # server-side apply: some MetalLB CRDs are too large for the last-applied annotation
   kc apply --server-side --force-conflicts -f "$BIN/metallb-controller-$METALLB_VERSION/crds" >/dev/null
   wait_for "MetalLB $METALLB_VERSION CRDs established" "$UP_TIMEOUT" "" crds_established
+  metallb_state
+  apply_metallb_objects
   running_pid metallb-controller >/dev/null || start_metallb
-  wait_for "MetalLB controller synced (ConfigurationState metallb-system/controller)" "$UP_TIMEOUT" metallb-controller metallb_ready
+  wait_metallb
   touch "$STATE/.up-complete"
   log "cluster up in $(elapsed "$start"): kubernetes $K8S_VERSION, context $CONTEXT; source $STATE/env"
   echo "$STATE/kubeconfig"
@@ -903,6 +1051,20 @@ cmd_start_apiserver() {
   wait_apiserver
 }
 
+cmd_stop_metallb() {
+  lock
+  [[ -d "$STATE" ]] || die "not up"
+  stop_components metallb-controller
+}
+
+cmd_start_metallb() {
+  lock
+  [[ -d "$STATE" ]] && load_ports || die "not up (run: $0 up)"
+  metallb_state
+  if running_pid metallb-controller >/dev/null; then log "metallb-controller already running"; else start_metallb; fi
+  wait_metallb
+}
+
 cmd_env() {
   [[ -f "$STATE/env" ]] || die "not up: $STATE/env does not exist (run: $0 up)"
   cat "$STATE/env"
@@ -932,6 +1094,8 @@ case "${1:-}" in
     [[ $# -eq 0 || "$*" == --kill ]] || die "usage: $0 stop-apiserver [--kill]"
     cmd_stop_apiserver "$@" ;;
   start-apiserver) cmd_start_apiserver ;;
+  stop-metallb) cmd_stop_metallb ;;
+  start-metallb) cmd_start_metallb ;;
   env) cmd_env ;;
   built) shift; all_built "$@" ;;
   bin) shift; [[ $# -eq 1 ]] || die "usage: $0 bin NAME"; resolve "$1" ;;

@@ -139,6 +139,8 @@ rf('a plain Ingress for an admin host: without entrypoints it lands on the inter
 })
 
 rf("the blog's single pool still holding both addresses stops 01-metallb, naming it", () => {
+  // as on a cluster set up the blog's way: its pool is there first (next to ours, MetalLB's webhook refuses it)
+  kubectl('delete', 'ipaddresspools.metallb.io', 'homelab-ingress-internal', 'homelab-ingress-external', '-n', 'metallb-system')
   applyYaml(`apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
 metadata: {name: first-pool, namespace: metallb-system}

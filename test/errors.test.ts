@@ -1,0 +1,240 @@
+/**
+ * Where did it fail: the API server not answering, versus the API server answering that it could not
+ * call (or was refused by) an admission webhook. Run on error shapes recorded from the real test cluster
+ * (test/recorded/errors.json, made by test/recorded/record-errors.ts) and on a few written here in
+ * the formats of node-fetch, kubectl and helm for what the test cluster cannot show (a server named by
+ * DNS, timeouts).
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { ApiException } from '@kubernetes/client-node'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { ProcessOutput } from 'zx'
+import { commandFailed, explainClusterError } from '../lib/cluster.ts'
+import { admissionWebhookFailure, apiServerUnreachable, EXIT, UserError } from '../lib/errors.ts'
+
+type Shape = { note: string; server: string; source: string; error?: any; args?: string[]; exitCode?: number; stdout?: string; stderr?: string }
+const RECORDED: Record<string, Shape> = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, 'recorded', 'errors.json'), 'utf8'))
+
+/** A recorded error as the kit meets it: client-node's ApiException or fetch error, or a failed command's UserError. */
+function rebuild(shape: Shape): unknown {
+  if (shape.source === 'kubectl' || shape.source === 'helm') {
+    const what = `${shape.source} ${shape.args!.filter((a) => !a.startsWith('--')).slice(0, 2).join(' ')}`
+    return commandFailed(what, { exitCode: shape.exitCode, stdout: shape.stdout, stderr: shape.stderr } as ProcessOutput)
+  }
+  return revive(shape.error)
+}
+
+function revive(fields: any): unknown {
+  if (fields === undefined || fields === null) return fields
+  if (fields.class === 'ApiException') {
+    const err = new ApiException(fields.code, '', fields.body, fields.headers)
+    err.message = fields.message
+    return err
+  }
+  const { class: _class, cause, ...rest } = fields
+  return Object.assign(new Error(fields.message), rest, cause ? { cause: revive(cause) } : {})
+}
+
+const recorded = (prefix: string) => Object.entries(RECORDED).filter(([name]) => name.startsWith(prefix))
+const SERVER = 'https://k8s.home.example:6443'
+const cluster = { context: 'homelab', server: SERVER }
+const failedCommand = (what: string, stderr: string) => commandFailed(what, { exitCode: 1, stdout: '', stderr } as ProcessOutput)
+/** node-fetch's FetchError, as client-node 1.x throws it for a connection that failed. */
+const fetchError = (url: string, reason: string, code: string) =>
+  Object.assign(new Error(`request to ${url} failed, reason: ${reason}`), { name: 'FetchError', type: 'system', code, errno: code })
+
+// ---
+const unreachable = suite('apiServerUnreachable: the API server did not answer, read from the error itself')
+
+unreachable('recorded: every way the test cluster\'s API server failed to answer is recognised', () => {
+  const shapes = [...recorded('apiserver-down/'), ...recorded('apiserver-untrusted/')]
+  assert.ok(shapes.length >= 6, `recorded shapes: ${shapes.map(([n]) => n)}`)
+  for (const [name, shape] of shapes) {
+    const reason = apiServerUnreachable(rebuild(shape), shape.server)
+    assert.type(reason, 'string', `${name} should be recognised: ${JSON.stringify(shape).slice(0, 400)}`)
+    assert.ok(reason!.length > 0 && !reason!.includes('\n'), `${name}: ${reason}`)
+  }
+})
+
+unreachable('recorded: the API server answering that a webhook failed is not "unreachable", though it quotes connection errors', () => {
+  const shapes = recorded('webhook-')
+  assert.ok(shapes.length >= 5, `recorded shapes: ${shapes.map(([n]) => n)}`)
+  for (const [name, shape] of shapes) {
+    assert.is(apiServerUnreachable(rebuild(shape), shape.server), undefined, name)
+  }
+  assert.match(RECORDED['webhook-refused/kubectl-diff'].stderr!, /connection refused/)
+  assert.match(RECORDED['webhook-hanging/kubectl-diff'].stderr!, /context deadline exceeded/)
+})
+
+unreachable('recorded: the reason names the API server and the connection error', () => {
+  const down = RECORDED['apiserver-down/client-node']
+  const port = new URL(down.server).port
+  assert.match(apiServerUnreachable(rebuild(down), down.server)!, new RegExp(`ECONNREFUSED 127\\.0\\.0\\.1:${port}`))
+  const kubectl = RECORDED['apiserver-down/kubectl-get']
+  assert.match(apiServerUnreachable(rebuild(kubectl), kubectl.server)!, new RegExp(`127\\.0\\.0\\.1:${port}.*refused`))
+  const untrusted = RECORDED['apiserver-untrusted/kubectl-get']
+  assert.match(apiServerUnreachable(rebuild(untrusted), untrusted.server)!, /x509|certificate/)
+})
+
+unreachable('client-node: name resolution, refusal, TLS and timeouts towards the server named in the kubeconfig', () => {
+  const url = `${SERVER}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/ipaddresspools.metallb.io`
+  assert.match(apiServerUnreachable(fetchError(url, 'getaddrinfo ENOTFOUND k8s.home.example', 'ENOTFOUND'), SERVER)!, /ENOTFOUND k8s\.home\.example/)
+  assert.match(apiServerUnreachable(fetchError(url, 'getaddrinfo EAI_AGAIN k8s.home.example', 'EAI_AGAIN'), SERVER)!, /EAI_AGAIN/)
+  assert.match(apiServerUnreachable(fetchError(url, 'connect ECONNREFUSED 192.168.0.10:6443', 'ECONNREFUSED'), SERVER)!, /ECONNREFUSED/)
+  assert.match(apiServerUnreachable(fetchError(url, 'certificate has expired', 'CERT_HAS_EXPIRED'), SERVER)!, /certificate has expired/)
+  const timeout = Object.assign(new Error(`network timeout at: ${url}`), { name: 'FetchError', type: 'request-timeout' })
+  assert.match(apiServerUnreachable(timeout, SERVER)!, /network timeout/)
+  // undici (client-node 2.x) wraps the system error as the cause of "fetch failed"
+  const undici = Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED 192.168.0.10:6443'), { code: 'ECONNREFUSED', address: '192.168.0.10', port: 6443 }) })
+  assert.match(apiServerUnreachable(undici, 'https://192.168.0.10:6443')!, /ECONNREFUSED/)
+  assert.match(apiServerUnreachable(undici, SERVER)!, /ECONNREFUSED/, 'a resolved address of the named server: the port decides')
+  assert.is(apiServerUnreachable(undici, 'https://k8s.home.example:443'), undefined)
+})
+
+unreachable('client-node: a connection error naming another host or port is not the API server', () => {
+  const elsewhere = fetchError('https://k8s.home.example:9443/validate', 'connect ECONNREFUSED 192.168.0.10:9443', 'ECONNREFUSED')
+  assert.is(apiServerUnreachable(elsewhere, SERVER), undefined)
+  const otherHost = fetchError('https://other.example:6443/api', 'getaddrinfo ENOTFOUND other.example', 'ENOTFOUND')
+  assert.is(apiServerUnreachable(otherHost, SERVER), undefined)
+})
+
+unreachable('client-node: any HTTP answer, whatever its message, is the server answering', () => {
+  const status = { kind: 'Status', code: 500, message: 'Internal error occurred: dial tcp 10.96.0.1:443: connect: connection refused' }
+  assert.is(apiServerUnreachable(new ApiException(500, 'Internal Server Error', status, {}), SERVER), undefined)
+  const watch = Object.assign(new Error('Service Unavailable'), { statusCode: 503 })
+  assert.is(apiServerUnreachable(watch, SERVER), undefined)
+})
+
+unreachable('kubectl and helm: their client-side errors towards the API server, by host and port', () => {
+  const lines = [
+    'Unable to connect to the server: dial tcp: lookup k8s.home.example on 127.0.0.53:53: server misbehaving',
+    'Unable to connect to the server: net/http: TLS handshake timeout',
+    'Unable to connect to the server: tls: failed to verify certificate: x509: certificate signed by unknown authority',
+    'The connection to the server k8s.home.example:6443 was refused - did you specify the right host or port?',
+    'Error: Kubernetes cluster unreachable: Get "https://k8s.home.example:6443/version": context deadline exceeded',
+    'error: failed to download openapi: Get "https://k8s.home.example:6443/openapi/v3?timeout=32s": dial tcp: lookup k8s.home.example: i/o timeout',
+    'E1126 11:30:02.123456   4242 memcache.go:265] "Unhandled Error" err="couldn\'t get current server API group list: Get \\"https://k8s.home.example:6443/api?timeout=32s\\": dial tcp 192.168.0.10:6443: connect: no route to host"',
+  ]
+  for (const line of lines) assert.type(apiServerUnreachable(failedCommand('kubectl get', line), SERVER), 'string', line)
+})
+
+unreachable('kubectl and helm: the same words about another address, or inside the server\'s answer, are not the API server', () => {
+  const lines = [
+    'Error: Kubernetes cluster unreachable: Get "https://other.example:6443/version": context deadline exceeded',
+    'Error: UPGRADE FAILED: Get "https://k8s.home.example:9443/healthz": dial tcp 192.168.0.10:9443: connect: connection refused',
+    'Error from server (InternalError): Internal error occurred: failed calling webhook "x.example.com": failed to call webhook: Post "https://k8s.home.example:6443/x?timeout=10s": dial tcp 192.168.0.10:6443: connect: connection refused',
+    'Error from server (ServiceUnavailable): the server is currently unable to handle the request (get pods.metrics.k8s.io)',
+    'Error: INSTALLATION FAILED: 1 error occurred:\n\t* Internal error occurred: failed calling webhook "ipaddresspoolvalidationwebhook.metallb.io": failed to call webhook: Post "https://metallb-webhook-service.metallb-system.svc:443/validate-metallb-io-v1beta1-ipaddresspool?timeout=10s": dial tcp 10.96.12.7:443: connect: connection refused',
+  ]
+  for (const line of lines) assert.is(apiServerUnreachable(failedCommand('helm upgrade', line), SERVER), undefined, line)
+})
+
+unreachable.run()
+
+// ---
+const webhook = suite('admissionWebhookFailure: the API server answered about an admission webhook')
+
+webhook('recorded: MetalLB\'s webhook refusing connections, with its name and where it was called', () => {
+  for (const [name, shape] of recorded('webhook-refused/')) {
+    const failure = admissionWebhookFailure(rebuild(shape))
+    assert.ok(failure, name)
+    assert.is(failure!.webhook, 'ipaddresspoolvalidationwebhook.metallb.io', name)
+    assert.is(failure!.denied, false, name)
+    assert.match(failure!.url!, /^https:\/\/127\.0\.0\.1:\d+\/validate-metallb-io-v1beta1-ipaddresspool$/, name)
+    assert.match(failure!.reason, /^dial tcp 127\.0\.0\.1:\d+: connect: connection refused$/, name)
+  }
+})
+
+webhook('recorded: MetalLB\'s webhook not answering in time', () => {
+  const failure = admissionWebhookFailure(rebuild(RECORDED['webhook-hanging/kubectl-diff']))
+  assert.is(failure?.denied, false)
+  assert.match(failure!.reason, /context deadline exceeded/)
+})
+
+webhook('recorded: MetalLB\'s webhook saying no, with its reason (it checks overlap across all pools)', () => {
+  for (const [name, shape] of recorded('webhook-denied/')) {
+    const failure = admissionWebhookFailure(rebuild(shape))
+    assert.is(failure?.denied, true, name)
+    assert.is(failure!.webhook, 'ipaddresspoolvalidationwebhook.metallb.io', name)
+    assert.match(failure!.reason, /^CIDR "127\.0\.0\.211\/32" in pool "lab-b" overlaps with already defined CIDR "127\.0\.0\.210\/31"$/, name)
+  }
+})
+
+webhook('in a cluster: no endpoints for the webhook Service yet, or a CA bundle not patched in yet', () => {
+  const noEndpoints = admissionWebhookFailure(
+    failedCommand(
+      'kubectl diff',
+      'Error from server (InternalError): Internal error occurred: failed calling webhook "ipaddresspoolvalidationwebhook.metallb.io": failed to call webhook: Post "https://metallb-webhook-service.metallb-system.svc:443/validate-metallb-io-v1beta1-ipaddresspool?timeout=10s": no endpoints available for service "metallb-webhook-service"',
+    ),
+  )
+  assert.equal(noEndpoints, {
+    webhook: 'ipaddresspoolvalidationwebhook.metallb.io',
+    denied: false,
+    url: 'https://metallb-webhook-service.metallb-system.svc:443/validate-metallb-io-v1beta1-ipaddresspool',
+    reason: 'no endpoints available for service "metallb-webhook-service"',
+  })
+  const caBundle = admissionWebhookFailure(
+    new ApiException(500, 'Internal Server Error', {
+      kind: 'Status',
+      code: 500,
+      message:
+        'Internal error occurred: failed calling webhook "l2advertisementvalidationwebhook.metallb.io": failed to call webhook: Post "https://metallb-webhook-service.metallb-system.svc:443/validate-metallb-io-v1beta1-l2advertisement?timeout=10s": tls: failed to verify certificate: x509: certificate signed by unknown authority',
+    }, {}),
+  )
+  assert.is(caBundle?.webhook, 'l2advertisementvalidationwebhook.metallb.io')
+  assert.match(caBundle!.reason, /x509: certificate signed by unknown authority/)
+})
+
+webhook('recorded: the API server not answering is no webhook failure', () => {
+  for (const [name, shape] of recorded('apiserver-')) assert.is(admissionWebhookFailure(rebuild(shape)), undefined, name)
+})
+
+webhook.run()
+
+// ---
+const explain = suite('explainClusterError: one message per place it failed')
+
+explain('recorded: the API server down reads "cannot reach the API server", with the context and its address', () => {
+  for (const [name, shape] of recorded('apiserver-down/')) {
+    const err = explainClusterError(rebuild(shape), { context: 'homelab-test', server: shape.server }) as UserError
+    assert.instance(err, UserError, name)
+    assert.is(err.exitCode, EXIT.failed)
+    assert.match(err.message, /^cannot reach the API server of context homelab-test \(https:\/\/127\.0\.0\.1:\d+\): .+\. Is the cluster up\?/, name)
+  }
+})
+
+explain('recorded: a webhook that does not answer is named as such, not as the API server', () => {
+  for (const [name, shape] of [...recorded('webhook-refused/'), ...recorded('webhook-hanging/')]) {
+    const err = explainClusterError(rebuild(shape), { context: 'homelab-test', server: shape.server }) as UserError
+    assert.instance(err, UserError, name)
+    assert.match(err.message, /^the API server of context homelab-test could not call the admission webhook "ipaddresspoolvalidationwebhook\.metallb\.io" at https:\/\/127\.0\.0\.1:\d+\/validate-metallb-io-v1beta1-ipaddresspool: /, name)
+    assert.not.match(err.message, /cannot reach the API server/, name)
+  }
+})
+
+explain('recorded: a user who may not read gets the API server\'s own words, from client-node as from kubectl', () => {
+  const fromClient = explainClusterError(rebuild(RECORDED['apiserver-forbidden/client-node']), { context: 'homelab-test', server: RECORDED['apiserver-forbidden/client-node'].server }) as UserError
+  assert.instance(fromClient, UserError)
+  assert.match(fromClient.message, /^the API server of context homelab-test refused the request \(403 Forbidden\): customresourcedefinitions\.apiextensions\.k8s\.io "ipaddresspools\.metallb\.io" is forbidden: User "system:serviceaccount:default:errors-recorder-nobody" cannot get /)
+  assert.not.match(fromClient.message, /HTTP-Code|\\"/)
+  const fromKubectl = rebuild(RECORDED['apiserver-forbidden/kubectl-get'])
+  assert.is(explainClusterError(fromKubectl, cluster), fromKubectl, 'kubectl already says it in one line')
+  assert.match((fromKubectl as UserError).message, /Error from server \(Forbidden\): ipaddresspools\.metallb\.io is forbidden: User "system:serviceaccount:default:errors-recorder-nobody" cannot list/)
+  for (const [name, shape] of recorded('apiserver-forbidden/')) {
+    assert.is(apiServerUnreachable(rebuild(shape), shape.server), undefined, name)
+    assert.is(admissionWebhookFailure(rebuild(shape)), undefined, name)
+  }
+})
+
+explain('a webhook\'s "no", a precondition and anything unknown pass through as they are', () => {
+  const denied = rebuild(RECORDED['webhook-denied/kubectl-diff'])
+  assert.is(explainClusterError(denied, cluster), denied)
+  const precondition = new UserError('MetalLB is not installed', EXIT.precondition)
+  assert.is(explainClusterError(precondition, cluster), precondition)
+  const unknown = new Error('something else')
+  assert.is(explainClusterError(unknown, cluster), unknown)
+})
+
+explain.run()
