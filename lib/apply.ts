@@ -49,14 +49,17 @@ export async function serverSideDiff(cluster: Cluster, objects: Manifest[]): Pro
  * run of each (the same merge `kubectl apply --server-side` does) compared with the live object.
  * A converged run so costs two requests per object and no kubectl process.
  */
-export async function objectsThatWouldChange(cluster: Cluster, objects: Manifest[]): Promise<Manifest[]> {
+export async function objectsThatWouldChange(cluster: Cluster, objects: Manifest[], signal?: AbortSignal): Promise<Manifest[]> {
   const pending = await Promise.all(
     objects.map(async (o) => {
       const ref = { apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace }
-      const live = await retryTransient(() => rawRead(cluster, ref))
-      if (live === undefined) return true
+      // A dry run of an object that does not exist yet is a create, through the same admission path.
+      const live = await retryTransient(() => rawRead(cluster, ref, signal))
       const path = `${await objectPath(cluster, ref)}?fieldManager=${FIELD_MANAGER}&force=true&dryRun=All`
-      const merged = await retryTransient(() => rawRequest(cluster, 'PATCH', path, { text: JSON.stringify(o), contentType: 'application/apply-patch+yaml' }))
+      const merged = await retryTransient(() =>
+        rawRequest(cluster, 'PATCH', path, { text: JSON.stringify(o), contentType: 'application/apply-patch+yaml' }, signal),
+      )
+      if (live === undefined) return true
       return !isDeepStrictEqual(withoutBookkeeping(merged), withoutBookkeeping(live))
     }),
   )

@@ -1,6 +1,5 @@
 /** Step 01: MetalLB address pools and their L2 advertisement. */
-import { $, within } from 'zx'
-import { applyManifests, summarize, serverSideDiff } from './apply.ts'
+import { applyManifests, objectsThatWouldChange, summarize } from './apply.ts'
 import { isNotFound, retryTransient } from './cluster.ts'
 import type { Args } from './cli.ts'
 import { admissionWebhookFailure, apiServerUnreachable, EXIT, PreconditionError, UserError, type WebhookFailure } from './errors.ts'
@@ -123,10 +122,7 @@ async function waitForMetallbWebhook(ctx: StepContext, objects: Manifest[]): Pro
         // A webhook that accepts connections and never answers holds each dry run for its own
         // timeout (10 s unless configured); the dry run is stopped at the deadline so that
         // --timeout bounds the whole wait. It writes nothing, so stopping it is harmless.
-        await within(async () => {
-          $.signal = AbortSignal.timeout(Math.max(deadline - Date.now(), 1000))
-          await serverSideDiff(ctx.cluster, objects)
-        })
+        await objectsThatWouldChange(ctx.cluster, objects, AbortSignal.timeout(Math.max(deadline - Date.now(), 1000)))
         return { done: true, status: 'answering' }
       } catch (err) {
         const failure = admissionWebhookFailure(err)

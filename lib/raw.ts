@@ -12,25 +12,31 @@ type Resource = { name: string; namespaced: boolean; kind: string }
 const discovery = new WeakMap<Cluster, Map<string, Promise<Resource[]>>>()
 
 /** GET `path` on the API server; undefined on 404, an error carrying `code` on any other failure. */
-export function rawGet(cluster: Cluster, path: string): Promise<any | undefined> {
-  return rawRequest(cluster, 'GET', path)
+export function rawGet(cluster: Cluster, path: string, signal?: AbortSignal): Promise<any | undefined> {
+  return rawRequest(cluster, 'GET', path, undefined, signal)
 }
 
 /** One request with a JSON answer; undefined on 404, an error carrying `code` on any other failure. */
-export async function rawRequest(cluster: Cluster, method: string, path: string, body?: { text: string; contentType: string }): Promise<any | undefined> {
+export async function rawRequest(
+  cluster: Cluster,
+  method: string,
+  path: string,
+  body?: { text: string; contentType: string },
+  signal?: AbortSignal,
+): Promise<any | undefined> {
   const options: https.RequestOptions = {}
   await cluster.kc.applyToHTTPSOptions(options)
   const url = new URL(path, cluster.server)
   const headers = { ...options.headers, Accept: 'application/json', ...(body ? { 'Content-Type': body.contentType } : {}) }
   return new Promise((resolve, reject) => {
-    const request = https.request(url, { ...options, method, headers }, (response) => {
+    const request = https.request(url, { ...options, method, headers, signal }, (response) => {
       let text = ''
       response.setEncoding('utf8')
       response.on('data', (chunk) => (text += chunk))
       response.on('end', () => {
         if (response.statusCode === 404) return resolve(undefined)
         if (response.statusCode === undefined || response.statusCode < 200 || response.statusCode > 299) {
-          return reject(Object.assign(new Error(`${method} ${path}: HTTP ${response.statusCode}: ${text.slice(0, 300)}`), { code: response.statusCode, body: text }))
+          return reject(Object.assign(new Error(`${method} ${path}: HTTP-Code: ${response.statusCode}: ${text.slice(0, 300)}`), { code: response.statusCode, body: text }))
         }
         resolve(JSON.parse(text))
       })
@@ -62,6 +68,10 @@ export async function objectPath(cluster: Cluster, o: { apiVersion: string; kind
 }
 
 /** One object as raw JSON, or undefined when it does not exist. */
-export async function rawRead(cluster: Cluster, o: { apiVersion: string; kind: string; name: string; namespace?: string }): Promise<any | undefined> {
-  return rawGet(cluster, await objectPath(cluster, o))
+export async function rawRead(
+  cluster: Cluster,
+  o: { apiVersion: string; kind: string; name: string; namespace?: string },
+  signal?: AbortSignal,
+): Promise<any | undefined> {
+  return rawGet(cluster, await objectPath(cluster, o), signal)
 }
