@@ -4,7 +4,7 @@ import path from 'node:path'
 import YAML from 'yaml'
 import { type ChartShape, valuesForShape } from './chart.ts'
 import type { Config } from './config.ts'
-import { ownershipLabels } from './ownership.ts'
+import { INSTANCE_LABEL, instanceOf, ownershipLabels } from './ownership.ts'
 import { renderTemplate } from './template.ts'
 
 export const FIELD_MANAGER = 'homelab-ingress'
@@ -95,7 +95,9 @@ function adminAllowList(config: Config): Manifest {
   return {
     apiVersion: 'traefik.io/v1alpha1',
     kind: 'Middleware',
-    metadata: { name: ADMIN_ALLOWLIST, namespace: config.traefikNamespace, labels: ownershipLabels(config) },
+    // Only the instance label: helm labels what it manages app.kubernetes.io/managed-by=Helm itself,
+    // and the release (labelled with both) is what says who made it.
+    metadata: { name: ADMIN_ALLOWLIST, namespace: config.traefikNamespace, labels: { [INSTANCE_LABEL]: instanceOf(config) } },
     spec: { ipAllowList: { sourceRange: config.adminAllowCidrs } },
   }
 }

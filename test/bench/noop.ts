@@ -4,8 +4,12 @@
  *     (helm upgrade --install, kubectl apply -f of each manifest, kubectl wait), as a ratio;
  *  2. API requests each makes, counted from kube-apiserver's apiserver_request_total, minus the
  *     background rate of the cluster's own controllers measured over an idle interval;
- *  3. time from the last Traefik pod turning Ready to 04-verify returning.
- * Each figure is the median of RUNS runs (env BENCH_RUNS, default 5).
+ *  3. time from the last Traefik pod turning Ready to 04-verify returning;
+ *  4. the route audit at scale: 04-verify --no-probe with N IngressRoutes in the cluster (env
+ *     BENCH_ROUTES, default 200,2000; 20000 takes minutes to create), time and peak memory; and a
+ *     no-op 03 with 50 INTERNAL_ROUTES.
+ * Each figure is the median of RUNS runs (env BENCH_RUNS, default 5), with min and max. The scripts
+ * are started the way make starts them: plain node, with Node's compile cache.
  */
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -18,8 +22,23 @@ import { renderAll } from '../../lib/render.ts'
 import { ENV_FILE, installFakeApp, kubectl, resetCluster, ROOT, runScript, sh, skipReason, startScript, testCluster } from '../integration/harness.ts'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
+const ROUTE_COUNTS = (process.env.BENCH_ROUTES ?? '200,2000').split(',').map(Number).filter((n) => n > 0)
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`
+const spread = (xs: number[]) => `${seconds(median(xs))} (min ${seconds(Math.min(...xs))}, max ${seconds(Math.max(...xs))})`
+const NODE_ENV_FOR_MAKE = { NODE_COMPILE_CACHE: path.join(ROOT, 'node_modules', '.cache', 'node-compile-cache') }
+
+/** A script as `make` starts it: `node scripts/X.ts` (no npx, no zx CLI), with the compile cache. */
+function runLikeMake(script: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; output: string; maxRssKb: number } {
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, path.join('scripts', `${script}.ts`), '--env-file', ENV_FILE, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...cluster!.env, ...NODE_ENV_FOR_MAKE, ...env },
+    maxBuffer: 64 * 1024 * 1024,
+  })
+  const maxRssKb = Number(r.stderr.trim().split('\n').at(-1))
+  return { code: r.status, output: r.stdout + r.stderr, maxRssKb }
+}
 
 const cluster = testCluster()
 if (!cluster) {
@@ -83,7 +102,7 @@ const theirs: { ms: number; requests: number }[] = []
 for (let i = 1; i <= RUNS; i++) {
   process.stderr.write(`run ${i}/${RUNS}\n`)
   ours.push(measure('run-all (no-op)', () => {
-    const r = runScript('run-all', ['--no-probe'])
+    const r = runLikeMake('run-all', ['--no-probe'])
     if (r.code !== 0) throw new Error(r.output)
   }))
   theirs.push(measure('naive script', () => sh('bash', ['-c', naive])))
@@ -116,17 +135,61 @@ for (let i = 1; i <= RUNS; i++) {
   process.stderr.write(`  pod Ready -> 04-verify returned: ${seconds(returnedAt - readyAt)}\n`)
 }
 
+// The route audit at scale, and a no-op 03 with 50 routes.
+const scale: string[] = []
+const routeYaml = (i: number) => `apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: app-${i}, namespace: bench-${i % 200}}
+spec:
+  entryPoints: [websecure]
+  routes: [{kind: Rule, match: "Host(\`app-${i}.public.example\`) && PathPrefix(\`/\`)", services: [{name: app, port: 80}]}]
+`
+let created = 0
+for (const count of ROUTE_COUNTS) {
+  process.stderr.write(`creating IngressRoutes up to ${count} ...\n`)
+  const namespaces = Array.from({ length: Math.min(count, 200) }, (_, i) => `apiVersion: v1\nkind: Namespace\nmetadata: {name: bench-${i}}\n`)
+  sh('kubectl', ['--context=homelab-test', 'apply', '-f', '-'], { input: namespaces.join('---\n') })
+  for (let from = created; from < count; from += 500) {
+    const batch = Array.from({ length: Math.min(500, count - from) }, (_, k) => routeYaml(from + k))
+    sh('kubectl', ['--context=homelab-test', 'apply', '--server-side', '-f', '-'], { input: batch.join('---\n') })
+  }
+  created = count
+  const times: number[] = []
+  let rss = 0
+  for (let i = 0; i < RUNS; i++) {
+    const started = performance.now()
+    const r = runLikeMake('04-verify', ['--no-probe'])
+    times.push(performance.now() - started)
+    rss = Math.max(rss, r.maxRssKb)
+    if (r.code !== 0) throw new Error(r.output)
+  }
+  scale.push(`  04-verify --no-probe, ${String(count).padStart(6)} routes: ${spread(times)}, peak memory ${Math.round(rss / 1024)} MB`)
+}
+const fifty = Array.from({ length: 50 }, (_, i) => `r${i}=argocd/argocd-server:80`).join(',')
+runLikeMake('03-internal-routes', [], { INTERNAL_ROUTES: fifty })
+const noop03: number[] = []
+for (let i = 0; i < RUNS; i++) {
+  const started = performance.now()
+  const r = runLikeMake('03-internal-routes', [], { INTERNAL_ROUTES: fifty })
+  noop03.push(performance.now() - started)
+  if (r.code !== 0 || !/50 unchanged/.test(r.output)) throw new Error(r.output)
+}
+scale.push(`  no-op 03 with 50 INTERNAL_ROUTES       : ${spread(noop03)}`)
+runLikeMake('03-internal-routes', [])
+for (let i = 0; i < Math.min(created, 200); i++) sh('kubectl', ['--context=homelab-test', 'delete', 'namespace', `bench-${i}`, '--wait=false'], { allowFail: true })
+
 const ourMs = median(ours.map((r) => r.ms))
 const theirMs = median(theirs.map((r) => r.ms))
 const ourReq = median(ours.map((r) => r.requests - (idle * r.ms) / 1000))
 const theirReq = median(theirs.map((r) => r.requests - (idle * r.ms) / 1000))
 console.log(`
 homelab-ingress benchmark (median of ${RUNS}; test cluster, everything converged)
-  no-op run-all (01-04, --no-probe) : ${seconds(ourMs)}, ~${Math.round(ourReq)} API requests
-  naive helm/kubectl script         : ${seconds(theirMs)}, ~${Math.round(theirReq)} API requests
+  no-op run-all (01-04, --no-probe) : ${spread(ours.map((r) => r.ms))}, ~${Math.round(ourReq)} API requests
+  naive helm/kubectl script         : ${spread(theirs.map((r) => r.ms))}, ~${Math.round(theirReq)} API requests
   ratio run-all / naive             : ${(ourMs / theirMs).toFixed(2)}x time, ${(ourReq / theirReq).toFixed(2)}x requests
   helm revision after all runs      : ${helmRevisionsAfter} (run-all adds none; each naive run adds one)
-  last pod Ready -> 04-verify done  : ${seconds(median(latencies))}
+  last pod Ready -> 04-verify done  : ${spread(latencies)}
+${scale.join('\n')}
   (requests: apiserver_request_total delta minus ${idle.toFixed(1)}/s background)`)
 fs.rmSync(dir, { recursive: true, force: true })
 process.exit(0)
