@@ -21,7 +21,7 @@ import { poolEntryContains } from './metallb.ts'
 import { rawRead } from './raw.ts'
 import { type Drift, releaseDrift } from './drift.ts'
 import { claimOf, ownerOf, ownershipLabels, refuseUnowned } from './ownership.ts'
-import { metallbManifests, RELEASE_NAME, traefikValues } from './render.ts'
+import { poolNames, RELEASE_NAME, traefikValues } from './render.ts'
 import type { StepContext, StepResult } from './step.ts'
 
 export async function installTraefik(ctx: StepContext, args: Args = {}): Promise<StepResult> {
@@ -201,10 +201,14 @@ export function refuseMajorDowngrade(current: DeployedRelease | undefined, desir
 /** Our pools must exist and hold the configured addresses (EXTERNAL_IP changed without rerunning 01?). */
 async function requirePools({ config, cluster, dryRun, log }: StepContext): Promise<void> {
   const problems: string[] = []
-  const pools = metallbManifests(config).filter((o) => o.kind === 'IPAddressPool')
-  const settings = ['INTERNAL_IP', 'EXTERNAL_IP']
-  for (const [i, pool] of pools.entries()) {
-    const ip = i === 0 ? config.internalIp : config.externalIp
+  // Each address with the pool named for it (paired by name, not by document order).
+  const names = poolNames(config)
+  const wanted = [
+    { setting: 'INTERNAL_IP', ip: config.internalIp, name: names.internal },
+    { setting: 'EXTERNAL_IP', ip: config.externalIp, name: names.external },
+  ]
+  for (const { setting, ip, name } of wanted) {
+    const pool = { metadata: { name } }
     let live: { spec?: { addresses?: string[] } }
     try {
       live = (await retryTransient(() => cluster.custom.getNamespacedCustomObject({
@@ -222,7 +226,7 @@ async function requirePools({ config, cluster, dryRun, log }: StepContext): Prom
     const addresses = live.spec?.addresses ?? []
     if (!addresses.some((entry) => poolEntryContains(entry, ip))) {
       problems.push(
-        `${settings[i]}=${ip} is in no MetalLB pool: ${pool.metadata.name} holds ${addresses.join(', ') || 'nothing'}, so MetalLB would refuse the address`,
+        `${setting}=${ip} is in no MetalLB pool: ${pool.metadata.name} holds ${addresses.join(', ') || 'nothing'}, so MetalLB would refuse the address`,
       )
     }
   }

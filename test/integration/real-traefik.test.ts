@@ -122,6 +122,12 @@ it('04-verify probes every admin host through the real Traefik and passes', () =
     }
   }
   for (const c of probes) assert.is(c.status, 'pass', `${c.name}: ${c.detail}`)
+  // The matrix as a user sees it, in the test log.
+  const text = runScript('04-verify', ['--timeout', '60'], ENV)
+  assert.is(text.code, 0, text.output)
+  const table = text.stderr.split('\n').filter((l) => /^Reachability|^ {2}host |^ {2}\S+\.home\.example /.test(l))
+  assert.ok(table.length >= 5, text.stderr)
+  console.log(`\n${table.join('\n')}\n`)
 })
 
 it('fail closed: an admin IngressRoute that names no entrypoints answers on INTERNAL_IP only, and 04 passes', async () => {
