@@ -21,20 +21,27 @@ export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Pr
   }
   await warnAboutOldApiGroup(ctx)
 
+  const manifests = internalRouteManifests(config)
+  // One read per namespace and one per Service, all at once: 50 routes cost what one does.
+  const namespaces = [...new Set(config.internalRoutes.map((r) => r.namespace))]
+  const present = new Set((await Promise.all(namespaces.map(async (ns) => ((await namespaceExists(ctx, ns)) ? ns : undefined)))).filter(Boolean))
   const wanted: Manifest[] = []
   const skipped: string[] = []
   for (const [i, route] of config.internalRoutes.entries()) {
-    const manifest = internalRouteManifests(config)[i]
-    if (!(await namespaceExists(ctx, route.namespace))) {
+    if (!present.has(route.namespace)) {
       log.warn(
         `route ${route.name}: namespace ${route.namespace} does not exist; skipped (install the app, or fix INTERNAL_ROUTES, then rerun 03-internal-routes)`,
       )
       skipped.push(route.name)
       continue
     }
-    await warnIfServiceMissing(ctx, route.namespace, route.service, route.port, route.name)
-    wanted.push(manifest)
+    wanted.push(manifests[i])
   }
+  await Promise.all(
+    config.internalRoutes
+      .filter((r) => present.has(r.namespace))
+      .map((r) => warnIfServiceMissing(ctx, r.namespace, r.service, r.port, r.name)),
+  )
 
   await refuseRoutesNotOurs(ctx, wanted, args.adopt === true)
   const result = await applyManifests(cluster, wanted, ctx.dryRun)
