@@ -50,7 +50,9 @@ export async function serverSideDiff(cluster: Cluster, objects: Manifest[]): Pro
  * A converged run so costs two requests per object and no kubectl process.
  */
 export async function objectsThatWouldChange(cluster: Cluster, objects: Manifest[], signal?: AbortSignal): Promise<Manifest[]> {
-  const pending = await Promise.all(
+  // All at once, but a failure is reported for the first object that failed, in manifest order, so
+  // the same problem always reads the same (the pools' webhook before the advertisement's).
+  const settled = await Promise.allSettled(
     objects.map(async (o) => {
       const ref = { apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace }
       // A dry run of an object that does not exist yet is a create, through the same admission path.
@@ -63,7 +65,9 @@ export async function objectsThatWouldChange(cluster: Cluster, objects: Manifest
       return !isDeepStrictEqual(withoutBookkeeping(merged), withoutBookkeeping(live))
     }),
   )
-  return objects.filter((_, i) => pending[i])
+  const failed = settled.find((r) => r.status === 'rejected')
+  if (failed) throw failed.reason
+  return objects.filter((_, i) => (settled[i] as PromiseFulfilledResult<boolean>).value)
 }
 
 /**
