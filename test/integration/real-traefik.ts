@@ -59,6 +59,10 @@ const running = new Set<Proc>()
 process.on('exit', () => {
   for (const p of running) killGroup(p, 'SIGKILL')
 })
+// Stopped by a signal (Ctrl-C, a CI timeout), Node runs no 'exit' hooks: exit properly so it does.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1)))
+}
 
 function killGroup(p: Proc, signal: NodeJS.Signals): void {
   if (p.child.pid === undefined || p.child.exitCode !== null || p.child.signalCode !== null) return
