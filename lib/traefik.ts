@@ -18,10 +18,10 @@ import {
   valuesDiff,
 } from './helm.ts'
 import { poolEntryContains } from './metallb.ts'
-import { rawRead } from './raw.ts'
+import { objectPath, rawRead, rawRequest } from './raw.ts'
 import { type Drift, releaseDrift } from './drift.ts'
 import { claimOf, ownerOf, ownershipLabels, refuseUnowned } from './ownership.ts'
-import { poolNames, RELEASE_NAME, traefikValues } from './render.ts'
+import { EXTERNAL_SERVICE, INTERNAL_SERVICE, poolNames, RELEASE_NAME, traefikValues } from './render.ts'
 import type { StepContext, StepResult } from './step.ts'
 
 export async function installTraefik(ctx: StepContext, args: Args = {}): Promise<StepResult> {
@@ -106,6 +106,7 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
   }
   log.info(`helm ${await helmMajorVersion()}: upgrade --install ${RELEASE_NAME} (${desired.chart})`)
   await upgradeRelease(cluster, config, RELEASE_NAME, desired.values, ownershipLabels(config))
+  await clearLeftoverNodePorts(ctx)
   const after = await readRelease(cluster, config.traefikNamespace, RELEASE_NAME)
   const verb = `${repaired ? 'repaired and ' : ''}${current === undefined ? 'installed' : 'upgraded'}${driftText}`
   return {
@@ -113,6 +114,23 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
     summary:
       `02-traefik: release ${RELEASE_NAME} ${verb} (revision ${after?.revision ?? '?'}, ${after?.chart ?? desired.chart}, ${after?.status ?? 'unknown status'})` +
       (crdText ? `; ${crdText} updated first` : ''),
+  }
+}
+
+/**
+ * Kubernetes keeps the NodePorts a LoadBalancer Service was given before
+ * `allocateLoadBalancerNodePorts: false`, and helm never removes them (they are not in its manifest).
+ * They are side doors around INTERNAL_IP (every node's own address answers), so 02 removes them.
+ */
+async function clearLeftoverNodePorts({ config, cluster, log }: StepContext): Promise<void> {
+  for (const name of [EXTERNAL_SERVICE, INTERNAL_SERVICE]) {
+    const ref = { apiVersion: 'v1', kind: 'Service', name, namespace: config.traefikNamespace }
+    const service = await retryTransient(() => rawRead(cluster, ref))
+    const ports: { nodePort?: number; name?: string }[] = service?.spec?.ports ?? []
+    if (service?.spec?.allocateLoadBalancerNodePorts !== false || !ports.some((p) => p.nodePort)) continue
+    const patch = ports.flatMap((p, i) => (p.nodePort ? [{ op: 'remove', path: `/spec/ports/${i}/nodePort` }] : []))
+    await rawRequest(cluster, 'PATCH', await objectPath(cluster, ref), { text: JSON.stringify(patch), contentType: 'application/json-patch+json' })
+    log.info(`Service ${config.traefikNamespace}/${name}: removed the NodePorts left from before (${ports.filter((p) => p.nodePort).map((p) => `${p.name}: ${p.nodePort}`).join(', ')})`)
   }
 }
 

@@ -76,6 +76,22 @@ dr('arguments edited by hand (kubectl edit): 02 restores them', () => {
   assert.match(runScript('02-traefik').stdout, /^02-traefik: release traefik unchanged/m)
 })
 
+dr('NodePorts turned on by hand: 02 turns them off and removes the ports Kubernetes kept', () => {
+  kubectl('patch', 'service', 'traefik-internal', '-n', 'traefik', '--type=merge', '-p', '{"spec":{"allocateLoadBalancerNodePorts":true}}')
+  const opened = json('get', 'service', 'traefik-internal', '-n', 'traefik').spec.ports
+  assert.ok(opened.every((p: any) => p.nodePort > 0), JSON.stringify(opened))
+  const r = runScript('02-traefik')
+  assert.is(r.code, 0, r.output)
+  assert.match(r.stderr, /drift: Service traefik\/traefik-internal changed at spec\.allocateLoadBalancerNodePorts/)
+  assert.match(r.stderr, /Service traefik\/traefik-internal: removed the NodePorts left from before/)
+  const service = json('get', 'service', 'traefik-internal', '-n', 'traefik')
+  assert.is(service.spec.allocateLoadBalancerNodePorts, false)
+  assert.ok(service.spec.ports.every((p: any) => p.nodePort === undefined), JSON.stringify(service.spec.ports))
+  const verify = runScript('04-verify', ['--no-probe'])
+  assert.is(verify.code, 0, verify.output)
+  assert.match(verify.stderr, /\[ok {2}\] Service traefik-internal has no NodePorts/)
+})
+
 dr('a pool and a route deleted by hand: 01 and 03 recreate them', () => {
   kubectl('delete', 'ipaddresspools.metallb.io', 'homelab-ingress-external', '-n', 'metallb-system')
   kubectl('delete', 'ingressroutes.traefik.io', 'argocd-internal', '-n', 'argocd')
