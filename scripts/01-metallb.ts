@@ -1,5 +1,5 @@
 #!/usr/bin/env -S npx zx
-import { runScript } from '../lib/cli.ts'
+import { runScript } from '../lib/run/cli.ts'
 
 await runScript(
   {
@@ -12,7 +12,7 @@ await runScript(
   },
   import.meta.url,
   async (ctx) => {
-    const { runSingleStep } = await import('../lib/steps.ts')
+    const { runSingleStep } = await import('../lib/run/steps.ts')
     return runSingleStep('01', ctx)
   },
 )

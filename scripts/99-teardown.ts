@@ -1,5 +1,5 @@
 #!/usr/bin/env -S npx zx
-import { runScript } from '../lib/cli.ts'
+import { runScript } from '../lib/run/cli.ts'
 
 await runScript(
   {
@@ -15,9 +15,9 @@ await runScript(
   import.meta.url,
   async (ctx) => {
     const [{ stepContext }, { removeIngress }, { withLease }] = await Promise.all([
-      import('../lib/steps.ts'),
-      import('../lib/teardown.ts'),
-      import('../lib/lease.ts'),
+      import('../lib/run/steps.ts'),
+      import('../lib/steps/teardown.ts'),
+      import('../lib/kube/lease.ts'),
     ])
     const stepCtx = stepContext(ctx)
     const result = await withLease(stepCtx, '99-teardown', () => removeIngress({ ...stepCtx, purge: ctx.args.purge === true }))

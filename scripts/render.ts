@@ -1,6 +1,6 @@
 #!/usr/bin/env -S npx zx
 import path from 'node:path'
-import { runScript } from '../lib/cli.ts'
+import { runScript } from '../lib/run/cli.ts'
 
 await runScript(
   {
@@ -17,7 +17,7 @@ await runScript(
   },
   import.meta.url,
   async ({ args, config, log }) => {
-    const [{ resolveChart }, { writeRendered }] = await Promise.all([import('../lib/chart.ts'), import('../lib/render.ts')])
+    const [{ resolveChart }, { writeRendered }] = await Promise.all([import('../lib/traefik/chart.ts'), import('../lib/render/render.ts')])
     const chart = await resolveChart(config())
     log.info(`Traefik values for chart ${chart.ref} (values shape ${chart.shape}, version from ${chart.versionFrom})`)
     const files = writeRendered(config(), chart.shape, path.resolve(String(args.out)), chart.version)

@@ -1,5 +1,5 @@
 #!/usr/bin/env -S npx zx
-import { runScript } from '../lib/cli.ts'
+import { runScript } from '../lib/run/cli.ts'
 
 await runScript(
   {
@@ -17,7 +17,7 @@ await runScript(
   },
   import.meta.url,
   async (ctx) => {
-    const { runAll } = await import('../lib/run-all.ts')
+    const { runAll } = await import('../lib/run/run-all.ts')
     return runAll(ctx)
   },
 )

@@ -1,5 +1,5 @@
 /**
- * The route audit (lib/audit.ts) on API objects recorded from the test cluster (converged.json,
+ * The route audit (lib/verify/audit.ts) on API objects recorded from the test cluster (converged.json,
  * rogue-routes.json, and audit-forms.json: the forms of test/recorded/audit-forms.ts), plus
  * hand-written ones for what the cluster's CRDs cannot store (hand-written-audit-forms.json).
  */
@@ -15,10 +15,10 @@ import {
   internalServicesReached,
   traefikIngressClassNames,
   traefikServesIngress,
-} from '../lib/audit.ts'
-import type { Obj } from '../lib/checks.ts'
-import { loadConfig } from '../lib/config.ts'
-import { adminHosts, INTERNAL_ENTRYPOINTS, PUBLIC_ENTRYPOINTS } from '../lib/render.ts'
+} from '../lib/verify/audit.ts'
+import type { Obj } from '../lib/verify/checks.ts'
+import { loadConfig } from '../lib/config/config.ts'
+import { adminHosts, INTERNAL_ENTRYPOINTS, PUBLIC_ENTRYPOINTS } from '../lib/render/render.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const config = loadConfig({ envFile: path.join(ROOT, 'test', 'integration', 'test.env'), env: {}, cwd: ROOT })

@@ -10,9 +10,9 @@ import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import YAML from 'yaml'
-import { chartShape } from '../lib/chart.ts'
-import { loadConfig } from '../lib/config.ts'
-import { traefikValues } from '../lib/render.ts'
+import { chartShape } from '../lib/traefik/chart.ts'
+import { loadConfig } from '../lib/config/config.ts'
+import { traefikValues } from '../lib/render/render.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const OUTPUT = path.join(ROOT, 'test', 'fixtures', 'traefik-chart-output')

@@ -1,7 +1,7 @@
 /** 04-verify's judgements of the rollout, the running arguments, the CRDs and the Services' ports. */
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { crdCheck, nodePortsCheck, phoneHomeCheck, rolloutCheck } from '../lib/checks.ts'
+import { crdCheck, nodePortsCheck, phoneHomeCheck, rolloutCheck } from '../lib/verify/checks.ts'
 
 const deployment = (args: string[], status: Record<string, unknown> = {}, generation = 3) => ({
   metadata: { name: 'traefik', namespace: 'traefik', generation, labels: { 'helm.sh/chart': 'traefik-41.3.0' } },

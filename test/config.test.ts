@@ -2,8 +2,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ACME_DIRECTORIES, loadConfig, SETTINGS } from '../lib/config.ts'
-import { ConfigError } from '../lib/errors.ts'
+import { ACME_DIRECTORIES, loadConfig, SETTINGS } from '../lib/config/config.ts'
+import { ConfigError } from '../lib/base/errors.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const ENV_DIR = path.join(ROOT, 'test', 'env')

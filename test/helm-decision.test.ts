@@ -1,9 +1,9 @@
 import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { loadConfig } from '../lib/config.ts'
-import { chartArgs, decideHelmAction, differingPaths, type DeployedRelease } from '../lib/helm.ts'
-import { traefikValues } from '../lib/render.ts'
+import { loadConfig } from '../lib/config/config.ts'
+import { chartArgs, decideHelmAction, differingPaths, type DeployedRelease } from '../lib/helm/helm.ts'
+import { traefikValues } from '../lib/render/render.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const config = loadConfig({ envFile: path.join(ROOT, 'test', 'env', 'valid', 'minimal.env'), env: {}, cwd: ROOT })

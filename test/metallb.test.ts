@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { poolEntryContains } from '../lib/metallb.ts'
+import { poolEntryContains } from '../lib/steps/metallb.ts'
 
 // ---
 const pools = suite('poolEntryContains: does a MetalLB pool entry hold an address')

@@ -10,7 +10,7 @@ import path from 'node:path'
 import tls from 'node:tls'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { loadConfig } from '../lib/config.ts'
+import { loadConfig } from '../lib/config/config.ts'
 import {
   type Addresses,
   type Asked,
@@ -28,9 +28,9 @@ import {
   probeTargets,
   redirectDecision,
   type Where,
-} from '../lib/probe.ts'
-import { askCell, askMatrix } from '../lib/probe-http.ts'
-import { formatReport } from '../lib/verify.ts'
+} from '../lib/verify/probe.ts'
+import { askCell, askMatrix } from '../lib/verify/probe-http.ts'
+import { formatReport } from '../lib/steps/verify.ts'
 import { makeCertificates } from './certificates.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')

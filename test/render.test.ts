@@ -5,10 +5,10 @@ import { Ajv2020 } from 'ajv/dist/2020.js'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import YAML from 'yaml'
-import { CHART_SHAPES, type ChartShape, resolveChart } from '../lib/chart.ts'
-import { type Config, loadConfig } from '../lib/config.ts'
-import { internalRouteManifests, metallbManifests, renderAll, traefikValues, writeRendered } from '../lib/render.ts'
-import { renderTemplate } from '../lib/template.ts'
+import { CHART_SHAPES, type ChartShape, resolveChart } from '../lib/traefik/chart.ts'
+import { type Config, loadConfig } from '../lib/config/config.ts'
+import { internalRouteManifests, metallbManifests, renderAll, traefikValues, writeRendered } from '../lib/render/render.ts'
+import { renderTemplate } from '../lib/base/template.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const FIXTURES = path.join(ROOT, 'test', 'fixtures')

@@ -1,11 +1,11 @@
-/** --timings, and what a script loads before it can answer (lib/cli.ts, lib/timings.ts). */
+/** --timings, and what a script loads before it can answer (lib/run/cli.ts, lib/base/timings.ts). */
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { enableTimings, formatTimings, recordSpan, timed } from '../lib/timings.ts'
+import { enableTimings, formatTimings, recordSpan, timed } from '../lib/base/timings.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const BAD = path.join(ROOT, 'test', 'env', 'invalid', 'ip-leading-zero.env')
@@ -61,7 +61,7 @@ scripts('a configuration error is reported before cluster.ts (@kubernetes/client
   const r = run('02-traefik', ['--env-file', BAD, '--timings'])
   assert.is(r.code, 2, r.stderr)
   assert.match(r.stderr, /INTERNAL_IP: "192\.168\.0\.020" is not an IPv4 address/)
-  assert.match(r.stderr, /start-up \(node, the script and lib\/cli\.ts\)\n.*flags and configuration\n.*total$/m)
+  assert.match(r.stderr, /start-up \(node, the script and lib\/run\/cli\.ts\)\n.*flags and configuration\n.*total$/m)
   assert.not.match(r.stderr, /import cluster\.ts/)
 })
 

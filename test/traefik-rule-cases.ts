@@ -4,7 +4,7 @@
  * test/recorded/traefik-rules.json by test/recorded/traefik-rules.ts; rerun it after changing this
  * table (the tests say so when the recording is stale).
  */
-import type { RuleSyntax } from '../lib/traefik-rule.ts'
+import type { RuleSyntax } from '../lib/traefik/rule.ts'
 
 export const ADMIN = 'argocd.home.example'
 

@@ -1,14 +1,14 @@
 /**
- * The rule parser and host judgement (lib/traefik-rule.ts) and the Go regexp translation
- * (lib/go-regexp.ts), on the table of test/traefik-rule-cases.ts, checked against what Traefik
+ * The rule parser and host judgement (lib/traefik/rule.ts) and the Go regexp translation
+ * (lib/traefik/go-regexp.ts), on the table of test/traefik-rule-cases.ts, checked against what Traefik
  * v3.6.12 and Go's regexp package answered for the same table (test/recorded/traefik-rules.json).
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { translateGoRegexp } from '../lib/go-regexp.ts'
-import { ingressHostCovers, judgeHost, parseRule, ruleServesHost, type HostVerdict, type RuleSyntax } from '../lib/traefik-rule.ts'
+import { translateGoRegexp } from '../lib/traefik/go-regexp.ts'
+import { ingressHostCovers, judgeHost, parseRule, ruleServesHost, type HostVerdict, type RuleSyntax } from '../lib/traefik/rule.ts'
 import { ADMIN, oracleInput, RULE_CASES } from './traefik-rule-cases.ts'
 
 const recorded = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, 'recorded', 'traefik-rules.json'), 'utf8'))

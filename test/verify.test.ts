@@ -3,10 +3,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { loadConfig } from '../lib/config.ts'
-import { adminHosts, INTERNAL_ENTRYPOINTS, PUBLIC_ENTRYPOINTS } from '../lib/render.ts'
-import { auditIngresses, auditIngressRoutes, hostsInRule } from '../lib/audit.ts'
-import { expectedRoutesCheck, latestEvent, loadBalancerCheck, podsCheck, servicePortsCheck } from '../lib/checks.ts'
+import { loadConfig } from '../lib/config/config.ts'
+import { adminHosts, INTERNAL_ENTRYPOINTS, PUBLIC_ENTRYPOINTS } from '../lib/render/render.ts'
+import { auditIngresses, auditIngressRoutes, hostsInRule } from '../lib/verify/audit.ts'
+import { expectedRoutesCheck, latestEvent, loadBalancerCheck, podsCheck, servicePortsCheck } from '../lib/verify/checks.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const config = loadConfig({ envFile: path.join(ROOT, 'test', 'integration', 'test.env'), env: {}, cwd: ROOT })

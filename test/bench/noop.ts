@@ -16,9 +16,9 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { Watch, KubeConfig } from '@kubernetes/client-node'
-import { loadConfig } from '../../lib/config.ts'
-import { resolveChart } from '../../lib/chart.ts'
-import { renderAll } from '../../lib/render.ts'
+import { loadConfig } from '../../lib/config/config.ts'
+import { resolveChart } from '../../lib/traefik/chart.ts'
+import { renderAll } from '../../lib/render/render.ts'
 import { ENV_FILE, installFakeApp, kubectl, resetCluster, ROOT, runScript, sh, skipReason, startScript, testCluster } from '../integration/harness.ts'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)

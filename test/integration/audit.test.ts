@@ -6,8 +6,8 @@
  */
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { auditSettings } from '../../lib/audit.ts'
-import { INTERNAL_ENTRYPOINTS } from '../../lib/render.ts'
+import { auditSettings } from '../../lib/verify/audit.ts'
+import { INTERNAL_ENTRYPOINTS } from '../../lib/render/render.ts'
 import { AUDIT_FORMS } from '../recorded/audit-forms.ts'
 import { applyYaml, installFakeApp, kubectl, resetCluster, runScript, sh, skipReason, testCluster } from './harness.ts'
 

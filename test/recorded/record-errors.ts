@@ -11,9 +11,9 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
-import { connectCluster, type Cluster } from '../../lib/cluster.ts'
-import { metallbManifests, toYamlDocuments } from '../../lib/render.ts'
-import { loadConfig } from '../../lib/config.ts'
+import { connectCluster, type Cluster } from '../../lib/kube/cluster.ts'
+import { metallbManifests, toYamlDocuments } from '../../lib/render/render.ts'
+import { loadConfig } from '../../lib/config/config.ts'
 import { CLUSTER_DIR, CLUSTER_SH, ENV_FILE, kubectl, kubectlMaybe, resetCluster, sh, testCluster } from '../integration/harness.ts'
 
 const c = testCluster()

@@ -2,7 +2,7 @@
  * Records Traefik's own answers for the rule table of test/traefik-rule-cases.ts into
  * test/recorded/traefik-rules.json: whether Traefik's parser accepts each rule, whether its muxer
  * matches some request of a small grid for each host, and what Go's regexp package says of each
- * regexp. The unit tests of lib/traefik-rule.ts and lib/go-regexp.ts check themselves against it.
+ * regexp. The unit tests of lib/traefik/rule.ts and lib/traefik/go-regexp.ts check themselves against it.
  *
  *   node test/recorded/traefik-rules.ts
  *

@@ -6,9 +6,9 @@
  */
 import type { Cluster } from './cluster.ts'
 import { commandFailed, retryTransient } from './cluster.ts'
-import { subsetDifference } from './objects.ts'
+import { subsetDifference } from '../base/objects.ts'
 import { rawRead } from './raw.ts'
-import { toYamlDocuments, type Manifest } from './render.ts'
+import { toYamlDocuments, type Manifest } from '../render/render.ts'
 
 export const CRD_GROUP = 'traefik.io'
 export const CRD_FIELD_MANAGER = 'homelab-ingress-crds'

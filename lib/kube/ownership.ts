@@ -10,8 +10,8 @@
  * same cluster differently.
  */
 import { createHash } from 'node:crypto'
-import type { Config } from './config.ts'
-import { EXIT, UserError } from './errors.ts'
+import type { Config } from '../config/config.ts'
+import { EXIT, UserError } from '../base/errors.ts'
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by'
 export const MANAGED_BY = 'homelab-ingress'

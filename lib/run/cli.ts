@@ -11,16 +11,16 @@ import module from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import type { Cluster } from './cluster.ts'
-import { loadConfig, didYouMean, type Config } from './config.ts'
-import { EXIT, UserError } from './errors.ts'
-import { color, consoleLogger, type Logger } from './log.ts'
-import { enableTimings, formatTimings, recordSpan, timed, timingsEnabled } from './timings.ts'
+import type { Cluster } from '../kube/cluster.ts'
+import { loadConfig, didYouMean, type Config } from '../config/config.ts'
+import { EXIT, UserError } from '../base/errors.ts'
+import { color, consoleLogger, type Logger } from '../base/log.ts'
+import { enableTimings, formatTimings, recordSpan, timed, timingsEnabled } from '../base/timings.ts'
 
 // Node keeps the compiled code of every module loaded from here on (client-node, zx, the step
 // modules) in this directory: a quarter less start-up CPU on later runs. The Makefile sets
 // NODE_COMPILE_CACHE to the same directory, which also covers the script and this module.
-module.enableCompileCache(path.join(import.meta.dirname, '..', 'node_modules', '.cache', 'node-compile-cache'))
+module.enableCompileCache(path.join(import.meta.dirname, '..', '..', 'node_modules', '.cache', 'node-compile-cache'))
 
 type OptionSpec = {
   type: 'string' | 'boolean'
@@ -171,7 +171,7 @@ export async function runScript(
       return
     }
     if (args.timings) enableTimings()
-    recordSpan('start-up (node, the script and lib/cli.ts)', 0, entered)
+    recordSpan('start-up (node, the script and lib/run/cli.ts)', 0, entered)
     // Configuration first: every problem is reported before anything else loads or connects.
     let config: Config | undefined
     try {
@@ -179,9 +179,9 @@ export async function runScript(
     } finally {
       recordSpan('flags and configuration', entered)
     }
-    let connect: typeof import('./cluster.ts').connectCluster | undefined
+    let connect: typeof import('../kube/cluster.ts').connectCluster | undefined
     if (spec.common.includes('context')) {
-      const clusterModule = await timed('import cluster.ts (@kubernetes/client-node, zx)', () => import('./cluster.ts'))
+      const clusterModule = await timed('import cluster.ts (@kubernetes/client-node, zx)', () => import('../kube/cluster.ts'))
       connect = clusterModule.connectCluster
       explainClusterError = clusterModule.explainClusterError
     }

@@ -6,7 +6,7 @@
  * The judgements are pure functions of API objects (checks.ts, audit.ts), tested on recorded objects;
  * the reachability matrix is judged in probe.ts and asked in probe-http.ts.
  */
-import { auditIngresses, auditIngressRoutes, auditSettings } from './audit.ts'
+import { auditIngresses, auditIngressRoutes, auditSettings } from '../verify/audit.ts'
 import {
   type Check,
   type CheckStatus,
@@ -21,11 +21,11 @@ import {
   rolloutCheck,
   servicePortsCheck,
   traefikPodSelector,
-} from './checks.ts'
-import { retryTransient } from './cluster.ts'
-import { CRD_CHART_ANNOTATION, PROBE_CRD } from './crds.ts'
-import { formatCertificates, formatMatrix, judgeMatrix, matrixCheckNames, type ProbeMatrix, probeTargets } from './probe.ts'
-import { askMatrix } from './probe-http.ts'
+} from '../verify/checks.ts'
+import { retryTransient } from '../kube/cluster.ts'
+import { CRD_CHART_ANNOTATION, PROBE_CRD } from '../kube/crds.ts'
+import { formatCertificates, formatMatrix, judgeMatrix, matrixCheckNames, type ProbeMatrix, probeTargets } from '../verify/probe.ts'
+import { askMatrix } from '../verify/probe-http.ts'
 import {
   adminHosts,
   EXTERNAL_SERVICE,
@@ -34,9 +34,9 @@ import {
   INTERNAL_SERVICE,
   PUBLIC_ENTRYPOINTS,
   RELEASE_NAME,
-} from './render.ts'
-import type { StepContext, StepResult } from './step.ts'
-import { watchUntil, type WatchState } from './wait.ts'
+} from '../render/render.ts'
+import type { StepContext, StepResult } from './context.ts'
+import { watchUntil, type WatchState } from '../kube/wait.ts'
 
 export type VerifyReport = { ok: boolean; context: string; checks: Check[]; probes?: ProbeMatrix; hostsLine: string }
 

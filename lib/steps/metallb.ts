@@ -1,12 +1,12 @@
 /** Step 01: MetalLB address pools and their L2 advertisement. */
-import { applyManifests, objectsThatWouldChange, summarize } from './apply.ts'
-import { isNotFound, retryTransient } from './cluster.ts'
-import type { Args } from './cli.ts'
-import { admissionWebhookFailure, apiServerUnreachable, EXIT, PreconditionError, UserError, type WebhookFailure } from './errors.ts'
-import { claimOf, refuseUnowned } from './ownership.ts'
-import { metallbManifests, type Manifest } from './render.ts'
-import type { StepContext, StepResult } from './step.ts'
-import { waitUntil } from './wait.ts'
+import { applyManifests, objectsThatWouldChange, summarize } from '../kube/apply.ts'
+import { isNotFound, retryTransient } from '../kube/cluster.ts'
+import type { Args } from '../run/cli.ts'
+import { admissionWebhookFailure, apiServerUnreachable, EXIT, PreconditionError, UserError, type WebhookFailure } from '../base/errors.ts'
+import { claimOf, refuseUnowned } from '../kube/ownership.ts'
+import { metallbManifests, type Manifest } from '../render/render.ts'
+import type { StepContext, StepResult } from './context.ts'
+import { waitUntil } from '../kube/wait.ts'
 
 export async function ensureAddressPools(ctx: StepContext, args: Args = {}): Promise<StepResult> {
   const { config, cluster, log } = ctx
@@ -106,7 +106,7 @@ async function warnAboutServiceLb({ cluster, log }: StepContext): Promise<void> 
  * server answers every pool write with 500 `failed calling webhook "ipaddresspoolvalidationwebhook.metallb.io"`
  * (connection refused, no endpoints, or a CA bundle not patched in yet). A server-side dry run takes
  * the same admission path, so it is retried (bounded) until the webhook answers. Anything else ends
- * the wait at once: the API server not answering itself (lib/cluster.ts says so), or the webhook
+ * the wait at once: the API server not answering itself (lib/kube/cluster.ts says so), or the webhook
  * answering "no".
  */
 async function waitForMetallbWebhook(ctx: StepContext, objects: Manifest[]): Promise<void> {

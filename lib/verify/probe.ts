@@ -6,7 +6,7 @@
  * Everything here is a pure function of what the sockets saw; probe-http.ts does the asking.
  */
 import type { Check, CheckStatus } from './checks.ts'
-import type { Config } from './config.ts'
+import type { Config } from '../config/config.ts'
 import {
   adminHost,
   adminHosts,
@@ -15,7 +15,7 @@ import {
   INTERNAL_ENTRYPOINTS,
   INTERNAL_SERVICE,
   PUBLIC_ENTRYPOINTS,
-} from './render.ts'
+} from '../render/render.ts'
 
 export type Address = 'internal' | 'external'
 export type Scheme = 'http' | 'https'

@@ -21,8 +21,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import YAML from 'yaml'
-import type { Config } from './config.ts'
-import { EXIT, UserError } from './errors.ts'
+import type { Config } from '../config/config.ts'
+import { EXIT, UserError } from '../base/errors.ts'
 
 export const CHART_SHAPES = ['33-35', '36-38', '39', '40-41'] as const
 export type ChartShape = (typeof CHART_SHAPES)[number]
@@ -103,7 +103,7 @@ async function readLocalChartYaml(ref: string): Promise<{ name: string; version:
     text = fs.readFileSync(path.join(ref, 'Chart.yaml'), 'utf8')
   } else {
     // Loaded here, not at the top: config.ts imports this module, and --help must stay light.
-    const [{ $ }, { commandFailed }] = await Promise.all([import('zx'), import('./cluster.ts')])
+    const [{ $ }, { commandFailed }] = await Promise.all([import('zx'), import('../kube/cluster.ts')])
     const out = await $({ nothrow: true, quiet: true })`helm show chart ${ref}`
     if (out.exitCode !== 0) throw commandFailed(`helm show chart ${ref}`, out)
     text = out.stdout

@@ -2,8 +2,8 @@
  * The verify step's judgements of the rollout: pure functions of API objects, tested on recorded
  * objects. The route audit lives in audit.ts, the HTTP probe in probe.ts.
  */
-import type { Config } from './config.ts'
-import { internalRouteManifests, RELEASE_NAME } from './render.ts'
+import type { Config } from '../config/config.ts'
+import { internalRouteManifests, RELEASE_NAME } from '../render/render.ts'
 
 export type CheckStatus = 'pass' | 'fail' | 'skip' | 'warn'
 export type Check = { name: string; status: CheckStatus; detail: string }

@@ -1,18 +1,18 @@
 /** The ordered steps, and how a script or run-all gives each its context. */
 import type { ScriptContext } from './cli.ts'
-import { EXIT, UserError } from './errors.ts'
-import { withLease } from './lease.ts'
-import { ensureAddressPools } from './metallb.ts'
-import { applyInternalRoutes } from './routes.ts'
-import { DEFAULT_TIMEOUT_SECONDS, type StepContext, type StepResult } from './step.ts'
-import { installTraefik, traefikPreflight } from './traefik.ts'
-import { formatReport, type ProbeFlags, verifyIngress } from './verify.ts'
+import { EXIT, UserError } from '../base/errors.ts'
+import { withLease } from '../kube/lease.ts'
+import { ensureAddressPools } from '../steps/metallb.ts'
+import { applyInternalRoutes } from '../steps/routes.ts'
+import { DEFAULT_TIMEOUT_SECONDS, type StepContext, type StepResult } from '../steps/context.ts'
+import { installTraefik, traefikPreflight } from '../steps/traefik.ts'
+import { formatReport, type ProbeFlags, verifyIngress } from '../steps/verify.ts'
 
 export type StepDefinition = {
   id: string
   name: string
   run: (ctx: StepContext, args: ScriptContext['args']) => Promise<StepResult>
-  /** Steps that write hold the lease (lib/lease.ts) for their run. */
+  /** Steps that write hold the lease (lib/kube/lease.ts) for their run. */
   writes?: boolean
   /** Checks of this machine (tools, chart) that need no cluster: they run before the lease is taken. */
   preflight?: (ctx: StepContext) => Promise<unknown>
@@ -42,7 +42,7 @@ export function findStep(idOrName: string): StepDefinition {
   return step
 }
 
-/** --timeout was checked with the other flags (lib/cli.ts, COMMON_OPTIONS.timeout). */
+/** --timeout was checked with the other flags (lib/run/cli.ts, COMMON_OPTIONS.timeout). */
 export function timeoutFrom(args: ScriptContext['args']): number {
   return args.timeout === undefined ? DEFAULT_TIMEOUT_SECONDS : Number(args.timeout)
 }

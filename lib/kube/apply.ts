@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util'
 import type { Cluster } from './cluster.ts'
 import { commandFailed, isNotFound, retryTransient } from './cluster.ts'
 import { objectPath, rawRead, rawRequest } from './raw.ts'
-import { FIELD_MANAGER, toYamlDocuments, type Manifest } from './render.ts'
+import { FIELD_MANAGER, toYamlDocuments, type Manifest } from '../render/render.ts'
 
 export type Action = 'created' | 'changed' | 'unchanged' | 'deleted'
 export type Change = { ref: string; action: Action }

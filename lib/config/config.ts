@@ -6,8 +6,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { parse as parseDotenv } from 'dotenv'
-import { CHART_SHAPES, type ChartShape } from './chart.ts'
-import { ConfigError } from './errors.ts'
+import { CHART_SHAPES, type ChartShape } from '../traefik/chart.ts'
+import { ConfigError } from '../base/errors.ts'
 
 export type InternalRoute = {
   /** Admin host is `<name>.<DOMAIN>`. */
@@ -45,7 +45,7 @@ export type Config = {
   storageClass: string
   internalRoutes: InternalRoute[]
   traefikPhoneHome: boolean
-  /** Names this configuration on every object it creates; '' derives it (lib/ownership.ts). */
+  /** Names this configuration on every object it creates; '' derives it (lib/kube/ownership.ts). */
   instance: string
   /** Source ranges allowed on the admin entrypoints; [] when the allow-list is off. */
   adminAllowCidrs: string[]

@@ -4,12 +4,12 @@
  * create, are left alone and named. The acme.json volume stays unless purged. Every read goes
  * through the API and fails loudly: "could not read" is never taken for "nothing there".
  */
-import { refOf, summarize, type Change } from './apply.ts'
-import { commandFailed, isNotFound, retryTransient } from './cluster.ts'
-import { readRelease } from './helm.ts'
-import { INGRESSROUTES, isOurs, MANAGED_SELECTOR, ownerOf } from './ownership.ts'
-import { metallbManifests, RELEASE_NAME, type Manifest } from './render.ts'
-import type { StepContext, StepResult } from './step.ts'
+import { refOf, summarize, type Change } from '../kube/apply.ts'
+import { commandFailed, isNotFound, retryTransient } from '../kube/cluster.ts'
+import { readRelease } from '../helm/helm.ts'
+import { INGRESSROUTES, isOurs, MANAGED_SELECTOR, ownerOf } from '../kube/ownership.ts'
+import { metallbManifests, RELEASE_NAME, type Manifest } from '../render/render.ts'
+import type { StepContext, StepResult } from './context.ts'
 
 export async function removeIngress(ctx: StepContext & { purge: boolean }): Promise<StepResult> {
   const { config, cluster, log, dryRun } = ctx

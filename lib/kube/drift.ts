@@ -7,9 +7,9 @@
 import YAML from 'yaml'
 import type { Cluster } from './cluster.ts'
 import { retryTransient } from './cluster.ts'
-import { subsetDifference } from './objects.ts'
+import { subsetDifference } from '../base/objects.ts'
 import { rawRead } from './raw.ts'
-import type { Manifest } from './render.ts'
+import type { Manifest } from '../render/render.ts'
 
 export type Drift = { ref: string; what: string }
 

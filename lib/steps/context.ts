@@ -1,7 +1,7 @@
 /** What every step gets and returns. */
-import type { Cluster } from './cluster.ts'
-import type { Config } from './config.ts'
-import type { Logger } from './log.ts'
+import type { Cluster } from '../kube/cluster.ts'
+import type { Config } from '../config/config.ts'
+import type { Logger } from '../base/log.ts'
 
 export type StepContext = {
   config: Config

@@ -13,11 +13,11 @@ import {
   StorageV1Api,
 } from '@kubernetes/client-node'
 import { $, type ProcessOutput } from 'zx'
-import type { Config } from './config.ts'
-import { admissionWebhookFailure, apiServerUnreachable, apiStatusOf, errorText, EXIT, firstLine, UserError } from './errors.ts'
-import { recordSpan, timingsEnabled } from './timings.ts'
+import type { Config } from '../config/config.ts'
+import { admissionWebhookFailure, apiServerUnreachable, apiStatusOf, errorText, EXIT, firstLine, UserError } from '../base/errors.ts'
+import { recordSpan, timingsEnabled } from '../base/timings.ts'
 
-export { errorText, firstLine } from './errors.ts'
+export { errorText, firstLine } from '../base/errors.ts'
 
 export type Cluster = {
   context: string
@@ -168,7 +168,7 @@ const NOT_READY = /storage is \(re\)initializing|the server is currently unable|
  * Turns "the API server did not answer" into one actionable message, names an admission webhook
  * the API server could not call, and says when the context's user may not do something; other
  * errors pass through. Whether the API server answered is read
- * from the error itself (lib/errors.ts), never from words that its own answer may quote.
+ * from the error itself (lib/base/errors.ts), never from words that its own answer may quote.
  */
 export function explainClusterError(err: unknown, cluster: Pick<Cluster, 'context' | 'server'>): unknown {
   if (err instanceof UserError && err.exitCode !== EXIT.failed) return err

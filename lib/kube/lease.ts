@@ -6,9 +6,9 @@
  */
 import os from 'node:os'
 import { type Cluster, isNotFound, retryTransient } from './cluster.ts'
-import { EXIT, UserError } from './errors.ts'
+import { EXIT, UserError } from '../base/errors.ts'
 import { MANAGED_BY, MANAGED_BY_LABEL } from './ownership.ts'
-import type { StepContext } from './step.ts'
+import type { StepContext } from '../steps/context.ts'
 
 export const LEASE_NAME = 'homelab-ingress'
 export const LEASE_SECONDS = 30

@@ -1,11 +1,11 @@
 /** Step 03: IngressRoutes for the admin UIs, on the internal entrypoints only. */
-import { applyManifests, refOf, summarize, type Change } from './apply.ts'
-import { commandFailed, isNotFound, retryTransient } from './cluster.ts'
-import type { Args } from './cli.ts'
-import { PreconditionError } from './errors.ts'
-import { type Claim, claimOf, INGRESSROUTES, isOurs, MANAGED_SELECTOR, ownerOf, refuseUnowned } from './ownership.ts'
-import { internalRouteManifests, type Manifest } from './render.ts'
-import type { StepContext, StepResult } from './step.ts'
+import { applyManifests, refOf, summarize, type Change } from '../kube/apply.ts'
+import { commandFailed, isNotFound, retryTransient } from '../kube/cluster.ts'
+import type { Args } from '../run/cli.ts'
+import { PreconditionError } from '../base/errors.ts'
+import { type Claim, claimOf, INGRESSROUTES, isOurs, MANAGED_SELECTOR, ownerOf, refuseUnowned } from '../kube/ownership.ts'
+import { internalRouteManifests, type Manifest } from '../render/render.ts'
+import type { StepContext, StepResult } from './context.ts'
 
 export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Promise<StepResult> {
   const { config, cluster, log } = ctx

@@ -1,9 +1,9 @@
 /** All steps in order, in one process; stops at the first failure and says how to resume. */
 import type { ScriptContext } from './cli.ts'
 import { reportError } from './cli.ts'
-import { explainClusterError } from './cluster.ts'
-import { EXIT } from './errors.ts'
-import { withLease } from './lease.ts'
+import { explainClusterError } from '../kube/cluster.ts'
+import { EXIT } from '../base/errors.ts'
+import { withLease } from '../kube/lease.ts'
 import { findStep, STEPS, stepContext } from './steps.ts'
 
 export async function runAll(ctx: ScriptContext): Promise<number> {

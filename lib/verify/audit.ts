@@ -20,7 +20,7 @@
  *   serves an admin host; the detail says how to make the rule readable (or bind it internally).
  */
 import type { Check, Obj } from './checks.ts'
-import { ingressHostCovers, judgeHost, parseRule, type RuleNode, type RuleSyntax } from './traefik-rule.ts'
+import { ingressHostCovers, judgeHost, parseRule, type RuleNode, type RuleSyntax } from '../traefik/rule.ts'
 
 /** What the audit needs to know about the running Traefik (auditSettings reads it from its pods or Deployment). */
 export type AuditSettings = {

@@ -4,7 +4,7 @@
  */
 import { Watch } from '@kubernetes/client-node'
 import type { Cluster } from './cluster.ts'
-import type { Logger } from './log.ts'
+import type { Logger } from '../base/log.ts'
 
 export type Verdict = { done: boolean; status: string }
 

@@ -1,9 +1,9 @@
 /** Step 02: Traefik from its Helm chart, changed only when chart or values differ. */
-import { type ChartTarget, parseChartVersion, resolveChart } from './chart.ts'
-import type { Args } from './cli.ts'
-import { isNotFound, retryTransient } from './cluster.ts'
-import { applyCrds, CRD_CHART_ANNOTATION, crdsBehind, PROBE_CRD, stampedCrds } from './crds.ts'
-import { EXIT, PreconditionError, UserError } from './errors.ts'
+import { type ChartTarget, parseChartVersion, resolveChart } from '../traefik/chart.ts'
+import type { Args } from '../run/cli.ts'
+import { isNotFound, retryTransient } from '../kube/cluster.ts'
+import { applyCrds, CRD_CHART_ANNOTATION, crdsBehind, PROBE_CRD, stampedCrds } from '../kube/crds.ts'
+import { EXIT, PreconditionError, UserError } from '../base/errors.ts'
 import {
   chartCrds,
   checkChartSource,
@@ -16,13 +16,13 @@ import {
   templateRelease,
   upgradeRelease,
   valuesDiff,
-} from './helm.ts'
+} from '../helm/helm.ts'
 import { poolEntryContains } from './metallb.ts'
-import { objectPath, rawRead, rawRequest } from './raw.ts'
-import { type Drift, releaseDrift } from './drift.ts'
-import { claimOf, ownerOf, ownershipLabels, refuseUnowned } from './ownership.ts'
-import { EXTERNAL_SERVICE, INTERNAL_SERVICE, poolNames, RELEASE_NAME, traefikValues } from './render.ts'
-import type { StepContext, StepResult } from './step.ts'
+import { objectPath, rawRead, rawRequest } from '../kube/raw.ts'
+import { type Drift, releaseDrift } from '../kube/drift.ts'
+import { claimOf, ownerOf, ownershipLabels, refuseUnowned } from '../kube/ownership.ts'
+import { EXTERNAL_SERVICE, INTERNAL_SERVICE, poolNames, RELEASE_NAME, traefikValues } from '../render/render.ts'
+import type { StepContext, StepResult } from './context.ts'
 
 export async function installTraefik(ctx: StepContext, args: Args = {}): Promise<StepResult> {
   const { config, cluster, log } = ctx

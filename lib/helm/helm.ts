@@ -10,11 +10,11 @@ import { isDeepStrictEqual } from 'node:util'
 import zlib from 'node:zlib'
 import YAML from 'yaml'
 import { $ } from 'zx'
-import type { Cluster } from './cluster.ts'
-import { commandFailed, retryTransient } from './cluster.ts'
-import type { ChartSource, Config } from './config.ts'
-import type { Manifest } from './render.ts'
-import { EXIT, PreconditionError, UserError } from './errors.ts'
+import type { Cluster } from '../kube/cluster.ts'
+import { commandFailed, retryTransient } from '../kube/cluster.ts'
+import type { ChartSource, Config } from '../config/config.ts'
+import type { Manifest } from '../render/render.ts'
+import { EXIT, PreconditionError, UserError } from '../base/errors.ts'
 
 export type DeployedRelease = {
   revision: number
