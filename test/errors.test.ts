@@ -11,8 +11,8 @@ import { ApiException } from '@kubernetes/client-node'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { ProcessOutput } from 'zx'
-import { commandFailed, explainClusterError } from '../lib/kube/cluster.ts'
-import { admissionWebhookFailure, apiServerUnreachable, EXIT, UserError } from '../lib/base/errors.ts'
+import { explainClusterError } from '../lib/kube/cluster.ts'
+import { commandFailed, admissionWebhookFailure, apiServerUnreachable, EXIT, UserError } from '../lib/base/errors.ts'
 
 type Shape = { note: string; server: string; source: string; error?: any; args?: string[]; exitCode?: number; stdout?: string; stderr?: string }
 const RECORDED: Record<string, Shape> = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, 'recorded', 'errors.json'), 'utf8'))

@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { poolEntryContains } from '../lib/steps/metallb.ts'
+import { poolEntryContains } from '../lib/base/net.ts'
 
 // ---
 const pools = suite('poolEntryContains: does a MetalLB pool entry hold an address')

@@ -1,4 +1,5 @@
 /** Errors the user can act on. Each carries the exit code the one handler in cli.ts uses. */
+import type { ProcessOutput } from 'zx'
 
 export const EXIT = {
   ok: 0,
@@ -214,4 +215,16 @@ export function apiStatusOf(err: unknown): { code: number; reason?: string; mess
     reason: typeof status.reason === 'string' ? status.reason : undefined,
     message: typeof status.message === 'string' ? status.message : firstLine(errorText(err)),
   }
+}
+
+/** A failed kubectl/helm call, as one message naming the command. */
+export function commandFailed(what: string, output: ProcessOutput): UserError {
+  if (output.exitCode === 127) {
+    const tool = what.split(' ')[0]
+    return new UserError(`${tool} is not installed or not on PATH (needed for ${what})`, EXIT.precondition, [
+      tool === 'helm' ? 'install helm 3 or 4: https://helm.sh/docs/intro/install/' : 'install kubectl: https://kubernetes.io/docs/tasks/tools/',
+    ])
+  }
+  const stderr = output.stderr.trim() || output.stdout.trim()
+  return new UserError(`${what} failed (exit ${output.exitCode}): ${stderr}`, EXIT.failed)
 }

@@ -1,4 +1,19 @@
-/** Comparing what the kit wants with what the API server holds. */
+/** Kubernetes objects as the kit writes them, and comparing what the kit wants with what the API server holds. */
+import YAML from 'yaml'
+
+/** The field manager of every server-side apply the kit makes. */
+export const FIELD_MANAGER = 'homelab-ingress'
+
+export type Manifest = {
+  apiVersion: string
+  kind: string
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; [k: string]: unknown }
+  [k: string]: unknown
+}
+
+export function toYamlDocuments(objects: object[]): string {
+  return objects.map((o) => YAML.stringify(o, { lineWidth: 0 })).join('---\n')
+}
 
 // The API server drops empty and zero values (Go's omitempty): `minReadySeconds: 0` comes back absent.
 const isEmpty = (v: unknown) =>

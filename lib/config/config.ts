@@ -6,8 +6,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { parse as parseDotenv } from 'dotenv'
-import { CHART_SHAPES, type ChartShape } from '../traefik/chart.ts'
 import { ConfigError } from '../base/errors.ts'
+
+/** The shapes of Traefik chart values the kit writes (which chart major takes which: lib/traefik/chart.ts). */
+export const CHART_SHAPES = ['33-35', '36-38', '39', '40-41'] as const
+export type ChartShape = (typeof CHART_SHAPES)[number]
 
 export type InternalRoute = {
   /** Admin host is `<name>.<DOMAIN>`. */

@@ -10,11 +10,10 @@ import { isDeepStrictEqual } from 'node:util'
 import zlib from 'node:zlib'
 import YAML from 'yaml'
 import { $ } from 'zx'
-import type { Cluster } from '../kube/cluster.ts'
-import { commandFailed, retryTransient } from '../kube/cluster.ts'
+import { type Cluster, retryTransient } from '../kube/cluster.ts'
+import { commandFailed, EXIT, PreconditionError, UserError } from '../base/errors.ts'
 import type { ChartSource, Config } from '../config/config.ts'
-import type { Manifest } from '../render/render.ts'
-import { EXIT, PreconditionError, UserError } from '../base/errors.ts'
+import type { Manifest } from '../base/objects.ts'
 
 export type DeployedRelease = {
   revision: number

@@ -4,10 +4,10 @@
  * `kubectl apply --server-side` run, so a converged object is not even re-sent. Each object's resourceVersion before and after says what happened to it.
  */
 import { isDeepStrictEqual } from 'node:util'
-import type { Cluster } from './cluster.ts'
-import { commandFailed, isNotFound, retryTransient } from './cluster.ts'
+import { type Cluster, isNotFound, retryTransient } from './cluster.ts'
+import { commandFailed } from '../base/errors.ts'
 import { objectPath, rawRead, rawRequest } from './raw.ts'
-import { FIELD_MANAGER, toYamlDocuments, type Manifest } from '../render/render.ts'
+import { FIELD_MANAGER, toYamlDocuments, type Manifest } from '../base/objects.ts'
 
 export type Action = 'created' | 'changed' | 'unchanged' | 'deleted'
 export type Change = { ref: string; action: Action }

@@ -234,15 +234,3 @@ export async function withCluster<T>(cluster: Cluster, action: () => Promise<T>)
     throw explainClusterError(err, cluster)
   }
 }
-
-/** A failed kubectl/helm call, as one message naming the command. */
-export function commandFailed(what: string, output: ProcessOutput): UserError {
-  if (output.exitCode === 127) {
-    const tool = what.split(' ')[0]
-    return new UserError(`${tool} is not installed or not on PATH (needed for ${what})`, EXIT.precondition, [
-      tool === 'helm' ? 'install helm 3 or 4: https://helm.sh/docs/intro/install/' : 'install kubectl: https://kubernetes.io/docs/tasks/tools/',
-    ])
-  }
-  const stderr = output.stderr.trim() || output.stdout.trim()
-  return new UserError(`${what} failed (exit ${output.exitCode}): ${stderr}`, EXIT.failed)
-}

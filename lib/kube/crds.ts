@@ -4,11 +4,10 @@
  * old CRDs. The kit applies them server-side under a field manager of their own, only when they
  * differ, stamps each with the chart it came from, and never deletes one.
  */
-import type { Cluster } from './cluster.ts'
-import { commandFailed, retryTransient } from './cluster.ts'
-import { subsetDifference } from '../base/objects.ts'
+import { type Cluster, retryTransient } from './cluster.ts'
+import { commandFailed } from '../base/errors.ts'
+import { type Manifest, subsetDifference, toYamlDocuments } from '../base/objects.ts'
 import { rawRead } from './raw.ts'
-import { toYamlDocuments, type Manifest } from '../render/render.ts'
 
 export const CRD_GROUP = 'traefik.io'
 export const CRD_FIELD_MANAGER = 'homelab-ingress-crds'

@@ -5,11 +5,9 @@
  * Fields the chart does not set (defaults, status, what controllers add) do not count.
  */
 import YAML from 'yaml'
-import type { Cluster } from './cluster.ts'
-import { retryTransient } from './cluster.ts'
-import { subsetDifference } from '../base/objects.ts'
+import { type Cluster, retryTransient } from './cluster.ts'
+import { type Manifest, subsetDifference } from '../base/objects.ts'
 import { rawRead } from './raw.ts'
-import type { Manifest } from '../render/render.ts'
 
 export type Drift = { ref: string; what: string }
 

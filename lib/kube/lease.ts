@@ -8,7 +8,8 @@ import os from 'node:os'
 import { type Cluster, isNotFound, retryTransient } from './cluster.ts'
 import { EXIT, UserError } from '../base/errors.ts'
 import { MANAGED_BY, MANAGED_BY_LABEL } from './ownership.ts'
-import type { StepContext } from '../steps/context.ts'
+import type { Config } from '../config/config.ts'
+import type { Logger } from '../base/log.ts'
 
 export const LEASE_NAME = 'homelab-ingress'
 export const LEASE_SECONDS = 30
@@ -16,6 +17,9 @@ const RENEW_EVERY_MS = 10_000
 const POLL_MS = 1_000
 
 export type HeldLease = { holder: string; release: () => Promise<void> }
+
+/** What taking the lease needs of a step's context. */
+export type LeaseContext = { cluster: Cluster; config: Config; log: Logger; timeoutSeconds: number; dryRun?: boolean }
 
 type Lease = {
   apiVersion?: string
@@ -46,7 +50,7 @@ export function activeHolder(lease: Lease | undefined, now: Date): { holder: str
   return expires > now ? { holder, expires } : undefined
 }
 
-export async function acquireLease(ctx: Pick<StepContext, 'cluster' | 'config' | 'log' | 'timeoutSeconds'>, what: string): Promise<HeldLease> {
+export async function acquireLease(ctx: LeaseContext, what: string): Promise<HeldLease> {
   const { cluster, config, log } = ctx
   const namespace = config.traefikNamespace
   const holder = `${what} pid ${process.pid} on ${os.hostname()}`
@@ -96,7 +100,7 @@ export async function acquireLease(ctx: Pick<StepContext, 'cluster' | 'config' |
   }
 }
 
-function startRenewing({ cluster, config, log }: Pick<StepContext, 'cluster' | 'config' | 'log'>, holder: string): () => Promise<void> {
+function startRenewing({ cluster, config, log }: Pick<LeaseContext, 'cluster' | 'config' | 'log'>, holder: string): () => Promise<void> {
   const namespace = config.traefikNamespace
   const renew = async () => {
     try {
@@ -127,7 +131,7 @@ function startRenewing({ cluster, config, log }: Pick<StepContext, 'cluster' | '
 }
 
 /** The Lease lives in the Traefik namespace; 01 may run before 02 has created it. */
-async function ensureNamespace({ cluster, config }: Pick<StepContext, 'cluster' | 'config'>): Promise<void> {
+async function ensureNamespace({ cluster, config }: Pick<LeaseContext, 'cluster' | 'config'>): Promise<void> {
   try {
     await retryTransient(() => cluster.core.readNamespace({ name: config.traefikNamespace }))
   } catch (err) {
@@ -141,7 +145,7 @@ async function ensureNamespace({ cluster, config }: Pick<StepContext, 'cluster' 
 }
 
 /** Runs `action` holding the lease; dry runs write nothing and take none. */
-export async function withLease<T>(ctx: StepContext, what: string, action: () => Promise<T>): Promise<T> {
+export async function withLease<T>(ctx: LeaseContext, what: string, action: () => Promise<T>): Promise<T> {
   if (ctx.dryRun) return action()
   const lease = await acquireLease(ctx, what)
   try {

@@ -2,12 +2,12 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import YAML from 'yaml'
-import { type ChartShape, valuesForShape } from '../traefik/chart.ts'
-import type { Config } from '../config/config.ts'
+import { valuesForShape } from '../traefik/chart.ts'
+import type { ChartShape, Config } from '../config/config.ts'
 import { INSTANCE_LABEL, instanceOf, ownershipLabels } from '../kube/ownership.ts'
+import { type Manifest, toYamlDocuments } from '../base/objects.ts'
 import { renderTemplate } from '../base/template.ts'
 
-export const FIELD_MANAGER = 'homelab-ingress'
 export const RELEASE_NAME = 'traefik'
 /** Names the Traefik chart gives the two Services for release `traefik`. */
 export const EXTERNAL_SERVICE = 'traefik'
@@ -15,13 +15,6 @@ export const INTERNAL_SERVICE = 'traefik-internal'
 export const PUBLIC_ENTRYPOINTS = ['web', 'websecure']
 export const INTERNAL_ENTRYPOINTS = ['intweb', 'intwebsec']
 export const DASHBOARD_HOST_NAME = 'traefik'
-
-export type Manifest = {
-  apiVersion: string
-  kind: string
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; [k: string]: unknown }
-  [k: string]: unknown
-}
 
 export function metallbAnnotation(config: Config): string {
   return `${config.metallbAnnotationPrefix}/loadBalancerIPs`
@@ -126,10 +119,6 @@ export function internalRouteManifests(config: Config): Manifest[] {
 
 export function hostsFileLine(config: Config): string {
   return `${config.internalIp} ${adminHosts(config).join(' ')}`
-}
-
-export function toYamlDocuments(objects: object[]): string {
-  return objects.map((o) => YAML.stringify(o, { lineWidth: 0 })).join('---\n')
 }
 
 export const RENDERED_FILES = ['01-metallb.yaml', '02-traefik-values.yaml', '03-internal-routes.yaml'] as const

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { Cluster } from '../kube/cluster.ts'
 import { loadConfig, didYouMean, type Config } from '../config/config.ts'
+import type { Args } from '../steps/context.ts'
 import { EXIT, UserError } from '../base/errors.ts'
 import { color, consoleLogger, type Logger } from '../base/log.ts'
 import { enableTimings, formatTimings, recordSpan, timed, timingsEnabled } from '../base/timings.ts'
@@ -71,8 +72,6 @@ export type ScriptSpec = {
   common: (keyof typeof COMMON_OPTIONS)[]
   options?: Record<string, OptionSpec>
 }
-
-export type Args = Record<string, string | boolean | undefined>
 
 export type ScriptContext = {
   args: Args

@@ -1,6 +1,5 @@
 /** All steps in order, in one process; stops at the first failure and says how to resume. */
-import type { ScriptContext } from './cli.ts'
-import { reportError } from './cli.ts'
+import { type ScriptContext, reportError } from './cli.ts'
 import { explainClusterError } from '../kube/cluster.ts'
 import { EXIT } from '../base/errors.ts'
 import { withLease } from '../kube/lease.ts'

@@ -4,14 +4,14 @@ import { EXIT, UserError } from '../base/errors.ts'
 import { withLease } from '../kube/lease.ts'
 import { ensureAddressPools } from '../steps/metallb.ts'
 import { applyInternalRoutes } from '../steps/routes.ts'
-import { DEFAULT_TIMEOUT_SECONDS, type StepContext, type StepResult } from '../steps/context.ts'
+import { type Args, DEFAULT_TIMEOUT_SECONDS, type StepContext, type StepResult } from '../steps/context.ts'
 import { installTraefik, traefikPreflight } from '../steps/traefik.ts'
 import { formatReport, type ProbeFlags, verifyIngress } from '../steps/verify.ts'
 
 export type StepDefinition = {
   id: string
   name: string
-  run: (ctx: StepContext, args: ScriptContext['args']) => Promise<StepResult>
+  run: (ctx: StepContext, args: Args) => Promise<StepResult>
   /** Steps that write hold the lease (lib/kube/lease.ts) for their run. */
   writes?: boolean
   /** Checks of this machine (tools, chart) that need no cluster: they run before the lease is taken. */
@@ -43,11 +43,11 @@ export function findStep(idOrName: string): StepDefinition {
 }
 
 /** --timeout was checked with the other flags (lib/run/cli.ts, COMMON_OPTIONS.timeout). */
-export function timeoutFrom(args: ScriptContext['args']): number {
+export function timeoutFrom(args: Args): number {
   return args.timeout === undefined ? DEFAULT_TIMEOUT_SECONDS : Number(args.timeout)
 }
 
-export function probeFlagsFrom(args: ScriptContext['args']): ProbeFlags {
+export function probeFlagsFrom(args: Args): ProbeFlags {
   if (args['no-probe'] && args['require-probe']) {
     throw new UserError('--no-probe and --require-probe contradict each other: drop one of them', EXIT.config)
   }

@@ -3,6 +3,9 @@ import type { Cluster } from '../kube/cluster.ts'
 import type { Config } from '../config/config.ts'
 import type { Logger } from '../base/log.ts'
 
+/** The script's flags, as parsed by lib/run/cli.ts. */
+export type Args = Record<string, string | boolean | undefined>
+
 export type StepContext = {
   config: Config
   cluster: Cluster

@@ -1,11 +1,12 @@
 /** Step 01: MetalLB address pools and their L2 advertisement. */
 import { applyManifests, objectsThatWouldChange, summarize } from '../kube/apply.ts'
 import { isNotFound, retryTransient } from '../kube/cluster.ts'
-import type { Args } from '../run/cli.ts'
 import { admissionWebhookFailure, apiServerUnreachable, EXIT, PreconditionError, UserError, type WebhookFailure } from '../base/errors.ts'
 import { claimOf, refuseUnowned } from '../kube/ownership.ts'
-import { metallbManifests, type Manifest } from '../render/render.ts'
-import type { StepContext, StepResult } from './context.ts'
+import type { Manifest } from '../base/objects.ts'
+import { metallbManifests } from '../render/render.ts'
+import type { Args, StepContext, StepResult } from './context.ts'
+import { poolEntryContains } from '../base/net.ts'
 import { waitUntil } from '../kube/wait.ts'
 
 export async function ensureAddressPools(ctx: StepContext, args: Args = {}): Promise<StepResult> {
@@ -155,28 +156,4 @@ function webhookRejected({ config, cluster }: StepContext, failure: WebhookFailu
       `kubectl --context ${cluster.context} -n ${config.metallbNamespace} get ipaddresspools -o yaml`,
     'fix or remove what the message names, then rerun 01-metallb',
   ])
-}
-
-// --- IPv4 pool entries: a.b.c.d/nn or a.b.c.d-e.f.g.h
-
-function ipToNumber(ip: string): number | undefined {
-  const parts = ip.trim().split('.')
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return undefined
-  return parts.reduce((n, p) => n * 256 + Number(p), 0)
-}
-
-export function poolEntryContains(entry: string, ip: string): boolean {
-  const target = ipToNumber(ip)
-  if (target === undefined) return false
-  if (entry.includes('-')) {
-    const [from, to] = entry.split('-').map(ipToNumber)
-    return from !== undefined && to !== undefined && from <= target && target <= to
-  }
-  const [base, bitsText] = entry.split('/')
-  const start = ipToNumber(base)
-  const bits = bitsText === undefined ? 32 : Number(bitsText)
-  if (start === undefined || !(bits >= 0 && bits <= 32)) return false
-  const size = 2 ** (32 - bits)
-  const network = Math.floor(start / size) * size
-  return network <= target && target < network + size
 }

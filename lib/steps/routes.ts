@@ -1,11 +1,11 @@
 /** Step 03: IngressRoutes for the admin UIs, on the internal entrypoints only. */
 import { applyManifests, refOf, summarize, type Change } from '../kube/apply.ts'
-import { commandFailed, isNotFound, retryTransient } from '../kube/cluster.ts'
-import type { Args } from '../run/cli.ts'
-import { PreconditionError } from '../base/errors.ts'
+import { isNotFound, retryTransient } from '../kube/cluster.ts'
+import { commandFailed, PreconditionError } from '../base/errors.ts'
 import { type Claim, claimOf, INGRESSROUTES, isOurs, MANAGED_SELECTOR, ownerOf, refuseUnowned } from '../kube/ownership.ts'
-import { internalRouteManifests, type Manifest } from '../render/render.ts'
-import type { StepContext, StepResult } from './context.ts'
+import type { Manifest } from '../base/objects.ts'
+import { internalRouteManifests } from '../render/render.ts'
+import type { Args, StepContext, StepResult } from './context.ts'
 
 export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Promise<StepResult> {
   const { config, cluster, log } = ctx

@@ -5,10 +5,12 @@
  * through the API and fails loudly: "could not read" is never taken for "nothing there".
  */
 import { refOf, summarize, type Change } from '../kube/apply.ts'
-import { commandFailed, isNotFound, retryTransient } from '../kube/cluster.ts'
+import { isNotFound, retryTransient } from '../kube/cluster.ts'
+import { commandFailed } from '../base/errors.ts'
 import { readRelease } from '../helm/helm.ts'
 import { INGRESSROUTES, isOurs, MANAGED_SELECTOR, ownerOf } from '../kube/ownership.ts'
-import { metallbManifests, RELEASE_NAME, type Manifest } from '../render/render.ts'
+import type { Manifest } from '../base/objects.ts'
+import { metallbManifests, RELEASE_NAME } from '../render/render.ts'
 import type { StepContext, StepResult } from './context.ts'
 
 export async function removeIngress(ctx: StepContext & { purge: boolean }): Promise<StepResult> {

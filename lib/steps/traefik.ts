@@ -1,6 +1,5 @@
 /** Step 02: Traefik from its Helm chart, changed only when chart or values differ. */
 import { type ChartTarget, parseChartVersion, resolveChart } from '../traefik/chart.ts'
-import type { Args } from '../run/cli.ts'
 import { isNotFound, retryTransient } from '../kube/cluster.ts'
 import { applyCrds, CRD_CHART_ANNOTATION, crdsBehind, PROBE_CRD, stampedCrds } from '../kube/crds.ts'
 import { EXIT, PreconditionError, UserError } from '../base/errors.ts'
@@ -17,12 +16,12 @@ import {
   upgradeRelease,
   valuesDiff,
 } from '../helm/helm.ts'
-import { poolEntryContains } from './metallb.ts'
+import { poolEntryContains } from '../base/net.ts'
 import { objectPath, rawRead, rawRequest } from '../kube/raw.ts'
 import { type Drift, releaseDrift } from '../kube/drift.ts'
 import { claimOf, ownerOf, ownershipLabels, refuseUnowned } from '../kube/ownership.ts'
 import { EXTERNAL_SERVICE, INTERNAL_SERVICE, poolNames, RELEASE_NAME, traefikValues } from '../render/render.ts'
-import type { StepContext, StepResult } from './context.ts'
+import type { Args, StepContext, StepResult } from './context.ts'
 
 export async function installTraefik(ctx: StepContext, args: Args = {}): Promise<StepResult> {
   const { config, cluster, log } = ctx

@@ -21,11 +21,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import YAML from 'yaml'
-import type { Config } from '../config/config.ts'
-import { EXIT, UserError } from '../base/errors.ts'
-
-export const CHART_SHAPES = ['33-35', '36-38', '39', '40-41'] as const
-export type ChartShape = (typeof CHART_SHAPES)[number]
+import { CHART_SHAPES, type ChartShape, type Config } from '../config/config.ts'
+import { commandFailed, EXIT, UserError } from '../base/errors.ts'
 
 /** The chart versions the kit has values for: majors 33 to 41. */
 export const SUPPORTED_MAJORS = { min: 33, max: 41 } as const
@@ -103,7 +100,7 @@ async function readLocalChartYaml(ref: string): Promise<{ name: string; version:
     text = fs.readFileSync(path.join(ref, 'Chart.yaml'), 'utf8')
   } else {
     // Loaded here, not at the top: config.ts imports this module, and --help must stay light.
-    const [{ $ }, { commandFailed }] = await Promise.all([import('zx'), import('../kube/cluster.ts')])
+    const { $ } = await import('zx')
     const out = await $({ nothrow: true, quiet: true })`helm show chart ${ref}`
     if (out.exitCode !== 0) throw commandFailed(`helm show chart ${ref}`, out)
     text = out.stdout
