@@ -17,7 +17,7 @@ import {
   traefikServesIngress,
 } from '../lib/verify/audit.ts'
 import type { Obj } from '../lib/verify/checks.ts'
-import { loadConfig } from '../lib/config/config.ts'
+import { loadConfig } from '../lib/config/load.ts'
 import { adminHosts, INTERNAL_ENTRYPOINTS, PUBLIC_ENTRYPOINTS } from '../lib/render/render.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')

@@ -11,7 +11,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import YAML from 'yaml'
 import { chartShape } from '../lib/traefik/chart.ts'
-import { loadConfig } from '../lib/config/config.ts'
+import { loadConfig } from '../lib/config/load.ts'
 import { traefikValues } from '../lib/render/render.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')

@@ -2,7 +2,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ACME_DIRECTORIES, loadConfig, SETTINGS } from '../lib/config/config.ts'
+import { ACME_DIRECTORIES, SETTINGS } from '../lib/config/config.ts'
+import { loadConfig } from '../lib/config/load.ts'
 import { ConfigError } from '../lib/base/errors.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')

@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { loadConfig } from '../lib/config/config.ts'
+import { loadConfig } from '../lib/config/load.ts'
 import { chartArgs, decideHelmAction, differingPaths, type DeployedRelease } from '../lib/helm/helm.ts'
 import { traefikValues } from '../lib/render/render.ts'
 

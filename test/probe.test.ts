@@ -10,7 +10,7 @@ import path from 'node:path'
 import tls from 'node:tls'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { loadConfig } from '../lib/config/config.ts'
+import { loadConfig } from '../lib/config/load.ts'
 import {
   type Addresses,
   type Asked,

@@ -14,7 +14,7 @@ import path from 'node:path'
 import { connectCluster, type Cluster } from '../../lib/kube/cluster.ts'
 import { toYamlDocuments } from '../../lib/base/objects.ts'
 import { metallbManifests } from '../../lib/render/render.ts'
-import { loadConfig } from '../../lib/config/config.ts'
+import { loadConfig } from '../../lib/config/load.ts'
 import { CLUSTER_DIR, CLUSTER_SH, ENV_FILE, kubectl, kubectlMaybe, resetCluster, sh, testCluster } from '../integration/harness.ts'
 
 const c = testCluster()
