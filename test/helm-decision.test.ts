@@ -2,7 +2,9 @@ import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { loadConfig } from '../lib/config/load.ts'
-import { chartArgs, decideHelmAction, differingPaths, type DeployedRelease } from '../lib/helm/helm.ts'
+import { decideHelmAction, differingPaths } from '../lib/helm/decide.ts'
+import { chartArgs } from '../lib/helm/helm.ts'
+import type { DeployedRelease } from '../lib/helm/release.ts'
 import { traefikValues } from '../lib/render/render.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')

@@ -1,80 +1,19 @@
 /**
- * The Traefik release: install or upgrade only when the chart version or the values differ from
- * what is deployed, so a rerun creates no new revision. Works with helm 3 and helm 4: only flags
- * both majors share are used (no --atomic/--rollback-on-failure, no --force/--force-replace).
+ * Running helm: install/upgrade, template, rollback, the chart's CRDs. Works with helm 3 and helm 4:
+ * only flags both majors share are used (no --atomic/--rollback-on-failure, no --force/--force-replace).
+ * Whether to run it at all is decided in lib/helm/decide.ts, from the record in lib/helm/release.ts.
  */
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { isDeepStrictEqual } from 'node:util'
-import zlib from 'node:zlib'
 import YAML from 'yaml'
 import { $ } from 'zx'
 import { type Cluster, retryTransient } from '../kube/cluster.ts'
+import { normalize } from './decide.ts'
+import type { DeployedRelease } from './release.ts'
 import { commandFailed, EXIT, PreconditionError, UserError } from '../base/errors.ts'
 import type { ChartSource, Config } from '../config/config.ts'
 import type { Manifest } from '../base/objects.ts'
-
-export type DeployedRelease = {
-  revision: number
-  /** deployed, failed, pending-install, pending-upgrade, pending-rollback, uninstalling, superseded */
-  status: string
-  /** `<name>-<version>`, as helm list prints it. */
-  chart: string
-  values: Record<string, unknown>
-  appVersion?: string
-  /** The objects helm applied for this revision, as YAML documents. */
-  manifest?: string
-  lastDeployed?: string
-  /** helm's release metadata labels (`helm upgrade --labels`), as stored on the release record. */
-  labels?: Record<string, string>
-}
-
-export type DesiredRelease = { chart: string; values: Record<string, unknown> }
-
-export type HelmDecision =
-  | { action: 'install'; reasons: string[] }
-  | { action: 'upgrade'; reasons: string[] }
-  | { action: 'unchanged'; reasons: string[] }
-  | { action: 'recover'; reasons: string[] }
-
-const PENDING = new Set(['pending-install', 'pending-upgrade', 'pending-rollback', 'uninstalling'])
-
-/** The "changed?" decision, from what helm reports and what the configuration renders. */
-export function decideHelmAction(current: DeployedRelease | undefined, desired: DesiredRelease): HelmDecision {
-  if (current === undefined) return { action: 'install', reasons: ['no release yet'] }
-  if (PENDING.has(current.status)) {
-    return {
-      action: 'recover',
-      reasons: [`revision ${current.revision} is stuck in ${current.status} (an interrupted helm run)`],
-    }
-  }
-  const reasons: string[] = []
-  if (current.status !== 'deployed') reasons.push(`last revision ${current.revision} is ${current.status}`)
-  if (current.chart !== desired.chart) reasons.push(`chart ${current.chart} -> ${desired.chart}`)
-  const changedKeys = differingPaths(normalize(current.values), normalize(desired.values))
-  if (changedKeys.length > 0) reasons.push(`values differ at ${changedKeys.slice(0, 8).join(', ')}${changedKeys.length > 8 ? ', ...' : ''}`)
-  return reasons.length === 0 ? { action: 'unchanged', reasons: [] } : { action: 'upgrade', reasons }
-}
-
-/** Values as helm stores them: a JSON round trip, so numbers and key order compare equal. */
-function normalize(values: unknown): unknown {
-  return JSON.parse(JSON.stringify(values ?? {}))
-}
-
-export function differingPaths(a: unknown, b: unknown, prefix = ''): string[] {
-  if (isDeepStrictEqual(a, b)) return []
-  const isObject = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v)
-  if (isObject(a) && isObject(b)) {
-    const keys = [...new Set([...Object.keys(a as object), ...Object.keys(b as object)])].sort()
-    return keys.flatMap((k) =>
-      differingPaths((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], prefix ? `${prefix}.${k}` : k),
-    )
-  }
-  return [prefix || '(root)']
-}
-
-// --- talking to helm
 
 /**
  * helm must be on PATH: checked without running it (a no-op run of 02 needs no helm process). Its
@@ -116,58 +55,6 @@ async function askHelmMajorVersion(): Promise<number> {
     throw new PreconditionError(`helm ${out.stdout.trim()} is not supported`, ['install helm 3 or helm 4'])
   }
   return major
-}
-
-/**
- * The release's newest revision, read from helm's own storage (Secrets of type helm.sh/release.v1,
- * labelled owner=helm and name=<release>) through the API: one request, no helm process, and the
- * same record helm 3 and helm 4 read. Each record is base64 of gzipped JSON.
- */
-export async function readRelease(cluster: Cluster, namespace: string, name: string): Promise<DeployedRelease | undefined> {
-  const records = await readReleaseRecords(cluster, namespace, name)
-  const newest = records.at(-1)
-  // `helm uninstall --keep-history` leaves records behind; helm itself then installs afresh.
-  if (!newest || newest.info?.status === 'uninstalled') return undefined
-  const meta = newest.chart?.metadata ?? {}
-  return {
-    revision: newest.version,
-    status: newest.info?.status ?? 'unknown',
-    chart: `${meta.name}-${meta.version}`,
-    values: newest.config ?? {},
-    appVersion: meta.appVersion,
-    manifest: newest.manifest ?? '',
-    lastDeployed: newest.info?.last_deployed,
-    labels: newest.labels ?? {},
-  }
-}
-
-export type ReleaseRecord = {
-  name: string
-  version: number
-  namespace: string
-  info?: { status?: string; last_deployed?: string; description?: string }
-  chart?: { metadata?: { name?: string; version?: string; appVersion?: string } }
-  config?: Record<string, unknown>
-  manifest?: string
-  /** The storage Secret's labels: helm's own (name, owner, status, version) and `--labels` ones. */
-  labels?: Record<string, string>
-}
-
-/** Every stored revision of a release, oldest first. */
-export async function readReleaseRecords(cluster: Cluster, namespace: string, name: string): Promise<ReleaseRecord[]> {
-  const list = await retryTransient(() => cluster.core.listNamespacedSecret({ namespace, labelSelector: `owner=helm,name=${name}` }))
-  return list.items
-    .filter((s) => s.type === 'helm.sh/release.v1' && s.data?.release)
-    .map((s) => ({ ...decodeReleaseRecord(s.data!.release), labels: s.metadata?.labels ?? {} }))
-    .filter((r) => r.name === name)
-    .sort((a, b) => a.version - b.version)
-}
-
-/** A Secret's `release` field (as the API returns it: base64 of helm's base64 of gzipped JSON). */
-export function decodeReleaseRecord(field: string): ReleaseRecord {
-  const inner = Buffer.from(Buffer.from(field, 'base64').toString('utf8'), 'base64')
-  const json = inner[0] === 0x1f && inner[1] === 0x8b ? zlib.gunzipSync(inner) : inner
-  return JSON.parse(json.toString('utf8')) as ReleaseRecord
 }
 
 /** The chart argument(s) of helm upgrade for the configured source. */

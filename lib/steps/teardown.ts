@@ -7,7 +7,7 @@
 import { refOf, summarize, type Change } from '../kube/apply.ts'
 import { isNotFound, retryTransient } from '../kube/cluster.ts'
 import { commandFailed } from '../base/errors.ts'
-import { readRelease } from '../helm/helm.ts'
+import { readRelease } from '../helm/release.ts'
 import { INGRESSROUTES, isOurs, MANAGED_SELECTOR, ownerOf } from '../kube/ownership.ts'
 import type { Manifest } from '../base/objects.ts'
 import { metallbManifests, RELEASE_NAME } from '../render/render.ts'

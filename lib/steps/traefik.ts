@@ -3,19 +3,9 @@ import { type ChartTarget, parseChartVersion, resolveChart } from '../traefik/ch
 import { isNotFound, retryTransient } from '../kube/cluster.ts'
 import { applyCrds, CRD_CHART_ANNOTATION, crdsBehind, PROBE_CRD, stampedCrds } from '../kube/crds.ts'
 import { EXIT, PreconditionError, UserError } from '../base/errors.ts'
-import {
-  chartCrds,
-  checkChartSource,
-  decideHelmAction,
-  type DeployedRelease,
-  helmMajorVersion,
-  readRelease,
-  recoverStuckRelease,
-  requireHelmOnPath,
-  templateRelease,
-  upgradeRelease,
-  valuesDiff,
-} from '../helm/helm.ts'
+import { decideHelmAction } from '../helm/decide.ts'
+import { chartCrds, checkChartSource, helmMajorVersion, recoverStuckRelease, requireHelmOnPath, templateRelease, upgradeRelease, valuesDiff } from '../helm/helm.ts'
+import { type DeployedRelease, readRelease } from '../helm/release.ts'
 import { poolEntryContains } from '../base/net.ts'
 import { objectPath, rawRead, rawRequest } from '../kube/raw.ts'
 import { type Drift, releaseDrift } from '../kube/drift.ts'
