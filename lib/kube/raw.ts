@@ -38,8 +38,14 @@ export async function rawRequest(
         if (response.statusCode === undefined || response.statusCode < 200 || response.statusCode > 299) {
           return reject(Object.assign(new Error(`${method} ${path}: HTTP-Code: ${response.statusCode}: ${text.slice(0, 300)}`), { code: response.statusCode, body: text }))
         }
-        resolve(JSON.parse(text))
+        // Parsed here, inside the promise: a throw from this handler would escape it and end the process.
+        try {
+          resolve(JSON.parse(text))
+        } catch {
+          reject(Object.assign(new Error(`${method} ${path}: HTTP-Code: ${response.statusCode}: the answer is not JSON: ${text.slice(0, 120)}`), { code: response.statusCode, body: text }))
+        }
       })
+      response.on('error', reject)
     })
     request.on('error', reject)
     request.end(body?.text)

@@ -1,0 +1,74 @@
+/**
+ * The raw API requests of lib/kube/raw.ts against a loopback HTTPS server that answers as the test
+ * says: what the caller gets for an answer it cannot use.
+ */
+import https from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { makeCertificates } from './certificates.ts'
+import { rawGet } from '../lib/kube/raw.ts'
+import type { Cluster } from '../lib/kube/cluster.ts'
+
+const certificates = makeCertificates(['kube.test'])
+
+/** A server answering every request with `status` and `body`; the cluster the kit would build for it. */
+async function answering(status: number, body: string): Promise<{ cluster: Cluster; close: () => void }> {
+  if (typeof certificates === 'string') throw new Error(certificates)
+  const server = https.createServer(certificates.hosts['kube.test'], (_req, res) => {
+    res.writeHead(status, { 'Content-Type': 'application/json' })
+    res.end(body)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  const cluster = {
+    context: 'test',
+    server: `https://127.0.0.1:${port}`,
+    kc: { applyToHTTPSOptions: async (o: https.RequestOptions) => Object.assign(o, { ca: certificates.ca, servername: 'kube.test' }) },
+  } as unknown as Cluster
+  return { cluster, close: () => server.close() }
+}
+
+// ---
+const answers = suite('raw API requests: answers the kit cannot use')
+
+answers('a 200 whose body is not JSON rejects the request (it does not crash the process)', async () => {
+  if (typeof certificates === 'string') return console.log(`  skipped: ${certificates}`)
+  const { cluster, close } = await answering(200, '<html>a proxy login page</html>')
+  const uncaught: unknown[] = []
+  const record = (err: unknown) => uncaught.push(err)
+  process.on('uncaughtException', record)
+  try {
+    const outcome = await Promise.race([
+      rawGet(cluster, '/api/v1/namespaces/default').then(
+        () => 'resolved',
+        (err: Error) => `rejected: ${err.message}`,
+      ),
+      new Promise((resolve) => setTimeout(() => resolve('no answer within 3 s'), 3000)),
+    ])
+    assert.equal(uncaught, [], `thrown outside the request's promise: ${uncaught}`)
+    assert.match(String(outcome), /^rejected: .*not JSON/)
+  } finally {
+    process.off('uncaughtException', record)
+    close()
+  }
+})
+
+answers('a 404 is undefined; another status rejects with its code', async () => {
+  if (typeof certificates === 'string') return console.log(`  skipped: ${certificates}`)
+  const missing = await answering(404, '{"kind":"Status","code":404}')
+  try {
+    assert.is(await rawGet(missing.cluster, '/api/v1/namespaces/nope'), undefined)
+  } finally {
+    missing.close()
+  }
+  const refused = await answering(403, '{"kind":"Status","code":403,"message":"forbidden"}')
+  try {
+    const err = await rawGet(refused.cluster, '/api/v1/namespaces').then(() => undefined, (e) => e)
+    assert.is(err?.code, 403)
+  } finally {
+    refused.close()
+  }
+})
+
+answers.run()
