@@ -225,12 +225,3 @@ export async function retryTransient<T>(action: () => Promise<T>, attempts = 10)
     }
   }
 }
-
-/** Wraps an action so that every failure reads the same way, wherever it came from. */
-export async function withCluster<T>(cluster: Cluster, action: () => Promise<T>): Promise<T> {
-  try {
-    return await action()
-  } catch (err) {
-    throw explainClusterError(err, cluster)
-  }
-}
