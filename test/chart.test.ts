@@ -5,7 +5,7 @@ import path from 'node:path'
 import zlib from 'node:zlib'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { chartShape, parseChartVersion, resolveChart, shapeForMajor, valuesForShape } from '../lib/traefik/chart.ts'
+import { chartShape, chartVersionOf, parseChartVersion, resolveChart, shapeForMajor, valuesForShape } from '../lib/traefik/chart.ts'
 import { loadConfig } from '../lib/config/load.ts'
 import { UserError } from '../lib/base/errors.ts'
 import { decodeReleaseRecord, type DeployedRelease } from '../lib/helm/release.ts'
@@ -33,6 +33,14 @@ shapes('versions parse with or without v and with pre-release tags', () => {
   assert.equal(parseChartVersion('v41.3.0'), { major: 41, minor: 3, patch: 0, text: '41.3.0' })
   assert.is(parseChartVersion('39.0.0-rc.1')?.major, 39)
   assert.is(parseChartVersion('latest'), undefined)
+  assert.is(parseChartVersion('41.3'), undefined)
+  assert.is(parseChartVersion('041.3.0'), undefined)
+})
+
+shapes("the version in helm's <name>-<version>, whatever dashes the name and the version hold", () => {
+  assert.is(chartVersionOf('traefik-41.3.0')?.text, '41.3.0')
+  assert.is(chartVersionOf('my-traefik-fork-39.0.0-rc.1')?.text, '39.0.0-rc.1')
+  assert.is(chartVersionOf('traefik'), undefined)
 })
 
 shapes('an unknown version is refused, naming the setting, the supported range and the way out', () => {
@@ -136,6 +144,7 @@ downgrade('up a major, the same major, or no release: allowed', () => {
   refuseMajorDowngrade(release('traefik-33.2.1'), '41.3.0', false)
   refuseMajorDowngrade(release('traefik-41.3.0'), '41.1.0', false)
   refuseMajorDowngrade(undefined, '33.2.1', false)
+  refuseMajorDowngrade(release('traefik-fork-41.0.0-rc.1'), '41.3.0', false)
 })
 
 downgrade('down a major: refused, naming helm rollback and the flag', () => {

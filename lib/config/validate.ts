@@ -1,6 +1,7 @@
 /** Turns the raw strings of the settings into a Config, one line per problem. */
 import fs from 'node:fs'
 import path from 'node:path'
+import parseSemver from 'semver/functions/parse.js'
 import { type AcmeChallenge, ACME_DIRECTORIES, CHART_SHAPES, type ChartSource, type Config, type InternalRoute, SETTINGS } from './config.ts'
 import { didYouMean, dnsLabelProblem, dnsNameProblem, emailProblem, ipv4Problem, portProblem, urlProblem } from './rules.ts'
 
@@ -148,9 +149,7 @@ function annotationPrefix(r: Reader): Config['metallbAnnotationPrefix'] {
 function chart(r: Reader, cwd: string): Pick<Config, 'traefikChart' | 'traefikChartVersion' | 'traefikChartShape'> {
   const traefikChartVersion = r.get('TRAEFIK_CHART_VERSION')
   r.check('TRAEFIK_CHART_VERSION', traefikChartVersion, (v) =>
-    /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(v)
-      ? undefined
-      : 'is not a chart version (semantic version such as 33.2.1)',
+    parseSemver(v) ? undefined : 'is not a chart version (semantic version such as 33.2.1)',
   )
   const traefikChart = chartSource(r.get('TRAEFIK_CHART'), r.problems, cwd)
   const traefikChartShape = r.get('TRAEFIK_CHART_SHAPE')

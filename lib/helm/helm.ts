@@ -6,6 +6,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import parseSemver from 'semver/functions/parse.js'
 import YAML from 'yaml'
 import { $ } from 'zx'
 import { type Cluster, retryTransient } from '../kube/cluster.ts'
@@ -49,8 +50,7 @@ async function askHelmMajorVersion(): Promise<number> {
       'install helm 3 or 4 (https://helm.sh/docs/intro/install/) and make sure `helm version` works',
     ])
   }
-  const m = /^v?(\d+)\./.exec(out.stdout.trim())
-  const major = m ? Number(m[1]) : 0
+  const major = parseSemver(out.stdout.trim())?.major ?? 0
   if (major !== 3 && major !== 4) {
     throw new PreconditionError(`helm ${out.stdout.trim()} is not supported`, ['install helm 3 or helm 4'])
   }

@@ -1,5 +1,5 @@
 /** Step 02: Traefik from its Helm chart, changed only when chart or values differ. */
-import { type ChartTarget, parseChartVersion, resolveChart } from '../traefik/chart.ts'
+import { type ChartTarget, chartVersionOf, parseChartVersion, resolveChart } from '../traefik/chart.ts'
 import { isNotFound, retryTransient } from '../kube/cluster.ts'
 import { applyCrds, CRD_CHART_ANNOTATION, crdsBehind, PROBE_CRD, stampedCrds } from '../kube/crds.ts'
 import { EXIT, PreconditionError, UserError } from '../base/errors.ts'
@@ -191,7 +191,7 @@ async function crdStamp({ cluster }: StepContext): Promise<string | undefined> {
  */
 export function refuseMajorDowngrade(current: DeployedRelease | undefined, desiredVersion: string, allowed: boolean): void {
   if (!current || allowed) return
-  const deployed = parseChartVersion(/-(v?\d+\.\d+\.\d+\S*)$/.exec(current.chart)?.[1] ?? '')
+  const deployed = chartVersionOf(current.chart)
   const wanted = parseChartVersion(desiredVersion)
   if (!deployed || !wanted || wanted.major >= deployed.major) return
   throw new UserError(
