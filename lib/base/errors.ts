@@ -1,5 +1,6 @@
 /** Errors the user can act on. Each carries the exit code the one handler in cli.ts uses. */
 import type { ProcessOutput } from 'zx'
+import { isIpAddress } from './net.ts'
 
 export const EXIT = {
   ok: 0,
@@ -89,8 +90,6 @@ function endpointOf(target: string): Endpoint | undefined {
 function sameEndpoint(target: Endpoint, server: Endpoint): boolean {
   return target.host === server.host && (target.port === undefined || target.port === server.port)
 }
-
-const isIpAddress = (host: string) => /^[\d.]+$|:/.test(host)
 
 /** Node's codes for a connection that failed or broke: refused, reset, timed out, name not resolved, TLS. */
 const CONNECTION_CODE =

@@ -1,16 +1,10 @@
 /** Rules for single values: each returns what is wrong (to follow the quoted value), or undefined. */
 import leven from 'leven'
+import { isIPv4, isUnicastIPv4 } from '../base/net.ts'
 
 export function ipv4Problem(value: string): string | undefined {
-  const parts = value.split('.')
-  const octet = /^(0|[1-9]\d{0,2})$/
-  if (parts.length !== 4 || !parts.every((p) => octet.test(p) && Number(p) <= 255)) {
-    return 'is not an IPv4 address (four numbers 0-255, no leading zeros, e.g. 192.168.0.200)'
-  }
-  const first = Number(parts[0])
-  if (first === 0 || first >= 224 || value === '255.255.255.255') {
-    return 'is not a unicast address a LoadBalancer can use (pick a free LAN address outside the DHCP range)'
-  }
+  if (!isIPv4(value)) return 'is not an IPv4 address (four numbers 0-255, no leading zeros, e.g. 192.168.0.200)'
+  if (!isUnicastIPv4(value)) return 'is not a unicast address a LoadBalancer can use (pick a free LAN address outside the DHCP range)'
   return undefined
 }
 

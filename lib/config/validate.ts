@@ -2,6 +2,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import parseSemver from 'semver/functions/parse.js'
+import { parseCidr } from '../base/net.ts'
 import { type AcmeChallenge, ACME_DIRECTORIES, CHART_SHAPES, type ChartSource, type Config, type InternalRoute, SETTINGS } from './config.ts'
 import { didYouMean, dnsLabelProblem, dnsNameProblem, emailProblem, ipv4Problem, portProblem, urlProblem } from './rules.ts'
 
@@ -248,11 +249,7 @@ function parseCidrs(value: string, problems: string[]): string[] {
   if (value === 'off') return []
   const entries = value.split(',').map((e) => e.trim()).filter(Boolean)
   for (const entry of entries) {
-    const m = /^(.+)\/(\d{1,3})$/.exec(entry)
-    const address = m?.[1] ?? ''
-    const ipv4 = /^\d{1,3}(\.\d{1,3}){3}$/.test(address) && address.split('.').every((p) => Number(p) <= 255)
-    const ipv6 = address.includes(':') && /^[0-9a-f:]+$/i.test(address)
-    if (!m || !(ipv4 || ipv6) || Number(m[2]) > (ipv6 ? 128 : 32)) {
+    if (!parseCidr(entry)) {
       problems.push(`ADMIN_ALLOW_CIDRS: ${JSON.stringify(entry)} is not an address range in CIDR form (e.g. 192.168.0.0/24 or fd00::/8); or set ADMIN_ALLOW_CIDRS=off`)
     }
   }
