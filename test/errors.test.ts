@@ -228,6 +228,20 @@ explain('recorded: a user who may not read gets the API server\'s own words, fro
   }
 })
 
+explain('a server not ready yet (429, 503, or the words kubectl prints for it) says so; a webhook quoting the words is the webhook', () => {
+  const status503 = Object.assign(new Error('GET /apis/traefik.io/v1alpha1/ingressroutes: HTTP-Code: 503'), {
+    code: 503,
+    body: '{"kind":"Status","code":503,"reason":"ServiceUnavailable","message":"storage is (re)initializing"}',
+  })
+  assert.match((explainClusterError(status503, cluster) as Error).message, /^the API server of context homelab is not ready|is not ready: storage is \(re\)initializing\. Wait a moment/)
+  const fromKubectl = failedCommand('kubectl get ingressroutes', 'Error from server (ServiceUnavailable): the server is currently unable to handle the request')
+  assert.match((explainClusterError(fromKubectl, cluster) as Error).message, /is not ready: .*the server is currently unable to handle the request/)
+  const webhook = failedCommand('kubectl apply', 'Error from server (InternalError): Internal error occurred: failed calling webhook "x.metallb.io": the server is currently unable to handle the request')
+  assert.not.match((explainClusterError(webhook, cluster) as Error).message, /is not ready/)
+  const conflict = Object.assign(new Error('HTTP-Code: 409'), { code: 409, body: '{"message":"the object has been modified"}' })
+  assert.is(explainClusterError(conflict, cluster), conflict)
+})
+
 explain('a webhook\'s "no", a precondition and anything unknown pass through as they are', () => {
   const denied = rebuild(RECORDED['webhook-denied/kubectl-diff'])
   assert.is(explainClusterError(denied, cluster), denied)

@@ -216,6 +216,22 @@ export function apiStatusOf(err: unknown): { code: number; reason?: string; mess
   }
 }
 
+// A server that answers but is not ready, in the words kubectl and helm print for it.
+const NOT_READY = /storage is \(re\)initializing|the server is currently unable/i
+
+/**
+ * The API server answered that it cannot serve the request yet (starting up, a CRD whose storage
+ * is still initializing): 429 or 503 in its answer, or those words in kubectl's or helm's stderr.
+ * Undefined otherwise, and for an admission webhook's failure the server passes on.
+ */
+export function apiServerNotReady(err: unknown): string | undefined {
+  if (admissionWebhookFailure(err)) return undefined
+  const status = apiStatusOf(err)
+  if (status && (status.code === 429 || status.code === 503)) return status.message
+  const text = errorText(err)
+  return NOT_READY.test(text) ? firstLine(text) : undefined
+}
+
 /** A failed kubectl/helm call, as one message naming the command. */
 export function commandFailed(what: string, output: ProcessOutput): UserError {
   if (output.exitCode === 127) {

@@ -14,7 +14,7 @@ import {
 } from '@kubernetes/client-node'
 import { $, type ProcessOutput } from 'zx'
 import type { Config } from '../config/config.ts'
-import { admissionWebhookFailure, apiServerUnreachable, apiStatusOf, errorText, EXIT, firstLine, UserError } from '../base/errors.ts'
+import { admissionWebhookFailure, apiServerNotReady, apiServerUnreachable, apiStatusOf, errorText, EXIT, firstLine, UserError } from '../base/errors.ts'
 import { recordSpan, timingsEnabled } from '../base/timings.ts'
 
 export { errorText, firstLine } from '../base/errors.ts'
@@ -161,9 +161,6 @@ export function isNotFound(err: unknown): boolean {
   return (err as { code?: unknown })?.code === 404
 }
 
-// A server that answers but is not ready: starting up, or a CRD whose storage is still initializing.
-const NOT_READY = /storage is \(re\)initializing|the server is currently unable|HTTP-Code: (429|503)/i
-
 /**
  * Turns "the API server did not answer" into one actionable message, names an admission webhook
  * the API server could not call, and says when the context's user may not do something; other
@@ -198,10 +195,10 @@ export function explainClusterError(err: unknown, cluster: Pick<Cluster, 'contex
       EXIT.failed,
     )
   }
-  const text = errorText(err)
-  if (NOT_READY.test(text) && !webhook) {
+  const notReady = apiServerNotReady(err)
+  if (notReady !== undefined) {
     return new UserError(
-      `the API server of context ${cluster.context} (${cluster.server}) is not ready: ${firstLine(text)}. Wait a moment, then rerun this step.`,
+      `the API server of context ${cluster.context} (${cluster.server}) is not ready: ${notReady}. Wait a moment, then rerun this step.`,
       EXIT.failed,
     )
   }
