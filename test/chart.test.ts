@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert'
 import { chartShape, chartVersionOf, parseChartVersion, resolveChart, shapeForMajor, valuesForShape } from '../lib/traefik/chart.ts'
 import { loadConfig } from '../lib/config/load.ts'
 import { UserError } from '../lib/base/errors.ts'
-import { decodeReleaseRecord, type DeployedRelease } from '../lib/helm/release.ts'
+import { decodeReleaseRecord, type DeployedRelease, helmDriver } from '../lib/helm/release.ts'
 import { subsetDifference } from '../lib/base/objects.ts'
 import { traefikValues } from '../lib/render/render.ts'
 import { PENDING_GRACE_SECONDS, refuseMajorDowngrade, refuseRecentPending } from '../lib/steps/traefik.ts'
@@ -200,11 +200,19 @@ pending.run()
 // ---
 const record = suite('helm release records read through the API')
 
-record('a Secret field decodes to the release (base64 of base64 of gzipped JSON)', () => {
+record("helm's record field (base64 of gzipped JSON, or of plain JSON from before helm compressed) decodes to the release", () => {
   const release = { name: 'traefik', version: 3, namespace: 'traefik', info: { status: 'deployed' }, chart: { metadata: { name: 'traefik', version: '41.3.0' } } }
-  const helmField = zlib.gzipSync(JSON.stringify(release)).toString('base64')
-  const apiField = Buffer.from(helmField).toString('base64')
-  assert.equal(decodeReleaseRecord(apiField), release)
+  assert.equal(decodeReleaseRecord(zlib.gzipSync(JSON.stringify(release)).toString('base64')), release)
+  assert.equal(decodeReleaseRecord(Buffer.from(JSON.stringify(release)).toString('base64')), release)
+})
+
+record('HELM_DRIVER as helm reads it: secret by default, configmap, anything else through helm', () => {
+  assert.is(helmDriver({}), 'secret')
+  assert.is(helmDriver({ HELM_DRIVER: '' }), 'secret')
+  assert.is(helmDriver({ HELM_DRIVER: 'secrets' }), 'secret')
+  assert.is(helmDriver({ HELM_DRIVER: 'configmaps' }), 'configmap')
+  assert.is(helmDriver({ HELM_DRIVER: 'sql' }), 'helm')
+  assert.is(helmDriver({ HELM_DRIVER: 'memory' }), 'helm')
 })
 
 record.run()

@@ -232,6 +232,11 @@ export function apiServerNotReady(err: unknown): string | undefined {
   return NOT_READY.test(text) ? firstLine(text) : undefined
 }
 
+/** helm's answer for a release it has no record of (`helm history`, `helm get`). */
+export function helmReleaseNotFound(output: Pick<ProcessOutput, 'stderr'>): boolean {
+  return /\brelease: not found\b/.test(output.stderr)
+}
+
 /** A failed kubectl/helm call, as one message naming the command. */
 export function commandFailed(what: string, output: ProcessOutput): UserError {
   if (output.exitCode === 127) {

@@ -143,7 +143,9 @@ function refuseReleaseNotOurs({ config }: StepContext, current: DeployedRelease 
     `helm release ${config.traefikNamespace}/${RELEASE_NAME} (${current.chart})`,
     current.labels,
     config,
-    `use another TRAEFIK_NAMESPACE for this configuration, or remove that release yourself (helm uninstall ${RELEASE_NAME} -n ${config.traefikNamespace}). If an earlier version of homelab-ingress installed it, --adopt labels it once`,
+    current.labels === undefined
+      ? `helm does not show a release's labels with HELM_DRIVER=${process.env.HELM_DRIVER}, so whether this configuration installed it cannot be told; if it did, rerun with --adopt (needed on every run with this driver)`
+      : `use another TRAEFIK_NAMESPACE for this configuration, or remove that release yourself (helm uninstall ${RELEASE_NAME} -n ${config.traefikNamespace}). If an earlier version of homelab-ingress installed it, --adopt labels it once`,
   )
   refuseUnowned(owner === 'legacy' ? [{ ...claim, owner: 'foreign' }] : [claim], config, adopt)
 }
