@@ -1,6 +1,6 @@
 /**
- * The raw API requests of lib/kube/raw.ts against a loopback HTTPS server that answers as the test
- * says: what the caller gets for an answer it cannot use.
+ * The API requests of lib/kube/raw.ts (through lib/kube/transport.ts) against a loopback HTTPS
+ * server that answers as the test says: what the caller gets for an answer it cannot use.
  */
 import https from 'node:https'
 import type { AddressInfo } from 'node:net'
@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert'
 import { makeCertificates } from './certificates.ts'
 import { rawGet } from '../lib/kube/raw.ts'
 import type { Cluster } from '../lib/kube/cluster.ts'
+import { makeTransport } from '../lib/kube/transport.ts'
 
 const certificates = makeCertificates(['kube.test'])
 
@@ -21,12 +22,10 @@ async function answering(status: number, body: string): Promise<{ cluster: Clust
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
-  const cluster = {
-    context: 'test',
-    server: `https://127.0.0.1:${port}`,
-    kc: { applyToHTTPSOptions: async (o: https.RequestOptions) => Object.assign(o, { ca: certificates.ca, servername: 'kube.test' }) },
-  } as unknown as Cluster
-  return { cluster, close: () => server.close() }
+  const url = `https://127.0.0.1:${port}`
+  const transport = makeTransport({ server: url, viaClientNode: false, options: async () => ({ ca: certificates.ca, servername: 'kube.test', headers: {} }) })
+  const cluster: Cluster = { context: 'test', server: url, transport, helm: () => Promise.reject(new Error('no helm here')) }
+  return { cluster, close: () => (server.closeAllConnections(), server.close()) }
 }
 
 // ---

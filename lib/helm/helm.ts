@@ -8,8 +8,9 @@ import os from 'node:os'
 import path from 'node:path'
 import parseSemver from 'semver/functions/parse.js'
 import YAML from 'yaml'
-import { $ } from 'zx'
-import { type Cluster, retryTransient } from '../kube/cluster.ts'
+import { type Cluster, timeCommands } from '../kube/cluster.ts'
+import { unifiedDiff } from '../base/diff.ts'
+import { timingsEnabled } from '../base/timings.ts'
 import { normalize } from './decide.ts'
 import type { DeployedRelease } from './release.ts'
 import { commandFailed, EXIT, PreconditionError, UserError } from '../base/errors.ts'
@@ -36,6 +37,13 @@ export function requireHelmOnPath(): void {
   }
 }
 
+/** zx, loaded when a process runs: a no-op run starts none. */
+async function zx(): Promise<typeof import('zx').$> {
+  const { $ } = await import('zx')
+  if (timingsEnabled()) timeCommands($)
+  return $
+}
+
 let helmMajor: Promise<number> | undefined
 
 /** helm's major version (3 or 4); asked once per process. */
@@ -44,6 +52,7 @@ export function helmMajorVersion(): Promise<number> {
 }
 
 async function askHelmMajorVersion(): Promise<number> {
+  const $ = await zx()
   const out = await $({ nothrow: true, quiet: true })`helm version --template {{.Version}}`
   if (out.exitCode !== 0) {
     throw new PreconditionError('helm is not installed or does not run', [
@@ -67,6 +76,7 @@ export function chartArgs(config: Pick<Config, 'traefikChart' | 'traefikChartVer
 export async function checkChartSource(source: ChartSource): Promise<void> {
   if (source.kind !== 'repo') return
   if (repositoriesFileNames().includes(source.repo)) return
+  const $ = await zx()
   const out = await $({ nothrow: true, quiet: true })`helm repo list --output json`
   const repos = out.exitCode === 0 ? (JSON.parse(out.stdout || '[]') as { name: string }[]) : []
   if (!repos.some((r) => r.name === source.repo)) {
@@ -185,6 +195,7 @@ export async function chartCrds(config: Pick<Config, 'traefikChart' | 'traefikCh
     const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort() : []
     text = files.map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('\n---\n')
   } else {
+    const $ = await zx()
     const out = await $({ nothrow: true, quiet: true })`helm show crds ${chartArgs(config)}`
     if (out.exitCode !== 0) throw commandFailed(`helm show crds ${chartArgs(config).join(' ')}`, out)
     text = out.stdout
@@ -208,16 +219,7 @@ async function withValuesFile<T>(values: Record<string, unknown>, action: (file:
 
 /** Unified diff of deployed and desired values, for --dry-run. */
 export async function valuesDiff(current: Record<string, unknown>, desired: Record<string, unknown>): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'homelab-ingress-'))
-  try {
-    const a = path.join(dir, 'deployed-values.yaml')
-    const b = path.join(dir, 'desired-values.yaml')
-    // Keys sorted on both sides (helm stores values with sorted keys), so the diff pairs like with like.
-    fs.writeFileSync(a, YAML.stringify(normalize(current), { sortMapEntries: true }))
-    fs.writeFileSync(b, YAML.stringify(normalize(desired), { sortMapEntries: true }))
-    const out = await $({ nothrow: true, quiet: true, cwd: dir })`diff -u deployed-values.yaml desired-values.yaml`
-    return out.stdout
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true })
-  }
+  // Keys sorted on both sides (helm stores values with sorted keys), so the diff pairs like with like.
+  const text = (values: unknown) => YAML.stringify(normalize(values), { sortMapEntries: true })
+  return unifiedDiff('deployed-values.yaml', 'desired-values.yaml', text(current), text(desired))
 }

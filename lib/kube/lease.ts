@@ -5,7 +5,8 @@
  * who holds it; an expired Lease (its holder died) is taken over.
  */
 import os from 'node:os'
-import { type Cluster, isNotFound, retryTransient } from './cluster.ts'
+import { type Cluster, retryTransient } from './cluster.ts'
+import { apiPath, rawGet, rawRequest } from './raw.ts'
 import { EXIT, UserError } from '../base/errors.ts'
 import { MANAGED_BY, MANAGED_BY_LABEL } from './ownership.ts'
 import type { Config } from '../config/config.ts'
@@ -28,16 +29,15 @@ type Lease = {
   spec?: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string }
 }
 
-// Leases go through the generic API with their MicroTime fields as strings: client-node writes Dates
-// with milliseconds, which the API server refuses for MicroTime ("cannot parse .711Z as .000000").
-const LEASES = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases' } as const
+// MicroTime fields take microseconds: the API server refuses milliseconds ("cannot parse .711Z as .000000").
 const microTime = (d: Date) => d.toISOString().replace(/Z$/, '000Z')
-const readLease = (cluster: Cluster, namespace: string) =>
-  cluster.custom.getNamespacedCustomObject({ ...LEASES, namespace, name: LEASE_NAME }) as Promise<Lease>
+const leasePath = (namespace: string, name?: string) => apiPath('coordination.k8s.io/v1', 'leases', { namespace, name })
+/** The Lease, or undefined when there is none. */
+const readLease = (cluster: Cluster, namespace: string): Promise<Lease | undefined> => rawGet(cluster, leasePath(namespace, LEASE_NAME))
 const writeLease = (cluster: Cluster, namespace: string, body: Lease, create = false) =>
   create
-    ? cluster.custom.createNamespacedCustomObject({ ...LEASES, namespace, body })
-    : cluster.custom.replaceNamespacedCustomObject({ ...LEASES, namespace, name: LEASE_NAME, body })
+    ? rawRequest(cluster, 'POST', leasePath(namespace), { text: JSON.stringify(body), contentType: 'application/json' })
+    : rawRequest(cluster, 'PUT', leasePath(namespace, LEASE_NAME), { text: JSON.stringify(body), contentType: 'application/json' })
 
 const isConflict = (err: unknown) => (err as { code?: number })?.code === 409
 
@@ -59,12 +59,7 @@ export async function acquireLease(ctx: LeaseContext, what: string): Promise<Hel
   let lastSaid = ''
   for (;;) {
     const now = new Date()
-    let lease: Lease | undefined
-    try {
-      lease = await retryTransient(() => readLease(cluster, namespace))
-    } catch (err) {
-      if (!isNotFound(err)) throw err
-    }
+    const lease = await retryTransient(() => readLease(cluster, namespace))
     const active = activeHolder(lease, now)
     if (!active) {
       const body: Lease = {
@@ -105,8 +100,8 @@ function startRenewing({ cluster, config, log }: Pick<LeaseContext, 'cluster' | 
   const renew = async () => {
     try {
       const lease = await readLease(cluster, namespace)
-      if (lease.spec?.holderIdentity !== holder) {
-        log.warn(`lost the lease ${namespace}/${LEASE_NAME} to ${lease.spec?.holderIdentity ?? 'nobody'}`)
+      if (!lease?.spec || lease.spec.holderIdentity !== holder) {
+        log.warn(`lost the lease ${namespace}/${LEASE_NAME} to ${lease?.spec?.holderIdentity ?? 'nobody'}`)
         return
       }
       lease.spec.renewTime = microTime(new Date())
@@ -121,7 +116,7 @@ function startRenewing({ cluster, config, log }: Pick<LeaseContext, 'cluster' | 
     clearInterval(timer)
     try {
       const lease = await readLease(cluster, namespace)
-      if (lease.spec?.holderIdentity !== holder) return
+      if (!lease?.spec || lease.spec.holderIdentity !== holder) return
       lease.spec = { leaseDurationSeconds: lease.spec.leaseDurationSeconds }
       await writeLease(cluster, namespace, lease)
     } catch {
@@ -132,15 +127,12 @@ function startRenewing({ cluster, config, log }: Pick<LeaseContext, 'cluster' | 
 
 /** The Lease lives in the Traefik namespace; 01 may run before 02 has created it. */
 async function ensureNamespace({ cluster, config }: Pick<LeaseContext, 'cluster' | 'config'>): Promise<void> {
+  if (await retryTransient(() => rawGet(cluster, apiPath('v1', 'namespaces', { name: config.traefikNamespace })))) return
+  const body = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: config.traefikNamespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } } }
   try {
-    await retryTransient(() => cluster.core.readNamespace({ name: config.traefikNamespace }))
-  } catch (err) {
-    if (!isNotFound(err)) throw err
-    try {
-      await cluster.core.createNamespace({ body: { metadata: { name: config.traefikNamespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } } } })
-    } catch (createErr) {
-      if (!isConflict(createErr)) throw createErr
-    }
+    await rawRequest(cluster, 'POST', apiPath('v1', 'namespaces'), { text: JSON.stringify(body), contentType: 'application/json' })
+  } catch (createErr) {
+    if (!isConflict(createErr)) throw createErr
   }
 }
 

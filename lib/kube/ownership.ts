@@ -17,8 +17,8 @@ export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by'
 export const MANAGED_BY = 'homelab-ingress'
 export const INSTANCE_LABEL = 'homelab-ingress/instance'
 
-/** The IngressRoute API, as every step names it. */
-export const INGRESSROUTES = { group: 'traefik.io', version: 'v1alpha1', plural: 'ingressroutes' } as const
+/** The apiVersion of the IngressRoutes the kit writes and reads (Traefik v3's group). */
+export const INGRESSROUTES = 'traefik.io/v1alpha1'
 
 /** Label values: at most 63 characters of [A-Za-z0-9._-], starting and ending alphanumeric. */
 export function instanceOf(config: Pick<Config, 'instance' | 'traefikNamespace' | 'domain'>): string {

@@ -2,8 +2,8 @@
  * Everything the entry scripts share: flags, --help, and the one place that turns errors into
  * messages and exit codes.
  *
- * Flags and configuration are checked before anything heavy loads: this module imports nothing
- * that reaches a cluster (cluster.ts brings @kubernetes/client-node and zx, about half a second),
+ * Flags and configuration are checked before anything else loads: this module imports nothing
+ * that reaches a cluster (cluster.ts reads the kubeconfig with yaml and sets up the API client),
  * so --help and configuration errors answer at once. Scripts import their step modules the same
  * way, with `await import()` inside the body.
  */
@@ -20,8 +20,8 @@ import { EXIT, UserError } from '../base/errors.ts'
 import { color, consoleLogger, type Logger } from '../base/log.ts'
 import { enableTimings, formatTimings, recordSpan, timed, timingsEnabled } from '../base/timings.ts'
 
-// Node keeps the compiled code of every module loaded from here on (client-node, zx, the step
-// modules) in this directory: a quarter less start-up CPU on later runs. The Makefile sets
+// Node keeps the compiled code of every module loaded from here on (yaml, the step modules, zx
+// when helm runs) in this directory: a quarter less start-up CPU on later runs. The Makefile sets
 // NODE_COMPILE_CACHE to the same directory, which also covers the script and this module.
 module.enableCompileCache(path.join(import.meta.dirname, '..', '..', 'node_modules', '.cache', 'node-compile-cache'))
 
@@ -182,7 +182,7 @@ export async function runScript(
     }
     let connect: typeof import('../kube/cluster.ts').connectCluster | undefined
     if (spec.common.includes('context')) {
-      const clusterModule = await timed('import cluster.ts (@kubernetes/client-node, zx)', () => import('../kube/cluster.ts'))
+      const clusterModule = await timed('import cluster.ts (kubeconfig and API client)', () => import('../kube/cluster.ts'))
       connect = clusterModule.connectCluster
       explainClusterError = clusterModule.explainClusterError
     }

@@ -1,7 +1,9 @@
 /** Step 03: IngressRoutes for the admin UIs, on the internal entrypoints only. */
 import { applyManifests, refOf, summarize, type Change } from '../kube/apply.ts'
-import { isNotFound, retryTransient } from '../kube/cluster.ts'
-import { commandFailed, PreconditionError } from '../base/errors.ts'
+import { retryTransient } from '../kube/cluster.ts'
+import { PreconditionError } from '../base/errors.ts'
+import { allInOrder } from '../base/parallel.ts'
+import { apiPath, rawDelete, rawGet, rawList } from '../kube/raw.ts'
 import { type Claim, claimOf, INGRESSROUTES, isOurs, MANAGED_SELECTOR, ownerOf, refuseUnowned } from '../kube/ownership.ts'
 import type { Manifest } from '../base/objects.ts'
 import { internalRouteManifests } from '../render/render.ts'
@@ -10,7 +12,8 @@ import type { Args, StepContext, StepResult } from './context.ts'
 export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Promise<StepResult> {
   const { config, cluster, log } = ctx
   log.step(`03-internal-routes: ${config.internalRoutes.map((r) => r.name).join(', ') || '(none)'} on intweb/intwebsec`)
-  if (!(await traefikCrdsInstalled(ctx))) {
+  const [routesCrd, oldRoutesCrd] = await allInOrder([crd(ctx, 'ingressroutes.traefik.io'), crd(ctx, 'ingressroutes.traefik.containo.us')] as const)
+  if (!routesCrd) {
     if (ctx.dryRun) {
       log.warn('the IngressRoute CRD is not installed yet (02-traefik installs it); nothing to compare against')
       return { ok: true, summary: `03-internal-routes: ${config.internalRoutes.length} would be created once 02-traefik has run` }
@@ -19,7 +22,12 @@ export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Pr
       'the Traefik chart installs it: run 02-traefik first (npx zx scripts/02-traefik.ts or make 02-traefik)',
     ])
   }
-  await warnAboutOldApiGroup(ctx)
+  // Traefik v3 ignores the v2 group; routes there look applied but are never served.
+  if (oldRoutesCrd) {
+    log.warn(
+      'the Traefik v2 CRDs (traefik.containo.us) are still installed; Traefik v3 ignores IngressRoutes in that group. Move any left there to traefik.io/v1alpha1.',
+    )
+  }
 
   const manifests = internalRouteManifests(config)
   // One read per namespace and one per Service, all at once: 50 routes cost what one does.
@@ -58,71 +66,43 @@ async function refuseRoutesNotOurs(ctx: StepContext, wanted: Manifest[], adopt: 
   const claims = await Promise.all(
     wanted.map(async (route): Promise<Claim | undefined> => {
       const { name, namespace = '' } = route.metadata
-      try {
-        const live = (await retryTransient(() => ctx.cluster.custom.getNamespacedCustomObject({ ...INGRESSROUTES, namespace, name }))) as Manifest
-        return claimOf(
-          `IngressRoute ${namespace}/${name}`,
-          live.metadata.labels,
-          ctx.config,
-          `rename the entry in INTERNAL_ROUTES (its route is <name>-internal), or delete the route yourself (kubectl -n ${namespace} delete ingressroutes.traefik.io ${name})`,
-        )
-      } catch (err) {
-        if (isNotFound(err)) return undefined
-        throw err
-      }
+      const live = (await retryTransient(() => rawGet(ctx.cluster, apiPath(INGRESSROUTES, 'ingressroutes', { namespace, name })))) as Manifest | undefined
+      if (!live) return undefined
+      return claimOf(
+        `IngressRoute ${namespace}/${name}`,
+        live.metadata.labels,
+        ctx.config,
+        `rename the entry in INTERNAL_ROUTES (its route is <name>-internal), or delete the route yourself (kubectl -n ${namespace} delete ingressroutes.traefik.io ${name})`,
+      )
     }),
   )
   refuseUnowned(claims.filter((c): c is Claim => c !== undefined), ctx.config, adopt)
 }
 
-async function traefikCrdsInstalled({ cluster }: StepContext): Promise<boolean> {
-  try {
-    await cluster.apiext.readCustomResourceDefinition({ name: 'ingressroutes.traefik.io' })
-    return true
-  } catch (err) {
-    if (isNotFound(err)) return false
-    throw err
-  }
-}
-
-/** Traefik v3 ignores the v2 group; routes there look applied but are never served. */
-async function warnAboutOldApiGroup({ cluster, log }: StepContext): Promise<void> {
-  try {
-    await cluster.apiext.readCustomResourceDefinition({ name: 'ingressroutes.traefik.containo.us' })
-    log.warn(
-      'the Traefik v2 CRDs (traefik.containo.us) are still installed; Traefik v3 ignores IngressRoutes in that group. Move any left there to traefik.io/v1alpha1.',
-    )
-  } catch (err) {
-    if (!isNotFound(err)) throw err
-  }
+/** A CustomResourceDefinition, or undefined when it is not installed. */
+function crd({ cluster }: StepContext, name: string): Promise<any | undefined> {
+  return retryTransient(() => rawGet(cluster, apiPath('apiextensions.k8s.io/v1', 'customresourcedefinitions', { name })))
 }
 
 async function namespaceExists({ cluster }: StepContext, name: string): Promise<boolean> {
-  try {
-    await cluster.core.readNamespace({ name })
-    return true
-  } catch (err) {
-    if (isNotFound(err)) return false
-    throw err
-  }
+  return (await retryTransient(() => rawGet(cluster, apiPath('v1', 'namespaces', { name })))) !== undefined
 }
 
 async function warnIfServiceMissing(ctx: StepContext, namespace: string, name: string, port: number, route: string): Promise<void> {
-  try {
-    const service = await ctx.cluster.core.readNamespacedService({ namespace, name })
-    const ports = (service.spec?.ports ?? []).map((p) => p.port)
-    if (!ports.includes(port)) {
-      ctx.log.warn(`route ${route}: Service ${namespace}/${name} has no port ${port} (it has ${ports.join(', ') || 'none'}); fix INTERNAL_ROUTES`)
-    }
-  } catch (err) {
-    if (!isNotFound(err)) throw err
+  const service = await retryTransient(() => rawGet(ctx.cluster, apiPath('v1', 'services', { namespace, name })))
+  if (!service) {
     ctx.log.warn(`route ${route}: Service ${namespace}/${name} does not exist yet; the route answers 404 until it does`)
+    return
+  }
+  const ports: number[] = (service.spec?.ports ?? []).map((p: { port: number }) => p.port)
+  if (!ports.includes(port)) {
+    ctx.log.warn(`route ${route}: Service ${namespace}/${name} has no port ${port} (it has ${ports.join(', ') || 'none'}); fix INTERNAL_ROUTES`)
   }
 }
 
 /** Routes this configuration made for names no longer in INTERNAL_ROUTES are deleted; no others. */
 async function pruneStaleRoutes(ctx: StepContext, wanted: Manifest[]): Promise<Change[]> {
-  const list = (await retryTransient(() => ctx.cluster.custom.listClusterCustomObject({ ...INGRESSROUTES, labelSelector: MANAGED_SELECTOR }))) as {
+  const list = ((await retryTransient(() => rawList(ctx.cluster, apiPath(INGRESSROUTES, 'ingressroutes', { query: { labelSelector: MANAGED_SELECTOR } })))) ?? { items: [] }) as {
     items: Manifest[]
   }
   const keep = new Set(wanted.map(refOf))
@@ -130,17 +110,7 @@ async function pruneStaleRoutes(ctx: StepContext, wanted: Manifest[]): Promise<C
   const changes: Change[] = []
   for (const route of stale) {
     const ref = refOf({ ...route, kind: 'IngressRoute' })
-    if (!ctx.dryRun) {
-      const out = await ctx.cluster.kubectl([
-        'delete',
-        'ingressroutes.traefik.io',
-        route.metadata.name,
-        '--namespace',
-        route.metadata.namespace ?? '',
-        '--ignore-not-found',
-      ])
-      if (out.exitCode !== 0) throw commandFailed(`deleting ${ref}`, out)
-    }
+    if (!ctx.dryRun) await rawDelete(ctx.cluster, { apiVersion: INGRESSROUTES, kind: 'IngressRoute', name: route.metadata.name, namespace: route.metadata.namespace })
     changes.push({ ref, action: 'deleted' })
   }
   return changes

@@ -1,13 +1,13 @@
 /** Step 02: Traefik from its Helm chart, changed only when chart or values differ. */
 import { type ChartTarget, chartVersionOf, parseChartVersion, resolveChart } from '../traefik/chart.ts'
-import { isNotFound, retryTransient } from '../kube/cluster.ts'
+import { retryTransient } from '../kube/cluster.ts'
 import { applyCrds, CRD_CHART_ANNOTATION, crdsBehind, PROBE_CRD, stampedCrds } from '../kube/crds.ts'
 import { EXIT, PreconditionError, UserError } from '../base/errors.ts'
 import { decideHelmAction } from '../helm/decide.ts'
 import { chartCrds, checkChartSource, helmMajorVersion, recoverStuckRelease, requireHelmOnPath, templateRelease, upgradeRelease, valuesDiff } from '../helm/helm.ts'
 import { type DeployedRelease, readRelease } from '../helm/release.ts'
 import { poolEntryContains } from '../base/net.ts'
-import { objectPath, rawRead, rawRequest } from '../kube/raw.ts'
+import { apiPath, objectPath, rawGet, rawList, rawRead, rawRequest } from '../kube/raw.ts'
 import { type Drift, releaseDrift } from '../kube/drift.ts'
 import { claimOf, ownerOf, ownershipLabels, refuseUnowned } from '../kube/ownership.ts'
 import { EXTERNAL_SERVICE, INTERNAL_SERVICE, poolNames, RELEASE_NAME, traefikValues } from '../render/render.ts'
@@ -177,13 +177,8 @@ function formatAge(seconds: number): string {
 
 /** The chart whose CRDs the cluster holds, as 02 stamped it (undefined: none, or not stamped). */
 async function crdStamp({ cluster }: StepContext): Promise<string | undefined> {
-  try {
-    const crd = await retryTransient(() => cluster.apiext.readCustomResourceDefinition({ name: PROBE_CRD }))
-    return crd.metadata?.annotations?.[CRD_CHART_ANNOTATION]
-  } catch (err) {
-    if (isNotFound(err)) return undefined
-    throw err
-  }
+  const crd = await retryTransient(() => rawGet(cluster, apiPath('apiextensions.k8s.io/v1', 'customresourcedefinitions', { name: PROBE_CRD })))
+  return crd?.metadata?.annotations?.[CRD_CHART_ANNOTATION]
 }
 
 /**
@@ -218,17 +213,10 @@ async function requirePools({ config, cluster, dryRun, log }: StepContext): Prom
   ]
   for (const { setting, ip, name } of wanted) {
     const pool = { metadata: { name } }
-    let live: { spec?: { addresses?: string[] } }
-    try {
-      live = (await retryTransient(() => cluster.custom.getNamespacedCustomObject({
-        group: 'metallb.io',
-        version: 'v1beta1',
-        namespace: config.metallbNamespace,
-        plural: 'ipaddresspools',
-        name: pool.metadata.name,
-      }))) as typeof live
-    } catch (err) {
-      if (!isNotFound(err)) throw err
+    const live: { spec?: { addresses?: string[] } } | undefined = await retryTransient(() =>
+      rawGet(cluster, apiPath('metallb.io/v1beta1', 'ipaddresspools', { namespace: config.metallbNamespace, name })),
+    )
+    if (!live) {
       problems.push(`IPAddressPool ${config.metallbNamespace}/${pool.metadata.name} is missing`)
       continue
     }
@@ -250,12 +238,9 @@ async function requirePools({ config, cluster, dryRun, log }: StepContext): Prom
 }
 
 async function requireStorageClass({ config, cluster }: StepContext): Promise<void> {
-  try {
-    await cluster.storage.readStorageClass({ name: config.storageClass })
-  } catch (err) {
-    if (!isNotFound(err)) throw err
-    const all = await cluster.storage.listStorageClass()
-    const names = all.items.map((s) => s.metadata?.name).filter(Boolean)
+  if (!(await retryTransient(() => rawGet(cluster, apiPath('storage.k8s.io/v1', 'storageclasses', { name: config.storageClass }))))) {
+    const all = await retryTransient(() => rawList(cluster, apiPath('storage.k8s.io/v1', 'storageclasses')))
+    const names = (all?.items ?? []).map((s) => s.metadata?.name).filter(Boolean)
     throw new PreconditionError(`STORAGE_CLASS=${config.storageClass}: no such StorageClass in context ${cluster.context}`, [
       names.length ? `StorageClasses there: ${names.join(', ')}; set STORAGE_CLASS to one of them` : 'the cluster has no StorageClass',
       'or install the storage it names (Longhorn for the default), then rerun 02-traefik',
@@ -265,9 +250,13 @@ async function requireStorageClass({ config, cluster }: StepContext): Promise<vo
 
 async function requireDnsSecret({ config, cluster }: StepContext): Promise<void> {
   if (config.acmeChallenge.type !== 'dns') return
-  // Only existence is checked; the secret's contents are never read into the output.
-  const out = await cluster.kubectl(['get', 'secret', config.acmeDnsSecret, '--namespace', config.traefikNamespace, '-o', 'name'])
-  if (out.exitCode !== 0) {
+  // Only existence is checked: the Secret's metadata is asked for, never its data.
+  const secret = await retryTransient(() =>
+    cluster.transport.request('GET', apiPath('v1', 'secrets', { namespace: config.traefikNamespace, name: config.acmeDnsSecret }), {
+      accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1',
+    }),
+  )
+  if (!secret) {
     throw new PreconditionError(
       `ACME_DNS_SECRET=${config.acmeDnsSecret}: no such Secret in namespace ${config.traefikNamespace}`,
       [

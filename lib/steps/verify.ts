@@ -23,6 +23,8 @@ import {
   traefikPodSelector,
 } from '../verify/checks.ts'
 import { retryTransient } from '../kube/cluster.ts'
+import { apiPath, rawGet, rawList } from '../kube/raw.ts'
+import { allInOrder } from '../base/parallel.ts'
 import { CRD_CHART_ANNOTATION, PROBE_CRD } from '../kube/crds.ts'
 import { formatCertificates, formatMatrix, judgeMatrix, matrixCheckNames, type ProbeMatrix, probeTargets } from '../verify/probe.ts'
 import { askMatrix } from '../verify/probe-http.ts'
@@ -67,21 +69,10 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
     timeoutSeconds: ctx.timeoutSeconds,
     log,
     sources: [
-      {
-        path: `/api/v1/namespaces/${ns}/pods`,
-        query: { labelSelector: selector },
-        list: () => cluster.core.listNamespacedPod({ namespace: ns, labelSelector: selector }),
-      },
-      { path: `/api/v1/namespaces/${ns}/services`, list: () => cluster.core.listNamespacedService({ namespace: ns }) },
-      {
-        path: `/api/v1/namespaces/${ns}/events`,
-        query: { fieldSelector: 'involvedObject.kind=Service' },
-        list: () => cluster.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.kind=Service' }),
-      },
-      {
-        path: `/apis/apps/v1/namespaces/${ns}/deployments`,
-        list: () => cluster.objects.list('apps/v1', 'Deployment', ns) as Promise<{ items: Obj[] }>,
-      },
+      { path: apiPath('v1', 'pods', { namespace: ns, query: { labelSelector: selector } }) },
+      { path: apiPath('v1', 'services', { namespace: ns }) },
+      { path: apiPath('v1', 'events', { namespace: ns, query: { fieldSelector: 'involvedObject.kind=Service' } }) },
+      { path: apiPath('apps/v1', 'deployments', { namespace: ns }) },
     ],
     evaluate: (state, elapsed) => {
       lastState = state
@@ -94,29 +85,21 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
     },
   })
 
-  // A traefik.io list answers 404 when Traefik's CRDs are not installed: then there are none.
-  const listTraefikObjects = (plural: string) =>
-    retryTransient(() => cluster.custom.listClusterCustomObject({ group: 'traefik.io', version: 'v1alpha1', plural })).catch((err) => {
-      if ((err as { code?: number }).code === 404) return { items: [] }
-      throw err
-    }) as Promise<{ items: Obj[] }>
-  const [allServices, routes, namespaces, ingresses, traefikServices, ingressClasses, crdStamp] = await Promise.all([
-    cluster.core.listServiceForAllNamespaces(),
-    listTraefikObjects('ingressroutes'),
-    cluster.core.listNamespace(),
-    cluster.networking.listIngressForAllNamespaces(),
-    listTraefikObjects('traefikservices'),
-    cluster.networking.listIngressClass(),
-    retryTransient(() => cluster.apiext.readCustomResourceDefinition({ name: PROBE_CRD })).then(
-      (crd) => crd.metadata?.annotations?.[CRD_CHART_ANNOTATION],
-      (err) => {
-        if ((err as { code?: number }).code === 404) return undefined
-        throw err
-      },
+  // A list the API does not serve (a traefik.io one without Traefik's CRDs) has nothing in it.
+  const list = async (path: string) => ((await retryTransient(() => rawList(cluster, path))) ?? { items: [] }) as { items: Obj[] }
+  const [allServices, routes, namespaces, ingresses, traefikServices, ingressClasses, crdStamp] = await allInOrder([
+    list(apiPath('v1', 'services')),
+    list(apiPath('traefik.io/v1alpha1', 'ingressroutes')),
+    list(apiPath('v1', 'namespaces')),
+    list(apiPath('networking.k8s.io/v1', 'ingresses')),
+    list(apiPath('traefik.io/v1alpha1', 'traefikservices')),
+    list(apiPath('networking.k8s.io/v1', 'ingressclasses')),
+    retryTransient(() => rawGet(cluster, apiPath('apiextensions.k8s.io/v1', 'customresourcedefinitions', { name: PROBE_CRD }))).then(
+      (crd) => crd?.metadata?.annotations?.[CRD_CHART_ANNOTATION] as string | undefined,
     ),
-  ])
+  ] as const)
   // Every Service in the cluster is known now, to name whoever holds an address.
-  const checks = waitedChecks(lastState, allServices.items as Obj[])
+  const checks = waitedChecks(lastState, allServices.items)
   const deployment = lastState[3].get(`${ns}/${RELEASE_NAME}`) as Obj | undefined
   checks.push(imageCheck(deployment, [...lastState[0].values()]))
   checks.push(phoneHomeCheck(deployment, config.traefikPhoneHome))
@@ -136,7 +119,7 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   // Deployment they roll out to) were started with.
   const settings = auditSettings([...lastState[0].values(), ...(deployment ? [deployment] : [])] as Obj[])
   checks.push(...auditIngressRoutes(routes.items, adminHosts(config), publicEntrypoints, { ...settings, traefikServices: traefikServices.items }))
-  checks.push(...auditIngresses(ingresses.items as Obj[], adminHosts(config), publicEntrypoints, { ...settings, ingressClasses: ingressClasses.items as Obj[] }))
+  checks.push(...auditIngresses(ingresses.items, adminHosts(config), publicEntrypoints, { ...settings, ingressClasses: ingressClasses.items }))
 
   let probes: ProbeMatrix | undefined
   if (ctx.probe) {
