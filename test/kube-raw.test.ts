@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { makeCertificates } from './certificates.ts'
-import { rawGet } from '../lib/kube/raw.ts'
+import { rawGet, rawRequest, rawWatch } from '../lib/kube/raw.ts'
 import type { Cluster } from '../lib/kube/cluster.ts'
 import { makeTransport } from '../lib/kube/transport.ts'
 
@@ -70,4 +70,87 @@ answers('a 404 is undefined; another status rejects with its code', async () => 
   }
 })
 
+answers('a 404 of a write is undefined too (nothing there to delete)', async () => {
+  if (typeof certificates === 'string') return console.log(`  skipped: ${certificates}`)
+  const gone = await answering(404, '{"kind":"Status","code":404}')
+  try {
+    assert.is(await rawRequest(gone.cluster, 'DELETE', '/api/v1/namespaces/x/pods/y'), undefined)
+  } finally {
+    gone.close()
+  }
+})
+
 answers.run()
+
+// ---
+const watches = suite('watches: events as they come, the end when the server ends it')
+
+/** A server that streams `chunks` (watch events, split anywhere) and then ends or holds the stream open. */
+async function streaming(chunks: string[], end: boolean): Promise<{ cluster: Cluster; close: () => void }> {
+  if (typeof certificates === 'string') throw new Error(certificates)
+  const server = https.createServer(certificates.hosts['kube.test'], (_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' })
+    for (const chunk of chunks) res.write(chunk)
+    if (end) res.end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  const url = `https://127.0.0.1:${port}`
+  const transport = makeTransport({ server: url, viaClientNode: false, options: async () => ({ ca: certificates.ca, servername: 'kube.test', headers: {} }) })
+  return { cluster: { context: 'test', server: url, transport, helm: () => Promise.reject(new Error('no helm here')) }, close: () => (server.closeAllConnections(), server.close()) }
+}
+
+const event = (type: string, name: string) => JSON.stringify({ type, object: { metadata: { name } } }) + '\n'
+
+watches('events split across chunks arrive whole and in order; the server ending the watch ends it once', async () => {
+  if (typeof certificates === 'string') return console.log(`  skipped: ${certificates}`)
+  const text = event('ADDED', 'a') + event('MODIFIED', 'a') + event('DELETED', 'b')
+  const { cluster, close } = await streaming([text.slice(0, 10), text.slice(10, 70), text.slice(70)], true)
+  try {
+    const seen: string[] = []
+    const ended = await new Promise<unknown>((resolve) => {
+      void rawWatch(cluster, '/api/v1/pods', '42', ({ type, object }) => seen.push(`${type} ${object.metadata.name}`), resolve)
+    })
+    assert.equal(seen, ['ADDED a', 'MODIFIED a', 'DELETED b'])
+    assert.is(ended, undefined)
+  } finally {
+    close()
+  }
+})
+
+watches('an ERROR event (410 Gone) ends the watch without an error: the caller lists again', async () => {
+  if (typeof certificates === 'string') return console.log(`  skipped: ${certificates}`)
+  const gone = JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired' } }) + '\n'
+  const { cluster, close } = await streaming([event('ADDED', 'a'), gone, event('ADDED', 'never')], false)
+  try {
+    const seen: string[] = []
+    const ended = await new Promise<unknown>((resolve) => {
+      void rawWatch(cluster, '/api/v1/pods', undefined, ({ object }) => seen.push(object.metadata.name), resolve)
+    })
+    assert.equal(seen, ['a'])
+    assert.is(ended, undefined)
+  } finally {
+    close()
+  }
+})
+
+watches('abort() stops it: no more events and no end reported', async () => {
+  if (typeof certificates === 'string') return console.log(`  skipped: ${certificates}`)
+  const { cluster, close } = await streaming([event('ADDED', 'a')], false)
+  try {
+    let ends = 0
+    const seen: string[] = []
+    let abort: (() => void) | undefined
+    await new Promise<void>((resolve) => {
+      void rawWatch(cluster, '/api/v1/pods', undefined, ({ object }) => (seen.push(object.metadata.name), resolve()), () => ends++).then((w) => (abort = w.abort))
+    })
+    abort!()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    assert.equal(seen, ['a'])
+    assert.is(ends, 0)
+  } finally {
+    close()
+  }
+})
+
+watches.run()

@@ -107,6 +107,7 @@ export function makeTransport(connection: Connection): Transport {
       let buffered = ''
       response.setEncoding('utf8')
       response.on('data', (chunk: string) => {
+        if (ended || controller.signal.aborted) return
         buffered += chunk
         let newline: number
         while ((newline = buffered.indexOf('\n')) >= 0) {
@@ -125,7 +126,8 @@ export function makeTransport(connection: Connection): Transport {
             response.destroy()
             return end()
           }
-          if (!controller.signal.aborted) onEvent(event)
+          if (ended || controller.signal.aborted) return
+          onEvent(event)
         }
       })
       response.on('error', (err) => end(err))
