@@ -25,6 +25,7 @@ import {
 import { retryTransient } from '../kube/cluster.ts'
 import { apiPath, rawGet, rawList } from '../kube/raw.ts'
 import { allInOrder } from '../base/parallel.ts'
+import { recordSpan } from '../base/timings.ts'
 import { CRD_CHART_ANNOTATION, PROBE_CRD } from '../kube/crds.ts'
 import { formatCertificates, formatMatrix, judgeMatrix, matrixCheckNames, type ProbeMatrix, probeTargets } from '../verify/probe.ts'
 import { askMatrix } from '../verify/probe-http.ts'
@@ -117,9 +118,11 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   checks.push(...expectedRoutesCheck(config, routes.items, namespaceNames))
   // Default entrypoints, rule syntax and Ingress class as the running Traefik pods (and the
   // Deployment they roll out to) were started with.
+  const auditStart = performance.now()
   const settings = auditSettings([...lastState[0].values(), ...(deployment ? [deployment] : [])] as Obj[])
   checks.push(...auditIngressRoutes(routes.items, adminHosts(config), publicEntrypoints, { ...settings, traefikServices: traefikServices.items }))
   checks.push(...auditIngresses(ingresses.items, adminHosts(config), publicEntrypoints, { ...settings, ingressClasses: ingressClasses.items }))
+  recordSpan(`route audit (${routes.items.length} IngressRoutes, ${ingresses.items.length} Ingresses)`, auditStart)
 
   let probes: ProbeMatrix | undefined
   if (ctx.probe) {
