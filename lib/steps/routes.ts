@@ -12,7 +12,19 @@ import type { Args, StepContext, StepResult } from './context.ts'
 export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Promise<StepResult> {
   const { config, cluster, log } = ctx
   log.step(`03-internal-routes: ${config.internalRoutes.map((r) => r.name).join(', ') || '(none)'} on intweb/intwebsec`)
-  const [routesCrd, oldRoutesCrd] = await allInOrder([crd(ctx, 'ingressroutes.traefik.io'), crd(ctx, 'ingressroutes.traefik.containo.us')] as const)
+  const manifests = internalRouteManifests(config)
+  // Every read at once, one per namespace, Service and route: 50 routes cost what one does.
+  const namespaces = [...new Set(config.internalRoutes.map((r) => r.namespace))]
+  const [routesCrd, oldRoutesCrd, namespacesFound, services, liveRoutes, managed] = await allInOrder([
+    crd(ctx, 'ingressroutes.traefik.io'),
+    crd(ctx, 'ingressroutes.traefik.containo.us'),
+    allInOrder(namespaces.map((name) => retryTransient(() => rawGet(cluster, apiPath('v1', 'namespaces', { name }))))),
+    allInOrder(config.internalRoutes.map((r) => retryTransient(() => rawGet(cluster, apiPath('v1', 'services', { namespace: r.namespace, name: r.service }))))),
+    // (404 while the CRD is missing: then there is none)
+    allInOrder(manifests.map((m) => retryTransient(() => rawGet(cluster, apiPath(INGRESSROUTES, 'ingressroutes', { namespace: m.metadata.namespace, name: m.metadata.name }))))),
+    // every route any configuration of the kit made, for pruning (applying the wanted ones changes no other)
+    retryTransient(() => rawList(cluster, apiPath(INGRESSROUTES, 'ingressroutes', { query: { labelSelector: MANAGED_SELECTOR } }))),
+  ] as const)
   if (!routesCrd) {
     if (ctx.dryRun) {
       log.warn('the IngressRoute CRD is not installed yet (02-traefik installs it); nothing to compare against')
@@ -29,10 +41,7 @@ export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Pr
     )
   }
 
-  const manifests = internalRouteManifests(config)
-  // One read per namespace and one per Service, all at once: 50 routes cost what one does.
-  const namespaces = [...new Set(config.internalRoutes.map((r) => r.namespace))]
-  const present = new Set((await Promise.all(namespaces.map(async (ns) => ((await namespaceExists(ctx, ns)) ? ns : undefined)))).filter(Boolean))
+  const present = new Set(namespaces.filter((_, i) => namespacesFound[i] !== undefined))
   const wanted: Manifest[] = []
   const skipped: string[] = []
   for (const [i, route] of config.internalRoutes.entries()) {
@@ -43,18 +52,14 @@ export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Pr
       skipped.push(route.name)
       continue
     }
+    warnIfServiceMissing(ctx, services[i], route)
     wanted.push(manifests[i])
   }
-  await Promise.all(
-    config.internalRoutes
-      .filter((r) => present.has(r.namespace))
-      .map((r) => warnIfServiceMissing(ctx, r.namespace, r.service, r.port, r.name)),
-  )
 
-  await refuseRoutesNotOurs(ctx, wanted, args.adopt === true)
+  refuseRoutesNotOurs(ctx, manifests.flatMap((m, i) => (wanted.includes(m) && liveRoutes[i] ? [liveRoutes[i] as Manifest] : [])), args.adopt === true)
   const result = await applyManifests(cluster, wanted, ctx.dryRun)
   if (ctx.dryRun && result.diff) log.info(`pending changes:\n${result.diff}`)
-  const pruned = await pruneStaleRoutes(ctx, wanted)
+  const pruned = await pruneStaleRoutes(ctx, wanted, (managed?.items ?? []) as Manifest[])
   const changes = [...result.changes, ...pruned]
   for (const change of changes) log.info(`${change.ref}: ${change.action}`)
   const skippedText = skipped.length ? `, ${skipped.length} skipped (${skipped.join(', ')}: namespace missing)` : ''
@@ -62,21 +67,16 @@ export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Pr
 }
 
 /** An IngressRoute of the same name that this configuration did not create is never overwritten. */
-async function refuseRoutesNotOurs(ctx: StepContext, wanted: Manifest[], adopt: boolean): Promise<void> {
-  const claims = await Promise.all(
-    wanted.map(async (route): Promise<Claim | undefined> => {
-      const { name, namespace = '' } = route.metadata
-      const live = (await retryTransient(() => rawGet(ctx.cluster, apiPath(INGRESSROUTES, 'ingressroutes', { namespace, name })))) as Manifest | undefined
-      if (!live) return undefined
-      return claimOf(
-        `IngressRoute ${namespace}/${name}`,
-        live.metadata.labels,
-        ctx.config,
-        `rename the entry in INTERNAL_ROUTES (its route is <name>-internal), or delete the route yourself (kubectl -n ${namespace} delete ingressroutes.traefik.io ${name})`,
-      )
-    }),
+function refuseRoutesNotOurs(ctx: StepContext, existing: Manifest[], adopt: boolean): void {
+  const claims = existing.map(({ metadata: { name, namespace = '', labels } }): Claim =>
+    claimOf(
+      `IngressRoute ${namespace}/${name}`,
+      labels,
+      ctx.config,
+      `rename the entry in INTERNAL_ROUTES (its route is <name>-internal), or delete the route yourself (kubectl -n ${namespace} delete ingressroutes.traefik.io ${name})`,
+    ),
   )
-  refuseUnowned(claims.filter((c): c is Claim => c !== undefined), ctx.config, adopt)
+  refuseUnowned(claims, ctx.config, adopt)
 }
 
 /** A CustomResourceDefinition, or undefined when it is not installed. */
@@ -84,29 +84,22 @@ function crd({ cluster }: StepContext, name: string): Promise<any | undefined> {
   return retryTransient(() => rawGet(cluster, apiPath('apiextensions.k8s.io/v1', 'customresourcedefinitions', { name })))
 }
 
-async function namespaceExists({ cluster }: StepContext, name: string): Promise<boolean> {
-  return (await retryTransient(() => rawGet(cluster, apiPath('v1', 'namespaces', { name })))) !== undefined
-}
-
-async function warnIfServiceMissing(ctx: StepContext, namespace: string, name: string, port: number, route: string): Promise<void> {
-  const service = await retryTransient(() => rawGet(ctx.cluster, apiPath('v1', 'services', { namespace, name })))
+function warnIfServiceMissing(ctx: StepContext, service: any | undefined, route: { name: string; namespace: string; service: string; port: number }): void {
+  const ref = `Service ${route.namespace}/${route.service}`
   if (!service) {
-    ctx.log.warn(`route ${route}: Service ${namespace}/${name} does not exist yet; the route answers 404 until it does`)
+    ctx.log.warn(`route ${route.name}: ${ref} does not exist yet; the route answers 404 until it does`)
     return
   }
   const ports: number[] = (service.spec?.ports ?? []).map((p: { port: number }) => p.port)
-  if (!ports.includes(port)) {
-    ctx.log.warn(`route ${route}: Service ${namespace}/${name} has no port ${port} (it has ${ports.join(', ') || 'none'}); fix INTERNAL_ROUTES`)
+  if (!ports.includes(route.port)) {
+    ctx.log.warn(`route ${route.name}: ${ref} has no port ${route.port} (it has ${ports.join(', ') || 'none'}); fix INTERNAL_ROUTES`)
   }
 }
 
 /** Routes this configuration made for names no longer in INTERNAL_ROUTES are deleted; no others. */
-async function pruneStaleRoutes(ctx: StepContext, wanted: Manifest[]): Promise<Change[]> {
-  const list = ((await retryTransient(() => rawList(ctx.cluster, apiPath(INGRESSROUTES, 'ingressroutes', { query: { labelSelector: MANAGED_SELECTOR } })))) ?? { items: [] }) as {
-    items: Manifest[]
-  }
+async function pruneStaleRoutes(ctx: StepContext, wanted: Manifest[], managed: Manifest[]): Promise<Change[]> {
   const keep = new Set(wanted.map(refOf))
-  const stale = list.items.filter((o) => isOurs(ownerOf(o.metadata.labels, ctx.config)) && !keep.has(refOf({ ...o, kind: 'IngressRoute' })))
+  const stale = managed.filter((o) => isOurs(ownerOf(o.metadata.labels, ctx.config)) && !keep.has(refOf({ ...o, kind: 'IngressRoute' })))
   const changes: Change[] = []
   for (const route of stale) {
     const ref = refOf({ ...route, kind: 'IngressRoute' })

@@ -3,6 +3,7 @@ import { type ChartTarget, chartVersionOf, parseChartVersion, resolveChart } fro
 import { retryTransient } from '../kube/cluster.ts'
 import { applyCrds, CRD_CHART_ANNOTATION, crdsBehind, PROBE_CRD, stampedCrds } from '../kube/crds.ts'
 import { EXIT, PreconditionError, UserError } from '../base/errors.ts'
+import { allInOrder } from '../base/parallel.ts'
 import { decideHelmAction } from '../helm/decide.ts'
 import { chartCrds, checkChartSource, helmMajorVersion, recoverStuckRelease, requireHelmOnPath, templateRelease, upgradeRelease, valuesDiff } from '../helm/helm.ts'
 import { type DeployedRelease, readRelease } from '../helm/release.ts'
@@ -17,10 +18,16 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
   const { config, cluster, log } = ctx
   const { chart } = await traefikPreflight(ctx)
   log.step(`02-traefik: release ${RELEASE_NAME} (chart ${chart.ref}, values shape ${chart.shape}) in namespace ${config.traefikNamespace}`)
-  await requirePools(ctx)
-  await requireStorageClass(ctx)
-  await requireDnsSecret(ctx)
-  await warnAboutBundledTraefik(ctx)
+  // Every read the decision needs, at once; a failure is reported in this order (the pools first).
+  const [, , , bundled, deployed, stamp] = await allInOrder([
+    requirePools(ctx),
+    requireStorageClass(ctx),
+    requireDnsSecret(ctx),
+    bundledTraefik(ctx),
+    readRelease(cluster, config.traefikNamespace, RELEASE_NAME),
+    crdStamp(ctx),
+  ] as const)
+  if (bundled) log.warn("k3s' bundled Traefik runs in kube-system and will serve the same routes; start k3s with --disable traefik")
   if (config.acmeChallenge.type === 'http') {
     log.info(
       "intwebsec serves Traefik's default certificate: HTTP-01 cannot validate LAN-only admin hosts (ACME_CHALLENGE=dns:<provider> gets real ones)",
@@ -28,7 +35,7 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
   }
 
   const desired = { chart: chart.ref, values: traefikValues(config, chart.shape, chart.version) }
-  let current = await readRelease(cluster, config.traefikNamespace, RELEASE_NAME)
+  let current = deployed
   refuseReleaseNotOurs(ctx, current, args.adopt === true)
   refuseMajorDowngrade(current, chart.version, args['allow-downgrade'] === true)
   let decision = decideHelmAction(current, desired)
@@ -57,7 +64,7 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
 
   // CRDs: a no-op run reads one CRD's stamp; the chart's CRDs are read and compared only when the
   // stamp or the release says something changes.
-  const crdsStamped = decision.action === 'unchanged' && (await crdStamp(ctx)) === chart.ref
+  const crdsStamped = decision.action === 'unchanged' && stamp === chart.ref
   if (decision.action === 'unchanged' && current && crdsStamped) {
     const state = repaired ? 'repaired' : 'unchanged'
     return { ok: true, summary: `02-traefik: release ${RELEASE_NAME} ${state} (revision ${current.revision}, ${current.chart})` }
@@ -211,11 +218,12 @@ async function requirePools({ config, cluster, dryRun, log }: StepContext): Prom
     { setting: 'INTERNAL_IP', ip: config.internalIp, name: names.internal },
     { setting: 'EXTERNAL_IP', ip: config.externalIp, name: names.external },
   ]
-  for (const { setting, ip, name } of wanted) {
+  const pools = await allInOrder(
+    wanted.map(({ name }) => retryTransient(() => rawGet(cluster, apiPath('metallb.io/v1beta1', 'ipaddresspools', { namespace: config.metallbNamespace, name })))),
+  )
+  for (const [i, { setting, ip, name }] of wanted.entries()) {
     const pool = { metadata: { name } }
-    const live: { spec?: { addresses?: string[] } } | undefined = await retryTransient(() =>
-      rawGet(cluster, apiPath('metallb.io/v1beta1', 'ipaddresspools', { namespace: config.metallbNamespace, name })),
-    )
+    const live: { spec?: { addresses?: string[] } } | undefined = pools[i]
     if (!live) {
       problems.push(`IPAddressPool ${config.metallbNamespace}/${pool.metadata.name} is missing`)
       continue
@@ -267,9 +275,6 @@ async function requireDnsSecret({ config, cluster }: StepContext): Promise<void>
 }
 
 /** k3s ships its own Traefik; two controllers answer the same IngressRoutes. */
-async function warnAboutBundledTraefik({ cluster, log }: StepContext): Promise<void> {
-  const bundled = await retryTransient(() => rawRead(cluster, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'traefik', namespace: 'kube-system' }))
-  if (bundled) {
-    log.warn("k3s' bundled Traefik runs in kube-system and will serve the same routes; start k3s with --disable traefik")
-  }
+async function bundledTraefik({ cluster }: StepContext): Promise<boolean> {
+  return (await retryTransient(() => rawRead(cluster, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'traefik', namespace: 'kube-system' }))) !== undefined
 }
