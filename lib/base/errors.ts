@@ -60,9 +60,11 @@ export function errorText(err: unknown): string {
       parts.push(e.body)
     }
   }
-  if (body && typeof body === 'object' && 'message' in body) parts.push(String((body as { message: unknown }).message))
+  const said = body && typeof body === 'object' && 'message' in body ? String((body as { message: unknown }).message) : undefined
+  // The API client's message already quotes the server's; each part on a line of its own.
+  if (said && !parts[0].includes(said)) parts.push(said)
   if (e.stderr) parts.push(e.stderr)
-  return parts.join(' ')
+  return parts.join('\n')
 }
 
 export function firstLine(text: string): string {
