@@ -31,7 +31,10 @@ const applyPath = async (cluster: Cluster, o: Manifest, fieldManager: string, dr
 /** One server-side apply (or its dry run) of one object; the object as the server holds it (or would). */
 export async function serverSideApply(cluster: Cluster, o: Manifest, options: { fieldManager?: string; dryRun?: boolean; signal?: AbortSignal } = {}): Promise<any> {
   const path = await applyPath(cluster, o, options.fieldManager ?? FIELD_MANAGER, options.dryRun === true)
-  return retryTransient(() => rawRequest(cluster, 'PATCH', path, { text: JSON.stringify(o), contentType: 'application/apply-patch+yaml' }, options.signal))
+  const applied = await retryTransient(() => rawRequest(cluster, 'PATCH', path, { text: JSON.stringify(o), contentType: 'application/apply-patch+yaml' }, options.signal))
+  // 404: no such resource at all (a CRD not installed), or the object's namespace is missing.
+  if (applied === undefined) throw new Error(`cannot apply ${refOf(o)}: the API server has no ${o.kind} in ${o.apiVersion}${o.metadata.namespace ? ` in namespace ${o.metadata.namespace}` : ''} (is its CRD installed, does the namespace exist?)`)
+  return applied
 }
 
 /**

@@ -54,12 +54,14 @@ export async function acquireLease(ctx: LeaseContext, what: string): Promise<Hel
   const { cluster, config, log } = ctx
   const namespace = config.traefikNamespace
   const holder = `${what} pid ${process.pid} on ${os.hostname()}`
-  await ensureNamespace(ctx)
+  // The namespace and the Lease are read at once (no namespace: no Lease either).
+  let [, first] = await Promise.all([ensureNamespace(ctx), retryTransient(() => readLease(cluster, namespace))])
   const started = Date.now()
   let lastSaid = ''
   for (;;) {
     const now = new Date()
-    const lease = await retryTransient(() => readLease(cluster, namespace))
+    const lease = first ?? (await retryTransient(() => readLease(cluster, namespace)))
+    first = undefined
     const active = activeHolder(lease, now)
     if (!active) {
       const body: Lease = {
@@ -70,8 +72,8 @@ export async function acquireLease(ctx: LeaseContext, what: string): Promise<Hel
       }
       try {
         if (lease?.spec?.holderIdentity) log.warn(`taking over the expired lease of ${lease.spec.holderIdentity} (it stopped renewing it)`)
-        await writeLease(cluster, namespace, body, lease === undefined)
-        return { holder, release: startRenewing(ctx, holder) }
+        const written = await writeLease(cluster, namespace, body, lease === undefined)
+        return { holder, release: startRenewing(ctx, holder, written) }
       } catch (err) {
         if (!isConflict(err) && (err as { code?: number })?.code !== 409) throw err
         continue // someone else got there first: look again
@@ -95,8 +97,10 @@ export async function acquireLease(ctx: LeaseContext, what: string): Promise<Hel
   }
 }
 
-function startRenewing({ cluster, config, log }: Pick<LeaseContext, 'cluster' | 'config' | 'log'>, holder: string): () => Promise<void> {
+function startRenewing({ cluster, config, log }: Pick<LeaseContext, 'cluster' | 'config' | 'log'>, holder: string, written: Lease): () => Promise<void> {
   const namespace = config.traefikNamespace
+  // The Lease as this run last wrote it: releasing it is one write, refused (409) if anyone wrote since.
+  let mine = written
   const renew = async () => {
     try {
       const lease = await readLease(cluster, namespace)
@@ -105,7 +109,7 @@ function startRenewing({ cluster, config, log }: Pick<LeaseContext, 'cluster' | 
         return
       }
       lease.spec.renewTime = microTime(new Date())
-      await writeLease(cluster, namespace, lease)
+      mine = await writeLease(cluster, namespace, lease)
     } catch (err) {
       log.warn(`could not renew the lease ${namespace}/${LEASE_NAME}: ${(err as Error).message}`)
     }
@@ -115,12 +119,9 @@ function startRenewing({ cluster, config, log }: Pick<LeaseContext, 'cluster' | 
   return async () => {
     clearInterval(timer)
     try {
-      const lease = await readLease(cluster, namespace)
-      if (!lease?.spec || lease.spec.holderIdentity !== holder) return
-      lease.spec = { leaseDurationSeconds: lease.spec.leaseDurationSeconds }
-      await writeLease(cluster, namespace, lease)
+      await writeLease(cluster, namespace, { ...mine, spec: { leaseDurationSeconds: mine.spec?.leaseDurationSeconds } })
     } catch {
-      // Not fatal: the lease expires LEASE_SECONDS after its last renewal.
+      // Not fatal: someone else holds it now (409), or it expires LEASE_SECONDS after its last renewal.
     }
   }
 }

@@ -54,8 +54,10 @@ export function rawWatch(
 
 type Resource = { name: string; namespaced: boolean; kind: string }
 
-// Built-in kinds the kit reads or finds in the Traefik chart's manifest: their paths need no discovery.
-const BUILT_IN: Record<string, Record<string, [plural: string, namespaced: boolean]>> = {
+// Kinds the kit reads, writes or finds in the Traefik chart's manifest: their paths need no discovery.
+// The custom ones (MetalLB's, Traefik's) are checked for before any write (01 and 03 read their CRDs;
+// a server-side apply that finds no such resource fails, lib/kube/apply.ts).
+const KNOWN: Record<string, Record<string, [plural: string, namespaced: boolean]>> = {
   v1: {
     ConfigMap: ['configmaps', true],
     Endpoints: ['endpoints', true],
@@ -80,6 +82,19 @@ const BUILT_IN: Record<string, Record<string, [plural: string, namespaced: boole
   'apiextensions.k8s.io/v1': { CustomResourceDefinition: ['customresourcedefinitions', false] },
   'coordination.k8s.io/v1': { Lease: ['leases', true] },
   'autoscaling/v2': { HorizontalPodAutoscaler: ['horizontalpodautoscalers', true] },
+  'metallb.io/v1beta1': { IPAddressPool: ['ipaddresspools', true], L2Advertisement: ['l2advertisements', true] },
+  'traefik.io/v1alpha1': {
+    IngressRoute: ['ingressroutes', true],
+    IngressRouteTCP: ['ingressroutetcps', true],
+    IngressRouteUDP: ['ingressrouteudps', true],
+    Middleware: ['middlewares', true],
+    MiddlewareTCP: ['middlewaretcps', true],
+    ServersTransport: ['serverstransports', true],
+    ServersTransportTCP: ['serverstransporttcps', true],
+    TLSOption: ['tlsoptions', true],
+    TLSStore: ['tlsstores', true],
+    TraefikService: ['traefikservices', true],
+  },
 }
 
 const discovery = new WeakMap<Cluster, Map<string, Promise<Resource[]>>>()
@@ -98,7 +113,7 @@ async function resources(cluster: Cluster, apiVersion: string): Promise<Resource
 
 /** The object's URL path: its plural and whether it is namespaced, from the table or from API discovery. */
 export async function objectPath(cluster: Cluster, o: ObjectRef): Promise<string> {
-  const known = BUILT_IN[o.apiVersion]?.[o.kind]
+  const known = KNOWN[o.apiVersion]?.[o.kind]
   const resource = known
     ? { name: known[0], namespaced: known[1] }
     : (await resources(cluster, o.apiVersion)).find((r) => r.kind === o.kind && !r.name.includes('/'))

@@ -91,11 +91,14 @@ export async function watchUntil(
     const ticker = setInterval(evaluate, 5000)
     const deadline = setTimeout(() => finish(), options.timeoutSeconds * 1000)
     const keyOf = (obj: any) => `${obj?.metadata?.namespace ?? ''}/${obj?.metadata?.name ?? ''}`
-    const start = async (index: number) => {
-      const source = options.sources[index]
-      const listed: List = (await rawList(cluster, source.path)) ?? { items: [] }
+    const list = async (index: number): Promise<List> => {
+      const listed: List = (await rawList(cluster, options.sources[index].path)) ?? { items: [] }
       state[index].clear()
       for (const item of listed.items) state[index].set(keyOf(item), item)
+      return listed
+    }
+    const watch = async (index: number, listed: List) => {
+      const source = options.sources[index]
       const controller = await rawWatch(
         cluster,
         source.path,
@@ -108,15 +111,18 @@ export async function watchUntil(
         (err) => {
           if (settled) return
           if (err) return finish(err)
-          start(index).catch(finish) // the server closes watches after a while (or the list is too old): list and watch again
+          // the server closes watches after a while (or the list is too old): list and watch again
+          list(index).then((again) => watch(index, again)).catch(finish)
         },
       )
       if (settled) controller.abort()
       else controllers.push(controller)
     }
-    Promise.all(options.sources.map((_, i) => start(i))).then(() => {
+    // Everything listed first: when that already settles it (a converged cluster), no watch is opened.
+    Promise.all(options.sources.map((_, i) => list(i))).then(async (lists) => {
       listed = true
       evaluate()
-    }, finish)
+      if (!settled) await Promise.all(lists.map((l, i) => watch(i, l)))
+    }).catch(finish)
   })
 }

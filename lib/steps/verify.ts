@@ -64,8 +64,29 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
       loadBalancerCheck(services.get(`${ns}/${INTERNAL_SERVICE}`), INTERNAL_SERVICE, 'INTERNAL_IP', config.internalIp, events, allServices),
     ]
   }
+  /** Every route, Service, namespace and class in the cluster, and the CRDs' stamp, for the audit. */
+  function readEverything() {
+    // A list the API does not serve (a traefik.io one without Traefik's CRDs) has nothing in it.
+    const list = async (path: string) => ((await retryTransient(() => rawList(cluster, path))) ?? { items: [] }) as { items: Obj[] }
+    return allInOrder([
+      list(apiPath('v1', 'services')),
+      list(apiPath('traefik.io/v1alpha1', 'ingressroutes')),
+      list(apiPath('v1', 'namespaces')),
+      list(apiPath('networking.k8s.io/v1', 'ingresses')),
+      list(apiPath('traefik.io/v1alpha1', 'traefikservices')),
+      list(apiPath('networking.k8s.io/v1', 'ingressclasses')),
+      retryTransient(() => rawGet(cluster, apiPath('apiextensions.k8s.io/v1', 'customresourcedefinitions', { name: PROBE_CRD }))).then(
+        (crd) => crd?.metadata?.annotations?.[CRD_CHART_ANNOTATION] as string | undefined,
+      ),
+    ] as const)
+}
   let lastState: WatchState = [new Map(), new Map(), new Map(), new Map()]
-  await watchUntil(cluster, {
+  const waited = { evaluations: 0 }
+  // Read while the wait lists too: when its first look already settles it (a converged cluster),
+  // these are as fresh as a read after it; when it had to wait, they are read again.
+  const early = readEverything()
+  early.catch(() => {}) // a failure here is met again when read again
+  const verdict = await watchUntil(cluster, {
     what: 'waiting for Traefik',
     timeoutSeconds: ctx.timeoutSeconds,
     log,
@@ -76,6 +97,7 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
       { path: apiPath('apps/v1', 'deployments', { namespace: ns }) },
     ],
     evaluate: (state, elapsed) => {
+      waited.evaluations++
       lastState = state
       const failing = waitedChecks(state).filter((c) => c.status === 'fail')
       if (failing.length === 0) return { done: true, status: 'ready' }
@@ -86,19 +108,8 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
     },
   })
 
-  // A list the API does not serve (a traefik.io one without Traefik's CRDs) has nothing in it.
-  const list = async (path: string) => ((await retryTransient(() => rawList(cluster, path))) ?? { items: [] }) as { items: Obj[] }
-  const [allServices, routes, namespaces, ingresses, traefikServices, ingressClasses, crdStamp] = await allInOrder([
-    list(apiPath('v1', 'services')),
-    list(apiPath('traefik.io/v1alpha1', 'ingressroutes')),
-    list(apiPath('v1', 'namespaces')),
-    list(apiPath('networking.k8s.io/v1', 'ingresses')),
-    list(apiPath('traefik.io/v1alpha1', 'traefikservices')),
-    list(apiPath('networking.k8s.io/v1', 'ingressclasses')),
-    retryTransient(() => rawGet(cluster, apiPath('apiextensions.k8s.io/v1', 'customresourcedefinitions', { name: PROBE_CRD }))).then(
-      (crd) => crd?.metadata?.annotations?.[CRD_CHART_ANNOTATION] as string | undefined,
-    ),
-  ] as const)
+  const [allServices, routes, namespaces, ingresses, traefikServices, ingressClasses, crdStamp] =
+    verdict.done && waited.evaluations === 1 ? await early : await readEverything()
   // Every Service in the cluster is known now, to name whoever holds an address.
   const checks = waitedChecks(lastState, allServices.items)
   const deployment = lastState[3].get(`${ns}/${RELEASE_NAME}`) as Obj | undefined
