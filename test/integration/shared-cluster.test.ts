@@ -174,27 +174,6 @@ ow("a traefik release the kit did not install: 02 refuses and keeps it; teardown
   helm('uninstall', 'traefik', '-n', 'traefik')
 })
 
-ow("a volume named like the kit's that it did not create: teardown --purge with no release leaves it", () => {
-  resetCluster()
-  applyYaml(`apiVersion: v1
-kind: Namespace
-metadata: {name: traefik}
----
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: traefik, namespace: traefik, labels: {app: someone-elses}}
-spec:
-  accessModes: [ReadWriteOnce]
-  resources: {requests: {storage: 1Mi}}
-`)
-  const before = json('get', 'pvc', 'traefik', '-n', 'traefik').metadata.uid
-  const r = runScript('99-teardown', ['--purge'])
-  assert.is(r.code, 0, r.output)
-  assert.match(r.stderr, /left alone: PersistentVolumeClaim traefik\/traefik \(not created by this configuration\)/)
-  assert.is(json('get', 'pvc', 'traefik', '-n', 'traefik').metadata.uid, before)
-  kubectl('delete', 'pvc', 'traefik', '-n', 'traefik', '--wait=true')
-})
-
 owners.run()
 
 // ---
