@@ -54,6 +54,9 @@ export function traefikValues(config: Config, shape: ChartShape, version?: strin
     ACME_EMAIL: config.acmeEmail,
     DOMAIN: config.domain,
   })
+  // The acme.json volume outlives the release (helm keeps it): it says itself which configuration
+  // made it, so that teardown --purge deletes only its own.
+  values.persistence.annotations = { [INSTANCE_LABEL]: instanceOf(config) }
   const acme = values.certificatesResolvers.letsencrypt.acme
   acme.caServer = config.acmeCaServer
   if (config.acmeChallenge.type === 'dns') {

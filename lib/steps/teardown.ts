@@ -10,7 +10,7 @@ import { commandFailed, EXIT, UserError } from '../base/errors.ts'
 import { waitUntil } from '../kube/wait.ts'
 import { apiPath, type ObjectRef, rawDelete, rawGet, rawList, rawRead } from '../kube/raw.ts'
 import { readRelease } from '../helm/release.ts'
-import { INGRESSROUTES, isOurs, MANAGED_SELECTOR, ownerOf } from '../kube/ownership.ts'
+import { INGRESSROUTES, isOurs, MANAGED_SELECTOR, ownerOf, volumeOwner } from '../kube/ownership.ts'
 import type { Manifest } from '../base/objects.ts'
 import { metallbManifests, RELEASE_NAME } from '../render/render.ts'
 import type { StepContext, StepResult } from './context.ts'
@@ -47,7 +47,11 @@ export async function removeIngress(ctx: StepContext & { purge: boolean }): Prom
   if (release === undefined || ownerOf(release.labels, config) === 'ours') {
     const pvcRef = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', name: RELEASE_NAME, namespace: config.traefikNamespace }
     const pvc = await retryTransient(() => rawRead(cluster, pvcRef))
-    if (pvc && ctx.purge) {
+    // With our release, the volume is the release's; without one, only the volume itself can say.
+    const ours = release !== undefined || (pvc && isOurs(volumeOwner(pvc.metadata?.annotations, config)))
+    if (pvc && !ours) {
+      leftAlone.push(`PersistentVolumeClaim ${config.traefikNamespace}/${RELEASE_NAME} (not created by this configuration)`)
+    } else if (pvc && ctx.purge) {
       await deleteObject(ctx, pvcRef)
       changes.push({ ref: `PersistentVolumeClaim ${config.traefikNamespace}/${RELEASE_NAME}`, action: 'deleted' })
     } else if (pvc) {
