@@ -135,9 +135,10 @@ export function explainClusterError(err: unknown, cluster: Pick<Cluster, 'contex
       EXIT.failed,
     )
   }
-  // the user of the context may not do this (an answer client-node carries; kubectl's says it itself)
+  // the user of the context may not do this (the API's answer; helm's says it itself), unless it is
+  // an admission webhook saying no (MetalLB's answers 403 too)
   const status = apiStatusOf(err)
-  if (status && (status.code === 401 || status.code === 403)) {
+  if (status && (status.code === 401 || status.code === 403) && !webhook) {
     return new UserError(
       `the API server of context ${cluster.context} refused the request (${status.code}${status.reason ? ` ${status.reason}` : ''}): ${status.message}. ` +
         `Rerun with a kubeconfig user that may do this in context ${cluster.context}.`,

@@ -144,9 +144,11 @@ try {
 }
 
 // --- the API server down (killed; its port refuses connections)
-clusterSh('stop-apiserver', '--kill') // no graceful close of the watch: the connection just ends
+await readCrd(cluster)() // a connection kept alive, for the first read after
+clusterSh('stop-apiserver', '--kill') // no graceful close: the kept-alive connection just ends
 try {
-  await api('apiserver-down/api', 'API server stopped; read a CRD', readCrd(cluster))
+  await api('apiserver-down/api-kept-alive', 'API server stopped; a read on a connection kept alive from before it stopped', readCrd(cluster))
+  await api('apiserver-down/api', 'API server stopped; read a CRD on a new connection', readCrd(connectCluster(config)))
   command('apiserver-down/helm-list', 'API server stopped; helm list', 'helm', helmList)
 } finally {
   clusterSh('start-apiserver')
