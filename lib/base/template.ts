@@ -11,7 +11,7 @@ import YAML from 'yaml'
 
 export type Vars = Record<string, string | number | boolean>
 
-export const MANIFESTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'manifests')
+const MANIFESTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'manifests')
 
 const PLACEHOLDER = /\$\{([A-Z0-9_]+)\}/g
 const WHOLE = /^\$\{([A-Z0-9_]+)\}$/

@@ -106,10 +106,6 @@ export function timeCommands($: typeof import('zx').$): void {
   }
 }
 
-export function isNotFound(err: unknown): boolean {
-  return (err as { code?: unknown })?.code === 404
-}
-
 /**
  * Turns "the API server did not answer" into one actionable message, names an admission webhook
  * the API server could not call, and says when the context's user may not do something; other

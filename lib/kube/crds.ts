@@ -9,8 +9,8 @@ import { type Manifest, subsetDifference } from '../base/objects.ts'
 import { serverSideApply } from './apply.ts'
 import { rawRead } from './raw.ts'
 
-export const CRD_GROUP = 'traefik.io'
-export const CRD_FIELD_MANAGER = 'homelab-ingress-crds'
+const CRD_GROUP = 'traefik.io'
+const CRD_FIELD_MANAGER = 'homelab-ingress-crds'
 /** On each CRD the kit applied: the chart (`<name>-<version>`) whose CRDs it carries. */
 export const CRD_CHART_ANNOTATION = 'homelab-ingress/traefik-chart'
 /** The CRD 04-verify reads to tell which chart the cluster's CRDs came from. */

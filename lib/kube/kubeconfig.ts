@@ -48,7 +48,7 @@ export type ConnectionOptions = Pick<https.AgentOptions, 'ca' | 'cert' | 'key' |
 }
 
 /** The kubeconfig files kubectl would read: KUBECONFIG's list, else ~/.kube/config. */
-export function kubeconfigFiles(env: NodeJS.ProcessEnv = process.env): string[] {
+function kubeconfigFiles(env: NodeJS.ProcessEnv = process.env): string[] {
   if (env.KUBECONFIG) return env.KUBECONFIG.split(path.delimiter).filter(Boolean)
   return [path.join(env.HOME || os.homedir(), '.kube', 'config')]
 }

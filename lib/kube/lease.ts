@@ -12,8 +12,8 @@ import { MANAGED_BY, MANAGED_BY_LABEL } from './ownership.ts'
 import type { Config } from '../config/config.ts'
 import type { Logger } from '../base/log.ts'
 
-export const LEASE_NAME = 'homelab-ingress'
-export const LEASE_SECONDS = 30
+const LEASE_NAME = 'homelab-ingress'
+const LEASE_SECONDS = 30
 const RENEW_EVERY_MS = 10_000
 const POLL_MS = 1_000
 
@@ -42,7 +42,7 @@ const writeLease = (cluster: Cluster, namespace: string, body: Lease, create = f
 const isConflict = (err: unknown) => (err as { code?: number })?.code === 409
 
 /** Who holds it and until when, or undefined when it is free or expired. */
-export function activeHolder(lease: Lease | undefined, now: Date): { holder: string; expires: Date } | undefined {
+function activeHolder(lease: Lease | undefined, now: Date): { holder: string; expires: Date } | undefined {
   const holder = lease?.spec?.holderIdentity
   if (!lease || !holder) return undefined
   const renewed = lease.spec?.renewTime ?? lease.spec?.acquireTime
@@ -50,7 +50,7 @@ export function activeHolder(lease: Lease | undefined, now: Date): { holder: str
   return expires > now ? { holder, expires } : undefined
 }
 
-export async function acquireLease(ctx: LeaseContext, what: string): Promise<HeldLease> {
+async function acquireLease(ctx: LeaseContext, what: string): Promise<HeldLease> {
   const { cluster, config, log } = ctx
   const namespace = config.traefikNamespace
   const holder = `${what} pid ${process.pid} on ${os.hostname()}`

@@ -16,7 +16,7 @@ export const PUBLIC_ENTRYPOINTS = ['web', 'websecure']
 export const INTERNAL_ENTRYPOINTS = ['intweb', 'intwebsec']
 export const DASHBOARD_HOST_NAME = 'traefik'
 
-export function metallbAnnotation(config: Config): string {
+function metallbAnnotation(config: Config): string {
   return `${config.metallbAnnotationPrefix}/loadBalancerIPs`
 }
 
@@ -85,7 +85,7 @@ export function traefikValues(config: Config, shape: ChartShape, version?: strin
   return valuesForShape(values, shape, version)
 }
 
-export const ADMIN_ALLOWLIST = 'admin-allowlist'
+const ADMIN_ALLOWLIST = 'admin-allowlist'
 
 function adminAllowList(config: Config): Manifest {
   return {
@@ -124,7 +124,7 @@ export function hostsFileLine(config: Config): string {
   return `${config.internalIp} ${adminHosts(config).join(' ')}`
 }
 
-export const RENDERED_FILES = ['01-metallb.yaml', '02-traefik-values.yaml', '03-internal-routes.yaml'] as const
+const RENDERED_FILES = ['01-metallb.yaml', '02-traefik-values.yaml', '03-internal-routes.yaml'] as const
 
 /** Renders all three files in memory first, so a failure writes nothing. */
 export function renderAll(config: Config, shape: ChartShape, version?: string): Record<(typeof RENDERED_FILES)[number], string> {

@@ -84,10 +84,10 @@ export type ScriptContext = {
   cluster(): Cluster
 }
 
-export const EXIT_CODES_HELP =
+const EXIT_CODES_HELP =
   'Exit codes: 0 done, 1 failed, 2 configuration or usage error (nothing touched), 3 a precondition is missing (nothing touched).'
 
-export function helpText(spec: ScriptSpec): string {
+function helpText(spec: ScriptSpec): string {
   const options = allOptions(spec)
   const rows = Object.entries(options).map(([name, o]) => {
     const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.arg ? ` ${o.arg}` : ''}`
@@ -114,13 +114,13 @@ function allOptions(spec: ScriptSpec): Record<string, OptionSpec> {
 }
 
 /** The script's own arguments, whether run by `node script.ts` or by `zx script.ts`. */
-export function scriptArgv(scriptUrl: string, argv: string[] = process.argv): string[] {
+function scriptArgv(scriptUrl: string, argv: string[] = process.argv): string[] {
   const script = fileURLToPath(scriptUrl)
   const index = argv.findIndex((arg, i) => i > 0 && path.resolve(arg) === script)
   return argv.slice(index >= 0 ? index + 1 : 2)
 }
 
-export function parseScriptArgs(spec: ScriptSpec, argv: string[]): Args {
+function parseScriptArgs(spec: ScriptSpec, argv: string[]): Args {
   const options = allOptions(spec)
   const parseOptions: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } }
   for (const [name, o] of Object.entries(options)) parseOptions[name] = { type: o.type, ...(o.short ? { short: o.short } : {}) }

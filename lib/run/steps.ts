@@ -43,11 +43,11 @@ export function findStep(idOrName: string): StepDefinition {
 }
 
 /** --timeout was checked with the other flags (lib/run/cli.ts, COMMON_OPTIONS.timeout). */
-export function timeoutFrom(args: Args): number {
+function timeoutFrom(args: Args): number {
   return args.timeout === undefined ? DEFAULT_TIMEOUT_SECONDS : Number(args.timeout)
 }
 
-export function probeFlagsFrom(args: Args): ProbeFlags {
+function probeFlagsFrom(args: Args): ProbeFlags {
   if (args['no-probe'] && args['require-probe']) {
     throw new UserError('--no-probe and --require-probe contradict each other: drop one of them', EXIT.config)
   }

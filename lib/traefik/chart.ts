@@ -26,8 +26,8 @@ import { CHART_SHAPES, type ChartShape, type Config } from '../config/config.ts'
 import { commandFailed, EXIT, UserError } from '../base/errors.ts'
 
 /** The chart versions the kit has values for: majors 33 to 41. */
-export const SUPPORTED_MAJORS = { min: 33, max: 41 } as const
-export const SUPPORTED_RANGE = `${SUPPORTED_MAJORS.min}.0.0 to ${SUPPORTED_MAJORS.max}.x`
+const SUPPORTED_MAJORS = { min: 33, max: 41 } as const
+const SUPPORTED_RANGE = `${SUPPORTED_MAJORS.min}.0.0 to ${SUPPORTED_MAJORS.max}.x`
 
 export type ChartVersion = { major: number; minor: number; patch: number; text: string }
 

@@ -114,7 +114,7 @@ export function expectedRoutesCheck(config: Config, routes: Obj[], namespaces: S
 }
 
 /** The Traefik container of the chart's Deployment. */
-export function traefikContainer(deployment: Obj | undefined): any | undefined {
+function traefikContainer(deployment: Obj | undefined): any | undefined {
   const containers: any[] = deployment?.spec?.template?.spec?.containers ?? []
   return containers.find((c) => c.name === 'traefik') ?? containers[0]
 }
