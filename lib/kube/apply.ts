@@ -43,12 +43,13 @@ export async function serverSideApply(cluster: Cluster, o: Manifest, options: { 
  * manifest order, so the same problem always reads the same (the pools' webhook before the
  * advertisement's).
  */
-export async function planApply(cluster: Cluster, objects: Manifest[], signal?: AbortSignal): Promise<PlannedApply[]> {
+export async function planApply(cluster: Cluster, objects: Manifest[], signal?: AbortSignal, read?: (o: Manifest) => any | undefined): Promise<PlannedApply[]> {
   return allInOrder(
     objects.map(async (object): Promise<PlannedApply> => {
       // A dry run of an object that does not exist yet is a create, through the same admission path.
+      // The live object is read with it, unless the caller has just read it (`read`).
       const [live, merged] = await Promise.all([
-        retryTransient(() => rawRead(cluster, refTo(object), signal)),
+        read ? read(object) : retryTransient(() => rawRead(cluster, refTo(object), signal)),
         serverSideApply(cluster, object, { dryRun: true, signal }),
       ])
       return { object, live, merged, changes: live === undefined || !isDeepStrictEqual(withoutBookkeeping(merged), withoutBookkeeping(live)) }

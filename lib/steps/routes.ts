@@ -1,5 +1,5 @@
 /** Step 03: IngressRoutes for the admin UIs, on the internal entrypoints only. */
-import { applyManifests, refOf, summarize, type Change } from '../kube/apply.ts'
+import { applyManifests, planApply, refOf, summarize, type Change } from '../kube/apply.ts'
 import { retryTransient } from '../kube/cluster.ts'
 import { PreconditionError } from '../base/errors.ts'
 import { allInOrder } from '../base/parallel.ts'
@@ -19,7 +19,10 @@ export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Pr
     crd(ctx, 'ingressroutes.traefik.io'),
     crd(ctx, 'ingressroutes.traefik.containo.us'),
     allInOrder(namespaces.map((name) => retryTransient(() => rawGet(cluster, apiPath('v1', 'namespaces', { name }))))),
-    allInOrder(config.internalRoutes.map((r) => retryTransient(() => rawGet(cluster, apiPath('v1', 'services', { namespace: r.namespace, name: r.service }))))),
+    // (each Service once, however many routes lead to it)
+    allInOrder([...new Set(config.internalRoutes.map((r) => `${r.namespace}/${r.service}`))].map((ref) =>
+      retryTransient(() => rawGet(cluster, apiPath('v1', 'services', { namespace: ref.split('/')[0], name: ref.split('/')[1] }))).then((s) => [ref, s] as const),
+    )).then((found) => new Map(found)),
     // (404 while the CRD is missing: then there is none)
     allInOrder(manifests.map((m) => retryTransient(() => rawGet(cluster, apiPath(INGRESSROUTES, 'ingressroutes', { namespace: m.metadata.namespace, name: m.metadata.name }))))),
     // every route any configuration of the kit made, for pruning (applying the wanted ones changes no other)
@@ -52,12 +55,14 @@ export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Pr
       skipped.push(route.name)
       continue
     }
-    warnIfServiceMissing(ctx, services[i], route)
+    warnIfServiceMissing(ctx, services.get(`${route.namespace}/${route.service}`), route)
     wanted.push(manifests[i])
   }
 
   refuseRoutesNotOurs(ctx, manifests.flatMap((m, i) => (wanted.includes(m) && liveRoutes[i] ? [liveRoutes[i] as Manifest] : [])), args.adopt === true)
-  const result = await applyManifests(cluster, wanted, ctx.dryRun)
+  // The routes were read above: the plan needs only the dry runs.
+  const live = new Map(manifests.map((m, i) => [m, liveRoutes[i]]))
+  const result = await applyManifests(cluster, wanted, ctx.dryRun, await planApply(cluster, wanted, undefined, (m) => live.get(m)))
   if (ctx.dryRun && result.diff) log.info(`pending changes:\n${result.diff}`)
   const pruned = await pruneStaleRoutes(ctx, wanted, (managed?.items ?? []) as Manifest[])
   const changes = [...result.changes, ...pruned]

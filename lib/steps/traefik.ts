@@ -19,7 +19,7 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
   const { chart } = await traefikPreflight(ctx)
   log.step(`02-traefik: release ${RELEASE_NAME} (chart ${chart.ref}, values shape ${chart.shape}) in namespace ${config.traefikNamespace}`)
   // Every read the decision needs, at once; a failure is reported in this order (the pools first).
-  const [, , , bundled, deployed, stamp] = await allInOrder([
+  const reads = allInOrder([
     requirePools(ctx),
     requireStorageClass(ctx),
     requireDnsSecret(ctx),
@@ -27,6 +27,10 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
     readRelease(cluster, config.traefikNamespace, RELEASE_NAME),
     crdStamp(ctx),
   ] as const)
+  reads.catch(() => {}) // awaited below
+  // Rendered while the reads are under way.
+  const desired = { chart: chart.ref, values: traefikValues(config, chart.shape, chart.version) }
+  const [, , , bundled, deployed, stamp] = await reads
   if (bundled) log.warn("k3s' bundled Traefik runs in kube-system and will serve the same routes; start k3s with --disable traefik")
   if (config.acmeChallenge.type === 'http') {
     log.info(
@@ -34,7 +38,6 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
     )
   }
 
-  const desired = { chart: chart.ref, values: traefikValues(config, chart.shape, chart.version) }
   let current = deployed
   refuseReleaseNotOurs(ctx, current, args.adopt === true)
   refuseMajorDowngrade(current, chart.version, args['allow-downgrade'] === true)
