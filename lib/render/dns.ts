@@ -22,9 +22,10 @@ export function dnsRecords(format: DnsFormat, ip: string, hosts: string[]): stri
       case 'hosts':
         return [`${ip} ${hosts.join(' ')}`]
       case 'dnsmasq':
-        // host-record, not address=/host/ip: exactly these names (address= would also answer every
-        // subdomain), answered by dnsmasq itself for AAAA too (no data) instead of forwarded upstream.
-        return hosts.map((h) => `host-record=${h},${ip}`)
+        // host-record, not address=/host/ip: exactly these names (address= answers every subdomain
+        // too). Alone, either forwards the AAAA question upstream, which answers for a name it does
+        // not know with NXDOMAIN; local= keeps every question about the name here (AAAA: no data).
+        return hosts.flatMap((h) => [`host-record=${h},${ip}`, `local=/${h}/`])
       case 'adguard':
         // `enabled` since AdGuard Home v0.107.68 (schema 31), where a rewrite without it is off;
         // older versions ignore the key.
