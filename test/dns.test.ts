@@ -58,3 +58,27 @@ records('the hosts-file line of 04 is the hosts format of every admin host, the 
 })
 
 records.run()
+
+// ---
+const report = suite("DNS records in 04-verify's report")
+
+const { formatReport } = await import('../lib/steps/verify.ts')
+const DNS = Object.fromEntries((['hosts', 'dnsmasq', 'adguard', 'unbound'] as const).map((f) => [f, dnsRecords(f, IP, HOSTS)])) as Record<'hosts' | 'dnsmasq' | 'adguard' | 'unbound', string>
+const REPORT = { ok: true, context: 'homelab', checks: [], hostsLine: DNS.hosts.trimEnd(), dns: DNS }
+
+report('beside the hosts line, each DNS server with where its records go, the records indented', () => {
+  const lines = formatReport(REPORT).split('\n')
+  const at = (start: string) => lines.findIndex((l) => l.startsWith(start))
+  assert.is(lines[at('Hosts-file line') + 1], '  192.168.0.200 traefik.home.example.com argocd.home.example.com')
+  assert.is(lines[at('  dnsmasq (a file in /etc/dnsmasq.d/') + 1], '    host-record=traefik.home.example.com,192.168.0.200')
+  assert.is(lines[at('  AdGuard Home (the list under filtering: rewrites:') + 1], '    - domain: traefik.home.example.com')
+  assert.is(lines[at('  Unbound (unbound.conf') + 2], '      local-data: "traefik.home.example.com. IN A 192.168.0.200"')
+})
+
+report('with --dns, the report only says where the records went', () => {
+  const text = formatReport(REPORT, 'adguard')
+  assert.not.match(text, /host-record=|domain: |local-data/)
+  assert.match(text, /The admin hosts' records for AdGuard Home are on stdout \(for the list under filtering: rewrites: in AdGuardHome\.yaml/)
+})
+
+report.run()

@@ -7,12 +7,12 @@
 export const DNS_FORMATS = ['hosts', 'dnsmasq', 'adguard', 'unbound'] as const
 export type DnsFormat = (typeof DNS_FORMATS)[number]
 
-/** Where each format goes, for the report. */
-export const DNS_FORMAT_PLACES: Record<DnsFormat, string> = {
-  hosts: "a hosts file (/etc/hosts; Pi-hole: Settings > Local DNS Records takes the same 'address host' pairs)",
-  dnsmasq: 'dnsmasq: a file in /etc/dnsmasq.d/ (Pi-hole v6: Settings > All settings > Miscellaneous > misc.dnsmasq_lines)',
-  adguard: 'AdGuard Home: the list under filtering: rewrites: in AdGuardHome.yaml, or Filters > DNS rewrites > Add DNS rewrite, one per host',
-  unbound: 'Unbound: unbound.conf, or a file in /etc/unbound/unbound.conf.d/',
+/** What each format is for and where it goes, for the report. */
+export const DNS_FORMAT_PLACES: Record<DnsFormat, { name: string; where: string }> = {
+  hosts: { name: 'a hosts file', where: "/etc/hosts on each machine you administer from; Pi-hole's Local DNS Records take the same address and names" },
+  dnsmasq: { name: 'dnsmasq', where: 'a file in /etc/dnsmasq.d/; Pi-hole v6: Settings > All settings > Miscellaneous > misc.dnsmasq_lines' },
+  adguard: { name: 'AdGuard Home', where: 'the list under filtering: rewrites: in AdGuardHome.yaml, or Filters > DNS rewrites > Add DNS rewrite, one per host' },
+  unbound: { name: 'Unbound', where: 'unbound.conf, or a file in /etc/unbound/unbound.conf.d/' },
 }
 
 /** The records for `hosts` at `ip`, in one format, one line each, ending with a newline. */

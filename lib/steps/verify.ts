@@ -195,13 +195,15 @@ export function formatReport(report: VerifyReport, dnsOnStdout?: DnsFormat): str
     lines.push(...formatCertificates(report.probes))
   }
   if (dnsOnStdout) {
-    lines.push('', `The admin hosts' records for ${DNS_FORMAT_PLACES[dnsOnStdout]} are on stdout.`)
+    const { name, where } = DNS_FORMAT_PLACES[dnsOnStdout]
+    lines.push('', `The admin hosts' records for ${name} are on stdout (for ${where}).`)
     return lines.join('\n')
   }
   lines.push('', 'Hosts-file line for the admin UIs (on the machines you administer from):', `  ${report.hostsLine}`)
   lines.push('', 'Or resolve them for the whole LAN in its DNS server (--dns FORMAT prints one format alone, ready to paste):')
   for (const format of DNS_FORMATS.filter((f) => f !== 'hosts')) {
-    lines.push(`  ${DNS_FORMAT_PLACES[format]}`, ...report.dns[format].trimEnd().split('\n').map((l) => `    ${l}`))
+    const { name, where } = DNS_FORMAT_PLACES[format]
+    lines.push(`  ${name} (${where}):`, ...report.dns[format].trimEnd().split('\n').map((l) => `    ${l}`))
   }
   return lines.join('\n')
 }
