@@ -12,6 +12,7 @@ import {
   lanAddresses,
   nodeAddresses,
   type NodeMacs,
+  localAddresses,
   parseArpTable,
   parseRouteTable,
   routeTo,
@@ -71,6 +72,32 @@ tables('the longest prefix wins over the default route', () => {
 tables('a big-endian kernel prints addresses in network order', () => {
   const be = parseRouteTable('Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\nen0\tC0000200\t00000000\t0001\t0\t0\t0\tFFFFFF00\n', false)
   assert.equal(routeTo(be, '192.0.2.9'), { device: 'en0' })
+})
+
+// Recorded in a namespace with eth0 up (192.0.2.5/24) and kube-ipvs0 down holding 192.0.2.200/32,
+// as kube-proxy's IPVS mode leaves a node.
+const FIB_TRIE = `Main:
+  +-- 192.0.2.0/24 3 0 5
+     +-- 192.0.2.0/29 2 0 2
+        |-- 192.0.2.0
+           /24 link UNICAST
+        |-- 192.0.2.5
+           /32 host LOCAL
+     |-- 192.0.2.200
+        /32 host LOCAL
+     |-- 192.0.2.255
+        /32 link BROADCAST
+Local:
+  +-- 127.0.0.0/8 2 0 2
+     +-- 127.0.0.0/31 1 0 0
+        |-- 127.0.0.0
+           /8 host LOCAL
+        |-- 127.0.0.1
+           /32 host LOCAL
+`
+
+tables("this machine's own addresses, those on a down interface included; not networks or broadcasts", () => {
+  assert.equal([...localAddresses(FIB_TRIE)].sort(), ['127.0.0.1', '192.0.2.200', '192.0.2.5'])
 })
 
 tables.run()
@@ -185,6 +212,7 @@ verdicts("an address of this machine: not checked once a Service holds it (kube-
   const [heldStatus, heldDetail] = verdict(HELD, local)
   assert.is(heldStatus, 'skip')
   assert.match(heldDetail, 'interface kube-ipvs0')
+  assert.match(verdict(HELD, { seen: 'local' })[1], 'an address of this machine (on an interface that is down;')
   const [freeStatus, freeDetail] = verdict(FREE, { seen: 'local', device: 'eth0', mac: '52:54:00:aa:bb:cc' })
   assert.is(freeStatus, 'fail')
   assert.match(freeDetail, 'this machine itself has 192.168.0.200 (interface eth0, MAC 52:54:00:aa:bb:cc)')

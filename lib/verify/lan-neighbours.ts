@@ -14,6 +14,7 @@ import type { Check } from './checks.ts'
 import {
   isLoopback,
   type LanAddress,
+  localAddresses,
   lanAddressCheck,
   type NodeAddress,
   type NodeMacs,
@@ -43,6 +44,8 @@ export async function seeWhoAnswers(ip: string, options: SightingOptions = {}): 
   if (process.platform !== 'linux') {
     return { seen: 'unknown', why: `no neighbour table to read on ${process.platform} (the check reads Linux's /proc/net/arp)` }
   }
+  const fibTrie = await fs.readFile('/proc/net/fib_trie', 'utf8').catch(() => '')
+  if (localAddresses(fibTrie).has(ip)) return { seen: 'local' }
   let routes
   try {
     routes = parseRouteTable(await fs.readFile('/proc/net/route', 'utf8'), os.endianness() === 'LE')

@@ -81,6 +81,22 @@ export function routeTo(routes: Route[], ip: string): { device: string; gateway?
   return best.gateway === 0 ? { device: best.device } : { device: best.device, gateway: numberToIp(best.gateway) }
 }
 
+/**
+ * This machine's own IPv4 addresses from /proc/net/fib_trie (`/32 host LOCAL` under an address),
+ * including those on interfaces that are down, e.g. the LoadBalancer addresses kube-proxy's IPVS
+ * mode puts on kube-ipvs0, which the interface list leaves out.
+ */
+export function localAddresses(fibTrie: string): Set<string> {
+  const local = new Set<string>()
+  let address: string | undefined
+  for (const line of fibTrie.split('\n')) {
+    const leaf = /\|-- (\d+\.\d+\.\d+\.\d+)\s*$/.exec(line)
+    if (leaf) address = leaf[1]
+    else if (address && /^\s*\/32 host LOCAL\s*$/.test(line)) local.add(address)
+  }
+  return local
+}
+
 export function isLoopback(ip: string): boolean {
   return ip.startsWith('127.')
 }
@@ -92,8 +108,8 @@ export type Sighting =
   /** On a link of this machine, and nobody answered within the kernel's own resolution. */
   | { seen: 'silence'; device: string; ms: number }
   | { seen: 'loopback' }
-  /** An address of this machine itself. */
-  | { seen: 'local'; device: string; mac?: string }
+  /** An address of this machine itself (the device unknown when it is down). */
+  | { seen: 'local'; device?: string; mac?: string }
   /** Not on a link of this machine: reached through `via`, or no route at all. No packet is sent. */
   | { seen: 'off-link'; via?: string; device?: string }
   /** The check cannot look here (no neighbour table, a link without ARP, an error). */
@@ -165,17 +181,19 @@ export function lanAddressCheck(address: LanAddress, sighting: Sighting, nodes: 
           ? `${ip} is not on a network this machine is attached to (reached through the router ${sighting.via} on ${sighting.device}); run the step from a machine in that LAN`
           : `this machine has no route to ${ip}; run the step from a machine in that LAN`,
       )
-    case 'local':
+    case 'local': {
+      const where = sighting.device ? `interface ${sighting.device}` : 'on an interface that is down'
       if (heldBy) {
         return skip(
-          `${ip} is an address of this machine (interface ${sighting.device}; kube-proxy puts LoadBalancer addresses there on a node), so this machine answers for it itself and cannot see who else does; run 04-verify from another machine in the LAN`,
+          `${ip} is an address of this machine (${where}; on a node, kube-proxy's IPVS mode puts LoadBalancer addresses on kube-ipvs0), so this machine answers for it itself and cannot see who else does; run 04-verify from another machine in the LAN`,
         )
       }
       return {
         name,
         status: 'fail',
-        detail: `this machine itself has ${ip} (interface ${sighting.device}${sighting.mac ? `, MAC ${sighting.mac}` : ''}); pick another ${setting} that no device uses, outside your router's DHCP range`,
+        detail: `this machine itself has ${ip} (${where}${sighting.mac ? `, MAC ${sighting.mac}` : ''}); pick another ${setting} that no device uses, outside your router's DHCP range`,
       }
+    }
     case 'silence':
       return {
         name,

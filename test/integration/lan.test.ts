@@ -60,6 +60,9 @@ lan.before(() => {
       must('-n', NS.lan, 'link', 'set', port, 'master', 'br0', 'up')
     }
     must('-n', NS.lan, 'link', 'set', 'br0', 'up')
+    // as kube-proxy's IPVS mode leaves a node: a LoadBalancer address on an interface that is down
+    must('-n', NS.lan, 'link', 'add', 'kube-ipvs0', 'type', 'veth', 'peer', 'name', 'ipvs-peer')
+    must('-n', NS.lan, 'addr', 'add', '192.0.2.202/32', 'dev', 'kube-ipvs0')
     must('-n', NS.lan, 'link', 'set', 'lo', 'up')
     // a router on the LAN (the node) leads to 198.51.100.0/24; nothing leads anywhere else
     must('-n', NS.lan, 'route', 'add', '198.51.100.0/24', 'via', '192.0.2.10')
@@ -137,16 +140,20 @@ it("once MetalLB announces them: the node's MAC passes, the squatter's fails", (
   console.log(`  LAN check, the node and the squatter answering: ${result.ms} ms in all (node: ${announced.detail.split(': ')[0]}; squatter: ${squatted.detail.split(', ')[0]})`)
 })
 
-it('not checked where no LAN device can be seen: loopback, behind a router, no route; this machine\'s own address is a conflict', () => {
+it("not checked where no LAN device can be seen: loopback, behind a router, no route, kube-proxy's address; this machine's own address is a conflict", () => {
   const result = checkFromLan(
     [
       { setting: 'INTERNAL_IP', ip: '127.0.0.200' },
       { setting: 'EXTERNAL_IP', ip: '198.51.100.7' },
       { setting: 'INTERNAL_IP', ip: '203.0.113.9' },
       { setting: 'EXTERNAL_IP', ip: '192.0.2.1' },
+      { setting: 'EXTERNAL_IP', ip: '192.0.2.202', heldBy: 'traefik/traefik' },
     ],
     NODES,
   )
+  const ipvs = byIp(result, '192.0.2.202')
+  assert.is(ipvs.status, 'skip', ipvs.detail)
+  assert.match(ipvs.detail, 'not checked: 192.0.2.202 is an address of this machine (on an interface that is down;')
   assert.equal(byIp(result, '127.0.0.200').detail, 'not checked: loopback (127.0.0.200 never leaves this machine, so no LAN device can answer for it)')
   assert.match(byIp(result, '198.51.100.7').detail, /^not checked: 198\.51\.100\.7 is not on a network this machine is attached to \(reached through the router 192\.0\.2\.10 on br0\)/)
   assert.match(byIp(result, '203.0.113.9').detail, /^not checked: this machine has no route to 203\.0\.113\.9/)
