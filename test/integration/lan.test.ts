@@ -81,6 +81,10 @@ lan.before(() => {
 lan.after(() => {
   if (!skip) removeNamespaces()
 })
+// also when the run stops half-way
+process.on('exit', () => {
+  if (!skip) removeNamespaces()
+})
 
 type Result = { checks: Check[]; ms: number }
 
