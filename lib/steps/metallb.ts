@@ -121,7 +121,7 @@ async function refuseAddressesInUseOnLan({ config, cluster, log }: StepContext):
   const conflicts = checks.filter((c) => c.status === 'fail')
   if (conflicts.length > 0) {
     throw new PreconditionError('another device on the LAN answers for an address MetalLB is to announce; clients would reach one or the other at random:', [
-      ...conflicts.map((c) => `${c.name.replace(/^no other LAN device answers for /, '')}: ${c.detail}`),
+      ...conflicts.map((c) => `${c.name.replace(/^no other device on the LAN uses /, '')}: ${c.detail}`),
       'then rerun 01-metallb (nothing was changed)',
     ])
   }

@@ -158,7 +158,7 @@ function macOf(s: Sighting): string | undefined {
 }
 
 export function lanCheckName(address: LanAddress): string {
-  return `no other LAN device answers for ${address.setting} ${address.ip}`
+  return `no other device on the LAN uses ${address.setting} ${address.ip}`
 }
 
 /**

@@ -40,8 +40,8 @@ it('converges and 04-verify passes', () => {
   assert.match(r.stderr, /\[ok {2}\] IngressRoute argocd\/argocd-internal \(argocd\.home\.example\) only on internal entrypoints/)
   assert.match(r.stderr, /127\.0\.0\.200 traefik\.home\.example argocd\.home\.example longhorn\.home\.example/)
   // the LAN check: 01 before claiming the addresses, 04 after; loopback has no LAN to look at
-  assert.match(r.stderr, /^ {4}no other LAN device answers for INTERNAL_IP 127\.0\.0\.200: not checked: loopback/m)
-  assert.match(r.stderr, /\[skip\] no other LAN device answers for EXTERNAL_IP 127\.0\.0\.201: not checked: loopback/)
+  assert.match(r.stderr, /^ {4}no other device on the LAN uses INTERNAL_IP 127\.0\.0\.200: not checked: loopback/m)
+  assert.match(r.stderr, /\[skip\] no other device on the LAN uses EXTERNAL_IP 127\.0\.0\.201: not checked: loopback/)
   assert.match(r.stderr, /^ {4}host-record=argocd\.home\.example,127\.0\.0\.200$/m)
 })
 
