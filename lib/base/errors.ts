@@ -48,7 +48,7 @@ export class PreconditionError extends UserError {
 // command's message.
 
 /** The text of an error: its message, the API Status message, and helm's stderr. */
-function errorText(err: unknown): string {
+export function errorText(err: unknown): string {
   if (err === null || err === undefined) return String(err)
   const e = err as { message?: string; body?: unknown; stderr?: string }
   const parts = [e.message ?? String(err)]
