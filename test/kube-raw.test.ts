@@ -80,6 +80,34 @@ answers('a 404 of a write is undefined too (nothing there to delete)', async () 
   }
 })
 
+answers('a read on a kept-alive connection the server has just closed is asked again on a new one; a write is not', async () => {
+  if (typeof certificates === 'string') return console.log(`  skipped: ${certificates}`)
+  const served = new WeakSet<object>()
+  let answered = 0
+  const server = https.createServer(certificates.hosts['kube.test'], (req, res) => {
+    // The second request on a connection finds it closed, as when the server's idle timeout strikes.
+    if (served.has(req.socket)) return req.socket.destroy()
+    served.add(req.socket)
+    answered++
+    res.writeHead(200, { 'Content-Type': 'application/json' })
+    res.end('{"kind":"Namespace"}')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const transport = makeTransport({ server: url, viaClientNode: false, options: async () => ({ ca: certificates.ca, servername: 'kube.test', headers: {} }) })
+  const cluster: Cluster = { context: 'test', server: url, transport, helm: () => Promise.reject(new Error('no helm here')) }
+  try {
+    assert.equal(await rawGet(cluster, '/api/v1/namespaces/a'), { kind: 'Namespace' })
+    assert.equal(await rawGet(cluster, '/api/v1/namespaces/b'), { kind: 'Namespace' })
+    assert.is(answered, 2)
+    const write = await rawRequest(cluster, 'POST', '/api/v1/namespaces', { text: '{}', contentType: 'application/json' }).then(() => undefined, (e) => e)
+    assert.is(write?.code, 'ECONNRESET')
+  } finally {
+    server.closeAllConnections()
+    server.close()
+  }
+})
+
 answers.run()
 
 // ---

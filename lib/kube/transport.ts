@@ -55,7 +55,8 @@ export function makeTransport(connection: Connection): Transport {
       },
     })
     request.on('response', onResponse)
-    request.on('error', onError)
+    // Whether the connection was a kept-alive one goes with the error (a read may then be asked again).
+    request.on('error', (err) => onError(request.reusedSocket ? Object.assign(err, { reusedSocket: true }) : err))
     request.on('timeout', () => request.destroy(Object.assign(new Error(`${method} ${url(path)}: no answer within ${timeoutMs! / 1000}s`), { code: 'ETIMEDOUT' })))
     request.end(options.body?.text)
     return request
@@ -63,7 +64,19 @@ export function makeTransport(connection: Connection): Transport {
 
   function request(method: string, path: string, options: RequestOptions = {}): Promise<any | undefined> {
     const start = timingsEnabled() ? performance.now() : 0
-    const done = new Promise<any | undefined>((resolve, reject) => {
+    const done = once(method, path, options).catch((err) => {
+      // A kept-alive connection the server closed just as the request went out: a read is asked
+      // again on a new one (Node's advice for reused sockets); a write is not repeated blindly.
+      if (method === 'GET' && err?.code === 'ECONNRESET' && err.reusedSocket) return once(method, path, options)
+      throw err
+    })
+    if (!start) return done
+    const label = `API ${method} ${decodeURIComponent(path)}`
+    return done.finally(() => recordSpan(label, start))
+  }
+
+  function once(method: string, path: string, options: RequestOptions): Promise<any | undefined> {
+    return new Promise<any | undefined>((resolve, reject) => {
       open(method, path, options, REQUEST_TIMEOUT_MS, (response) => {
         let text = ''
         response.setEncoding('utf8')
@@ -83,9 +96,6 @@ export function makeTransport(connection: Connection): Transport {
         })
       }, reject).catch(reject)
     })
-    if (!start) return done
-    const label = `API ${method} ${decodeURIComponent(path)}`
-    return done.finally(() => recordSpan(label, start))
   }
 
   async function watch(path: string, onEvent: (event: WatchEvent) => void, onEnd: (err?: unknown) => void) {
