@@ -11,10 +11,16 @@
 #    *.home.example becomes Ready; its Secret holds a certificate that chains to Pebble's root and names
 #    *.home.example; the challenge's TXT record is gone afterwards; the webhook rejects an invalid
 #    Certificate.
+#  - HTTP-01 through the real Traefik (when the traefik piece is built and this runs as root, for port 80):
+#    Traefik out of cluster with its Ingress provider (allowExternalNameServices) on 127.0.x.y:80,
+#    app.home.example -> that address in Knot; a second ClusterIssuer with an HTTP-01 Ingress solver whose
+#    pods stay Pending (nodeSelector for no node); test/cluster/http01-solver.sh runs cert-manager's
+#    acmesolver for each solver pod on loopback and makes the solver Service an ExternalName to it; the
+#    Certificate for app.home.example becomes Ready, validated by Pebble through Traefik.
 # Prints what it measured (time to Ready, peak memory), cleans up what it created, and prints
 # "N passed, N failed" (exit 1 on any failure).
 #
-# Environment: CM_SMOKE_KEEP=1 leaves everything running (prints how to stop it); CM_SMOKE_TIMEOUT (seconds to
+# Environment: CM_SMOKE_HTTP01=0 skips the HTTP-01 part; CM_SMOKE_KEEP=1 leaves everything running (prints how to stop it); CM_SMOKE_TIMEOUT (seconds to
 # wait for Ready, 120); CM_SMOKE_DNS01_CHECK_PERIOD (the controller's --dns01-check-retry-period, 2s; the real
 # default is 10s).
 set -euo pipefail
@@ -52,12 +58,17 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/homelab-ingress-cm-smoke.XXXXXX")"
 PIDS=()
 DNS_DIR=
 
+# A free port (TCP and UDP, any state) below the kernel's ephemeral range: a port in that range can become the
+# local end of some outgoing connection before it is bound ("address already in use").
 free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 30000))
-    ss -Htuln "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
+  local p tries=0 lo
+  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+  ((lo > 12000)) || lo=32768
+  while ((tries++ < 500)); do
+    p=$((10000 + RANDOM % (lo - 10000)))
+    ss -Htuan "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
   done
+  die "no free port found"
 }
 
 # start NAME LOG cmd...: own session, PID recorded for cleanup
@@ -79,13 +90,16 @@ cleanup() {
   # webhooks first: with failurePolicy Fail they would block cert-manager objects once the webhook is gone
   k delete validatingwebhookconfiguration,mutatingwebhookconfiguration -l app.kubernetes.io/instance=homelab-smoke --ignore-not-found >/dev/null 2>&1 || true
   k delete namespace "$NS" --ignore-not-found --wait=false >/dev/null 2>&1 || true
-  k delete clusterissuer "$ISSUER" --ignore-not-found >/dev/null 2>&1 || true
-  k -n "$CM_NS" delete secret rfc2136-tsig "$ISSUER-account" --ignore-not-found >/dev/null 2>&1 || true
+  k delete clusterissuer "$ISSUER" "$ISSUER-http01" --ignore-not-found >/dev/null 2>&1 || true
+  k delete ingressclass homelab-smoke-traefik --ignore-not-found >/dev/null 2>&1 || true
+  k -n "$CM_NS" delete secret rfc2136-tsig "$ISSUER-account" "$ISSUER-http01-account" --ignore-not-found >/dev/null 2>&1 || true
+  # each process leads its own process group (setsid): the group takes its children along (http01-solver.sh's
+  # acmesolvers)
   local p
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do
     for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
+    kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
   done
   [[ -z "$DNS_DIR" ]] || "$HERE/dns.sh" stop "$DNS_DIR" >/dev/null 2>&1 || true
   if ((rc != 0 || fail != 0)); then
@@ -106,7 +120,7 @@ PEBBLE_PORT="$(free_port)" PEBBLE_MGMT_PORT="$(free_port)"
 cat >"$WORK/pebble.json" <<EOF
 {"pebble": {"listenAddress": "127.0.0.1:$PEBBLE_PORT", "managementListenAddress": "127.0.0.1:$PEBBLE_MGMT_PORT",
   "certificate": "$PEBBLE_CERTS/cert.pem", "privateKey": "$PEBBLE_CERTS/key.pem",
-  "httpPort": $(free_port), "tlsPort": $(free_port), "ocspResponderURL": "", "externalAccountBindingRequired": false}}
+  "httpPort": 80, "tlsPort": 443, "ocspResponderURL": "", "externalAccountBindingRequired": false}}
 EOF
 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 start pebble "$WORK/pebble.log" "$PEBBLE" -config "$WORK/pebble.json" -dnsserver "$DNS_SERVER"
 for _ in $(seq 100); do
@@ -269,10 +283,116 @@ for _ in $(seq 30); do
 done
 [[ -z "$txt" ]] && ok "the challenge's TXT record was added and removed again over RFC 2136 (knotd: $(grep -c 'DDNS, processing' "$DNS_DIR/knotd.log" || true) updates)" \
   || bad "TXT record still there: $txt"
+# ---- HTTP-01 through the real Traefik ----
+http01_skip=""
+if [[ "${CM_SMOKE_HTTP01:-1}" == 0 ]]; then http01_skip="CM_SMOKE_HTTP01=0"
+elif ! "$CLUSTER_SH" built traefik; then http01_skip="Traefik is not built (bash $CLUSTER_SH build traefik)"
+elif ((EUID != 0)); then http01_skip="Traefik's port 80 needs root"
+fi
+if [[ -n "$http01_skip" ]]; then
+  note "HTTP-01 part skipped: $http01_skip"
+else
+  HTTP01_ISSUER="$ISSUER-http01"
+  CLASS=homelab-smoke-traefik
+  TRAEFIK_ADDR=""
+  for _ in $(seq 100); do
+    a="127.0.$((RANDOM % 200 + 50)).$((RANDOM % 250 + 2))"
+    ss -Htln "src $a:80" 2>/dev/null | grep -q . || { TRAEFIK_ADDR=$a; break; }
+  done
+  [[ -n "$TRAEFIK_ADDR" ]] || die "no loopback address with a free port 80"
+  TRAEFIK_PING_PORT="$(free_port)"
+  k apply -f - >/dev/null <<EOF
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: $CLASS, labels: {app.kubernetes.io/instance: homelab-smoke}}
+spec: {controller: traefik.io/ingress-controller}
+EOF
+  t0="$(now)"
+  # KUBECONFIG from .cluster/env: Traefik's Ingress provider uses it out of cluster
+  start traefik "$WORK/traefik.log" "$("$CLUSTER_SH" bin traefik)" \
+    --global.checkNewVersion=false --global.sendAnonymousUsage=false \
+    --entryPoints.web.address="$TRAEFIK_ADDR:80" --entryPoints.traefik.address="$TRAEFIK_ADDR:$TRAEFIK_PING_PORT" \
+    --ping=true --ping.entryPoint=traefik --log.level=INFO \
+    --providers.kubernetesingress=true --providers.kubernetesingress.namespaces="$NS" \
+    --providers.kubernetesingress.ingressClass="$CLASS" --providers.kubernetesingress.allowExternalNameServices=true
+  traefik_up=""
+  for _ in $(seq 100); do
+    curl -fsS --max-time 2 "http://$TRAEFIK_ADDR:$TRAEFIK_PING_PORT/ping" >/dev/null 2>&1 && { traefik_up=1; break; }
+    kill -0 "$PID_traefik" 2>/dev/null || break
+    sleep 0.2
+  done
+  if [[ -n "$traefik_up" ]]; then
+    ok "Traefik $("$("$CLUSTER_SH" bin traefik)" version 2>/dev/null | awk '/^Version:/ { print $2 }') on $TRAEFIK_ADDR:80 ($(secs "$t0" "$(now)")s)"
+  else
+    tail -n 20 "$WORK/traefik.log" >&2
+    die "Traefik did not answer /ping (log: $WORK/traefik.log)"
+  fi
+  "$HERE/dns.sh" add "$DNS_DIR" app A "$TRAEFIK_ADDR"
+  start http01 "$WORK/http01-solver.log" bash "$HERE/http01-solver.sh" "$NS" "$WORK/http01"
+  t0="$(now)"
+  k apply -f - >/dev/null <<EOF
+apiVersion: cert-manager.io/v1
+kind: ClusterIssuer
+metadata: {name: $HTTP01_ISSUER}
+spec:
+  acme:
+    server: https://127.0.0.1:$PEBBLE_PORT/dir
+    caBundle: $(base64 -w0 <"$PEBBLE_CERTS/pebble.minica.pem")
+    privateKeySecretRef: {name: $HTTP01_ISSUER-account}
+    solvers:
+    - http01:
+        ingress:
+          ingressClassName: $CLASS
+          serviceType: ClusterIP
+          # kwok must not run the solver pod (its fake IP would become the Service's endpoint):
+          # http01-solver.sh runs the solver on loopback instead
+          podTemplate:
+            spec:
+              nodeSelector: {homelab-ingress.test/solver: out-of-cluster}
+EOF
+  cat >"$WORK/app.yaml" <<EOF
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: app, namespace: $NS}
+spec:
+  secretName: app-tls
+  dnsNames: [app.$ZONE]
+  privateKey: {algorithm: ECDSA, size: 256}
+  issuerRef: {name: $HTTP01_ISSUER, kind: ClusterIssuer}
+EOF
+  if k wait --for=condition=Ready --timeout="${TIMEOUT}s" clusterissuer/"$HTTP01_ISSUER" >/dev/null 2>&1; then
+    t0="$(now)"
+    k apply -f "$WORK/app.yaml" >/dev/null
+    if k -n "$NS" wait --for=condition=Ready --timeout="${TIMEOUT}s" certificate/app >/dev/null 2>&1; then
+      ok "HTTP-01: Certificate app.$ZONE Ready $(secs "$t0" "$(now)")s after it was created"
+    else
+      bad "HTTP-01: Certificate app.$ZONE not Ready: $(k -n "$NS" get certificate app -o jsonpath='{.status.conditions[*].message}')"
+      k -n "$NS" get pods,svc,ingress,challenges.acme.cert-manager.io -o wide 2>&1 | sed 's/^/#      /'
+      k -n "$NS" get challenges.acme.cert-manager.io -o jsonpath='{range .items[*]}{.status.reason}{"\n"}{end}' 2>&1 | sed 's/^/#      /'
+    fi
+  else
+    bad "HTTP-01 ClusterIssuer not Ready: $(k get clusterissuer "$HTTP01_ISSUER" -o jsonpath='{.status.conditions[*].message}')"
+  fi
+  k -n "$NS" get secret app-tls -o jsonpath='{.data.tls\.crt}' 2>/dev/null | base64 -d >"$WORK/app.crt" || true
+  if [[ -s "$WORK/app.crt" ]]; then
+    awk '/BEGIN CERT/ { n++ } n == 1' "$WORK/app.crt" >"$WORK/app-leaf.pem"
+    awk '/BEGIN CERT/ { n++ } n >= 2' "$WORK/app.crt" >"$WORK/app-chain.pem"
+    san="$(openssl x509 -in "$WORK/app-leaf.pem" -noout -ext subjectAltName 2>/dev/null | tail -n +2 | tr -d ' ')"
+    openssl verify -CAfile "$WORK/pebble-root.pem" -untrusted "$WORK/app-chain.pem" "$WORK/app-leaf.pem" >/dev/null 2>&1 && [[ "$san" == "DNS:app.$ZONE" ]] \
+      && ok "HTTP-01: Secret app-tls holds a Pebble certificate for $san" || bad "HTTP-01: Secret app-tls: SAN '$san' or chain does not verify"
+  fi
+  # the challenge went through Traefik to cert-manager's acmesolver, for cert-manager's self check and Pebble
+  served="$(cat "$WORK"/http01/*.log 2>/dev/null | grep -c 'got successful challenge request' || true)"
+  ((served >= 2)) && ok "HTTP-01: cert-manager's acmesolver answered $served challenge requests through Traefik" \
+    || bad "HTTP-01: acmesolver answered $served challenge requests (logs: $WORK/http01)"
+  grep -q 'ExternalName' "$WORK/http01-solver.log" && note "$(grep -m1 'ExternalName' "$WORK/http01-solver.log")"
+  note "peak memory: Traefik $(peak_mb "$PID_traefik") MB"
+fi
+
 orders="$(grep -c 'Added order' "$WORK/pebble.log" || true)"
 note "Pebble: $orders order(s)"
 note "peak memory (VmHWM): controller $(peak_mb "$PID_controller") MB, webhook $(peak_mb "$PID_webhook") MB, Pebble $(peak_mb "$PID_pebble") MB, knotd $(peak_mb "$DNS_PID") MB"
-for p in controller webhook pebble; do
+for p in controller webhook pebble ${PID_traefik:+traefik}; do
   pid_var="PID_$p"
   kill -0 "${!pid_var}" 2>/dev/null && ok "$p still running" || bad "$p exited (log: $WORK/$p.log)"
 done

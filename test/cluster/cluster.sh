@@ -484,6 +484,13 @@ build_cert_manager() {
   sed -i -e "s/^version: .*/version: $v/" -e "s/^appVersion: .*/appVersion: $v/" "$d/chart/Chart.yaml"
   grep -qx "version: $v" "$d/chart/Chart.yaml" || die "could not set the version in $d/chart/Chart.yaml"
   for m in controller webhook acmesolver; do install_bin "$tmp" "$m" "cert-manager-$m" "$v" cert-manager; done
+  cert_manager_stamp >"$d/homelab-ingress-sources"
+}
+
+# What our side of the build was made from (the mains and these two functions): a change rebuilds the piece
+# although CERT_MANAGER_VERSION stays the same.
+cert_manager_stamp() {
+  { cat "$HERE"/cert-manager/*/main.go; declare -f build_cert_manager cert_manager_listen_on_loopback; } | sha256sum | cut -c1-16
 }
 
 # In a pod, cert-manager's webhook and an HTTP-01 solver have a network namespace of their own; here they
@@ -536,7 +543,8 @@ piece_built() { # piece_built PIECE
     pebble) [[ -x "$(resolve pebble)" && -x "$(resolve pebble-challtestsrv)" && -f "$BIN/pebble-$PEBBLE_VERSION/certs/pebble.minica.pem" ]] ;;
     traefik) [[ -x "$(resolve traefik)" ]] ;;
     cert-manager) for c in cert-manager-controller cert-manager-webhook cert-manager-acmesolver; do [[ -x "$(resolve "$c")" ]] || return 1; done
-      [[ -f "$(resolve cert-manager-chart)/Chart.yaml" ]] ;;
+      [[ -f "$(resolve cert-manager-chart)/Chart.yaml" ]] \
+        && [[ "$(cat "$BIN/cert-manager-$CERT_MANAGER_VERSION/homelab-ingress-sources" 2>/dev/null)" == "$(cert_manager_stamp)" ]] ;;
     *) die "unknown piece '$1' (known: ${ALL_PIECES[*]})" ;;
   esac
 }
@@ -694,13 +702,18 @@ wait_for() {
 
 port_in_use() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
 
-# Free TCP ports on 127.0.0.1 (distinct from each other).
+# Free TCP ports on 127.0.0.1 (distinct from each other), below the kernel's ephemeral range: a port in
+# that range can be the local end of any outgoing connection (kube-apiserver's to etcd, say) by the time
+# it is bound, and then bind fails with "address already in use".
 pick_ports() { # pick_ports N
-  local n=$1 got=() p tries=0
+  local n=$1 got=() p tries=0 lo
+  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+  ((lo > 12000)) || lo=32768
   while ((${#got[@]} < n)); do
     ((tries++ < 1000)) || die "no free ports found"
-    p=$((20000 + RANDOM % 30000))
-    port_in_use "$p" && continue
+    p=$((10000 + RANDOM % (lo - 10000)))
+    # in use in any state, TCP or UDP
+    ss -Htuan "sport = :$p" 2>/dev/null | grep -q . && continue
     [[ " ${got[*]} " == *" $p "* ]] && continue
     got+=("$p")
   done
