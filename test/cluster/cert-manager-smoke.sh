@@ -10,7 +10,7 @@
 #  - a ClusterIssuer (ACME, DNS-01 through the rfc2136 solver) becomes Ready; a Certificate for
 #    *.home.example becomes Ready; its Secret holds a certificate that chains to Pebble's root and names
 #    *.home.example; the challenge's TXT record is gone afterwards; the webhook rejects an invalid
-#    Certificate.
+#    Certificate; an Issuer whose TSIG key is wrong gets its update refused by Knot.
 #  - HTTP-01 through the real Traefik (when the traefik piece is built and this runs as root, for port 80):
 #    Traefik out of cluster with its Ingress provider (allowExternalNameServices) on 127.0.x.y:80,
 #    app.home.example -> that address in Knot; a second ClusterIssuer with an HTTP-01 Ingress solver whose
@@ -87,10 +87,23 @@ cleanup() {
     echo "# CM_SMOKE_KEEP=1: left running: pids ${PIDS[*]} (kill them), DNS: $HERE/dns.sh stop $DNS_DIR, files: $WORK"
     return $rc
   fi
-  # webhooks first: with failurePolicy Fail they would block cert-manager objects once the webhook is gone
-  k delete validatingwebhookconfiguration,mutatingwebhookconfiguration -l app.kubernetes.io/instance=homelab-smoke --ignore-not-found >/dev/null 2>&1 || true
+  # the namespace first, while the controller runs (it removes its Challenges' finalizers) and the webhook
+  # answers (that removal is an update it validates); the webhook registrations before the webhook stops (with
+  # failurePolicy Fail they would block every cert-manager object once it is gone)
   k delete namespace "$NS" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  local i o
+  for ((i = 0; i < 60; i++)); do
+    k get namespace "$NS" >/dev/null 2>&1 || break
+    # a Challenge whose clean-up cannot succeed (the wrong-TSIG one cannot remove its record) keeps its finalizer
+    if ((i == 10)); then
+      for o in $(k -n "$NS" get challenges.acme.cert-manager.io -o name 2>/dev/null); do
+        k -n "$NS" patch "$o" --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true
+      done
+    fi
+    sleep 1
+  done
   k delete clusterissuer "$ISSUER" "$ISSUER-http01" --ignore-not-found >/dev/null 2>&1 || true
+  k delete validatingwebhookconfiguration,mutatingwebhookconfiguration -l app.kubernetes.io/instance=homelab-smoke --ignore-not-found >/dev/null 2>&1 || true
   k delete ingressclass homelab-smoke-traefik --ignore-not-found >/dev/null 2>&1 || true
   k -n "$CM_NS" delete secret rfc2136-tsig "$ISSUER-account" "$ISSUER-http01-account" --ignore-not-found >/dev/null 2>&1 || true
   # each process leads its own process group (setsid): the group takes its children along (http01-solver.sh's
@@ -101,7 +114,7 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
   done
-  [[ -z "$DNS_DIR" ]] || "$HERE/dns.sh" stop "$DNS_DIR" >/dev/null 2>&1 || true
+  [[ -z "$DNS_DIR" ]] || { cp "$DNS_DIR/knotd.log" "$WORK/" 2>/dev/null; "$HERE/dns.sh" stop "$DNS_DIR" >/dev/null 2>&1; } || true
   if ((rc != 0 || fail != 0)); then
     echo "# logs kept in $WORK"
   else
@@ -110,6 +123,17 @@ cleanup() {
   return $rc
 }
 trap cleanup EXIT
+
+# left over from an earlier run that was killed: its webhook registrations (failurePolicy Fail, pointing at a
+# webhook that is gone) would block every cert-manager object; its namespace may still be terminating
+k delete validatingwebhookconfiguration,mutatingwebhookconfiguration -l app.kubernetes.io/instance=homelab-smoke --ignore-not-found >/dev/null
+k delete namespace "$NS" --ignore-not-found --wait=false >/dev/null
+# a Challenge keeps its finalizer until a controller removes it; with no controller running, remove it here
+for o in $(k -n "$NS" get challenges.acme.cert-manager.io,orders.acme.cert-manager.io -o name 2>/dev/null); do
+  k -n "$NS" patch "$o" --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1 || true
+done
+for _ in $(seq 120); do k get namespace "$NS" >/dev/null 2>&1 || break; sleep 1; done
+k get namespace "$NS" >/dev/null 2>&1 && die "namespace $NS from an earlier run is still terminating"
 
 # ---- DNS: Knot, authoritative for home.example., TSIG updates ----
 eval "$(DNS_ZONE=$ZONE "$HERE/dns.sh" start)"
@@ -159,7 +183,7 @@ for f in "$CHART"/templates/crd-*.yaml; do crd_templates+=("$(basename "$f")"); 
 render "${crd_templates[@]}" >"$WORK/crds.yaml"
 k apply --server-side --force-conflicts -f "$WORK/crds.yaml" >/dev/null
 k wait --for=condition=Established --timeout=60s -f "$WORK/crds.yaml" >/dev/null \
-  && ok "cert-manager CRDs from its chart established (${#crd_templates[@]}: $(grep -c '^kind: CustomResourceDefinition' "$WORK/crds.yaml") CRDs, $(secs "$t0" "$(now)")s)" \
+  && ok "cert-manager CRDs from its chart established ($(grep -c '^kind: CustomResourceDefinition' "$WORK/crds.yaml") CRDs, $(secs "$t0" "$(now)")s)" \
   || bad "CRDs not established"
 # the chart leaves caBundle to cainjector (not run here): the cluster CA signed the webhook's certificate
 render webhook-validating-webhook.yaml webhook-mutating-webhook.yaml \
@@ -283,6 +307,45 @@ for _ in $(seq 30); do
 done
 [[ -z "$txt" ]] && ok "the challenge's TXT record was added and removed again over RFC 2136 (knotd: $(grep -c 'DDNS, processing' "$DNS_DIR/knotd.log" || true) updates)" \
   || bad "TXT record still there: $txt"
+# ---- TSIG is enforced: an Issuer with a wrong key cannot present its challenge ----
+k -n "$NS" create secret generic wrong-tsig --from-literal=secret="$(openssl rand -base64 32)" >/dev/null
+k apply -f - >/dev/null <<EOF
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: wrong-tsig, namespace: $NS}
+spec:
+  acme:
+    server: https://127.0.0.1:$PEBBLE_PORT/dir
+    caBundle: $(base64 -w0 <"$PEBBLE_CERTS/pebble.minica.pem")
+    privateKeySecretRef: {name: wrong-tsig-account}
+    solvers:
+    - dns01:
+        rfc2136:
+          nameserver: $DNS_SERVER
+          tsigKeyName: $DNS_TSIG_KEY_NAME
+          tsigAlgorithm: HMACSHA256
+          tsigSecretSecretRef: {name: wrong-tsig, key: secret}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: wrong-tsig, namespace: $NS}
+spec:
+  secretName: wrong-tsig-tls
+  dnsNames: [wrong.$ZONE]
+  issuerRef: {name: wrong-tsig, kind: Issuer}
+EOF
+reason=""
+for _ in $(seq "$TIMEOUT"); do
+  reason="$(k -n "$NS" get challenges.acme.cert-manager.io -o jsonpath='{range .items[?(@.spec.dnsName=="wrong.'"$ZONE"'")]}{.status.reason}{end}' 2>/dev/null || true)"
+  [[ "$reason" == *rror* || "$reason" == *failed* ]] && break
+  sleep 1
+done
+[[ "$reason" == *"bad authentication"* || "$reason" == *"NOTAUTH"* || "$reason" == *"REFUSED"* || "$reason" == *"BADSIG"* ]] \
+  && ok "an update signed with a wrong TSIG key is refused: ${reason:0:120}" || bad "wrong TSIG key: challenge reason '$reason'"
+[[ -z "$("$HERE/dns.sh" read "$DNS_DIR" "_acme-challenge.wrong" TXT 2>/dev/null)" ]] && ok "no TXT record for wrong.$ZONE" \
+  || bad "a TXT record for wrong.$ZONE exists"
+k -n "$NS" delete certificate wrong-tsig --wait=false >/dev/null 2>&1 || true
+
 # ---- HTTP-01 through the real Traefik ----
 http01_skip=""
 if [[ "${CM_SMOKE_HTTP01:-1}" == 0 ]]; then http01_skip="CM_SMOKE_HTTP01=0"
