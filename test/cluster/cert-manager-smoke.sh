@@ -56,6 +56,7 @@ CA_CRT="$HOMELAB_INGRESS_CLUSTER_DIR/pki/ca.crt" CA_KEY="$HOMELAB_INGRESS_CLUSTE
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/homelab-ingress-cm-smoke.XXXXXX")"
 PIDS=()
+MADE_CRDS="" MADE_CM_NS=""
 DNS_DIR=
 
 # A free port (TCP and UDP, any state) below the kernel's ephemeral range: a port in that range can become the
@@ -106,6 +107,9 @@ cleanup() {
   k delete validatingwebhookconfiguration,mutatingwebhookconfiguration -l app.kubernetes.io/instance=homelab-smoke --ignore-not-found >/dev/null 2>&1 || true
   k delete ingressclass homelab-smoke-traefik --ignore-not-found >/dev/null 2>&1 || true
   k -n "$CM_NS" delete secret rfc2136-tsig "$ISSUER-account" "$ISSUER-http01-account" --ignore-not-found >/dev/null 2>&1 || true
+  # what this run installed and the cluster did not have before
+  [[ -z "$MADE_CRDS" ]] || k delete -f "$WORK/crds.yaml" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  [[ -z "$MADE_CM_NS" ]] || k delete namespace "$CM_NS" --ignore-not-found --wait=false >/dev/null 2>&1 || true
   # each process leads its own process group (setsid): the group takes its children along (http01-solver.sh's
   # acmesolvers)
   local p
@@ -177,7 +181,8 @@ render() { # render TEMPLATE...: the chart's templates, as `helm install cert-ma
     --set "webhook.url.host=127.0.0.1:$WEBHOOK_PORT" "${args[@]}"
 }
 t0="$(now)"
-k get namespace "$CM_NS" >/dev/null 2>&1 || k create namespace "$CM_NS" >/dev/null
+k get namespace "$CM_NS" >/dev/null 2>&1 || { k create namespace "$CM_NS" >/dev/null; MADE_CM_NS=1; }
+k get crd certificates.cert-manager.io >/dev/null 2>&1 || MADE_CRDS=1
 crd_templates=()
 for f in "$CHART"/templates/crd-*.yaml; do crd_templates+=("$(basename "$f")"); done
 render "${crd_templates[@]}" >"$WORK/crds.yaml"

@@ -33,7 +33,7 @@ SOLVER="$(bash "$HERE/cluster.sh" bin cert-manager-acmesolver)"
 k() { kubectl --request-timeout=15s "$@"; }
 log() { printf '[http01-solver] %s\n' "$*" >&2; }
 
-declare -A PID ADDR   # by pod name
+declare -A PID ADDR WARNED   # by pod name
 stop_all() {
   local p
   for p in "${!PID[@]}"; do kill -TERM "${PID[$p]}" 2>/dev/null || true; done
@@ -57,11 +57,16 @@ pick_addr() { # pick_addr PORT
 log "watching $NS for HTTP-01 solver pods (acmesolver: $SOLVER, logs: $WORK)"
 while :; do
   pods="$(k -n "$NS" get pods -l acme.cert-manager.io/http01-solver=true \
-    -o jsonpath='{range .items[*]}{.metadata.name}{"\t"}{.metadata.labels.acme\.cert-manager\.io/http-token}{"\t"}{range .spec.containers[0].args[*]}{@}{" "}{end}{"\n"}{end}' 2>/dev/null)" || { sleep 1; continue; }
+    -o jsonpath='{range .items[*]}{.metadata.name}{"|"}{.metadata.labels.acme\.cert-manager\.io/http-token}{"|"}{.status.podIP}{"|"}{range .spec.containers[0].args[*]}{@}{" "}{end}{"\n"}{end}' 2>/dev/null)" || { sleep 1; continue; }
   seen=" "
-  while IFS=$'\t' read -r pod token args; do
+  # "|" and not a tab: read collapses runs of whitespace separators, and podIP is empty for a Pending pod
+  while IFS='|' read -r pod token podip args; do
     [[ -n "$pod" ]] || continue
     seen+="$pod "
+    if [[ -n "$podip" && -z "${WARNED[$pod]:-}" ]]; then
+      WARNED[$pod]=1
+      log "WARNING: pod $pod has the address $podip (kwok ran it): its Service's endpoints point at a fake address; give the solver a podTemplate nodeSelector that matches no node"
+    fi
     if [[ -z "${PID[$pod]:-}" ]]; then
       port=8089
       for a in $args; do [[ "$a" == --listen-port=* ]] && port="${a#--listen-port=}"; done
