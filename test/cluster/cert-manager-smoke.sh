@@ -56,6 +56,7 @@ CA_CRT="$HOMELAB_INGRESS_CLUSTER_DIR/pki/ca.crt" CA_KEY="$HOMELAB_INGRESS_CLUSTE
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/homelab-ingress-cm-smoke.XXXXXX")"
 PIDS=()
+declare -A PID=()
 MADE_CRDS="" MADE_CM_NS=""
 DNS_DIR=
 
@@ -77,7 +78,7 @@ start() {
   local name=$1 logf=$2; shift 2
   setsid "$@" </dev/null >"$logf" 2>&1 &
   PIDS+=("$!")
-  eval "PID_${name//-/_}=$!"
+  PID[$name]=$!
 }
 
 peak_mb() { awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
@@ -153,7 +154,7 @@ EOF
 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 start pebble "$WORK/pebble.log" "$PEBBLE" -config "$WORK/pebble.json" -dnsserver "$DNS_SERVER"
 for _ in $(seq 100); do
   curl -fsS --max-time 2 --cacert "$PEBBLE_CERTS/pebble.minica.pem" "https://127.0.0.1:$PEBBLE_PORT/dir" >/dev/null 2>&1 && break
-  kill -0 "$PID_pebble" 2>/dev/null || { cat "$WORK/pebble.log" >&2; die "Pebble exited"; }
+  kill -0 "${PID[pebble]}" 2>/dev/null || { cat "$WORK/pebble.log" >&2; die "Pebble exited"; }
   sleep 0.2
 done
 curl -fsS --max-time 2 --cacert "$PEBBLE_CERTS/pebble.minica.pem" -o "$WORK/pebble-root.pem" "https://127.0.0.1:$PEBBLE_MGMT_PORT/roots/0" \
@@ -204,7 +205,7 @@ webhook_up=""
 for _ in $(seq 150); do
   code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$CA_CRT" "https://127.0.0.1:$WEBHOOK_PORT/validate" 2>/dev/null)" || code=""
   [[ "$code" =~ ^[1-5][0-9][0-9]$ && "$code" != 404 ]] && { webhook_up=1; break; }
-  kill -0 "$PID_webhook" 2>/dev/null || break
+  kill -0 "${PID[webhook]}" 2>/dev/null || break
   sleep 0.2
 done
 if [[ -n "$webhook_up" ]]; then
@@ -221,7 +222,7 @@ start controller "$WORK/controller.log" "$CONTROLLER" --kubeconfig "$KUBECONFIG"
   --acme-http01-solver-nameservers "$DNS_SERVER" \
   --dns01-check-retry-period "$CHECK_PERIOD" --v=2
 sleep 1
-kill -0 "$PID_controller" 2>/dev/null || { tail -n 30 "$WORK/controller.log" >&2; die "cert-manager controller exited (log: $WORK/controller.log)"; }
+kill -0 "${PID[controller]}" 2>/dev/null || { tail -n 30 "$WORK/controller.log" >&2; die "cert-manager controller exited (log: $WORK/controller.log)"; }
 
 # ---- the webhook is real: cert-manager's validation rejects a Certificate with no names ----
 k create namespace "$NS" >/dev/null
@@ -386,7 +387,7 @@ EOF
   traefik_up=""
   for _ in $(seq 100); do
     curl -fsS --max-time 2 "http://$TRAEFIK_ADDR:$TRAEFIK_PING_PORT/ping" >/dev/null 2>&1 && { traefik_up=1; break; }
-    kill -0 "$PID_traefik" 2>/dev/null || break
+    kill -0 "${PID[traefik]}" 2>/dev/null || break
     sleep 0.2
   done
   if [[ -n "$traefik_up" ]]; then
@@ -454,15 +455,14 @@ EOF
   ((served >= 2)) && ok "HTTP-01: cert-manager's acmesolver answered $served challenge requests through Traefik" \
     || bad "HTTP-01: acmesolver answered $served challenge requests (logs: $WORK/http01)"
   grep -q 'ExternalName' "$WORK/http01-solver.log" && note "$(grep -m1 'ExternalName' "$WORK/http01-solver.log")"
-  note "peak memory: Traefik $(peak_mb "$PID_traefik") MB"
+  note "peak memory: Traefik $(peak_mb "${PID[traefik]}") MB"
 fi
 
 orders="$(grep -c 'Added order' "$WORK/pebble.log" || true)"
 note "Pebble: $orders order(s)"
-note "peak memory (VmHWM): controller $(peak_mb "$PID_controller") MB, webhook $(peak_mb "$PID_webhook") MB, Pebble $(peak_mb "$PID_pebble") MB, knotd $(peak_mb "$DNS_PID") MB"
-for p in controller webhook pebble ${PID_traefik:+traefik}; do
-  pid_var="PID_$p"
-  kill -0 "${!pid_var}" 2>/dev/null && ok "$p still running" || bad "$p exited (log: $WORK/$p.log)"
+note "peak memory (VmHWM): controller $(peak_mb "${PID[controller]}") MB, webhook $(peak_mb "${PID[webhook]}") MB, Pebble $(peak_mb "${PID[pebble]}") MB, knotd $(peak_mb "$DNS_PID") MB"
+for p in controller webhook pebble ${PID[traefik]:+traefik}; do
+  kill -0 "${PID[$p]}" 2>/dev/null && ok "$p still running" || bad "$p exited (log: $WORK/$p.log)"
 done
 
 echo "$pass passed, $fail failed"

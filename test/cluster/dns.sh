@@ -144,9 +144,9 @@ cmd_start() {
   fi
   dir="$(cd "$dir" && pwd)"
   mkdir -p "$dir/zones" "$dir/db"
-  local key=homelab-test-tsig secret port attempt pid
+  local key=homelab-test-tsig secret port pid
   secret="$(openssl rand -base64 32)"
-  for attempt in 1 2 3; do
+  for _ in 1 2 3; do
     port="${DNS_PORT:-$(free_port)}"
     write_config "$dir" "$addr" "$port" "$zone" "$key" "$secret"
     cat >"$dir/dns.env" <<EOF
