@@ -20,7 +20,8 @@
 # Prints what it measured (time to Ready, peak memory), cleans up what it created, and prints
 # "N passed, N failed" (exit 1 on any failure).
 #
-# Environment: CM_SMOKE_HTTP01=0 skips the HTTP-01 part; CM_SMOKE_KEEP=1 leaves everything running (prints how to stop it); CM_SMOKE_TIMEOUT (seconds to
+# Environment: CM_SMOKE_HTTP01=0 skips the HTTP-01 part; CM_SMOKE_KEEP_LOGS=1 keeps the logs (kept anyway on a
+# failure); CM_SMOKE_KEEP=1 leaves everything running (prints how to stop it); CM_SMOKE_TIMEOUT (seconds to
 # wait for Ready, 120); CM_SMOKE_DNS01_CHECK_PERIOD (the controller's --dns01-check-retry-period, 2s; the real
 # default is 10s).
 set -euo pipefail
@@ -120,7 +121,7 @@ cleanup() {
     kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
   done
   [[ -z "$DNS_DIR" ]] || { cp "$DNS_DIR/knotd.log" "$WORK/" 2>/dev/null; "$HERE/dns.sh" stop "$DNS_DIR" >/dev/null 2>&1; } || true
-  if ((rc != 0 || fail != 0)); then
+  if ((rc != 0 || fail != 0)) || [[ "${CM_SMOKE_KEEP_LOGS:-}" == 1 ]]; then
     echo "# logs kept in $WORK"
   else
     rm -rf "$WORK"
