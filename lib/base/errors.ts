@@ -181,9 +181,8 @@ export function admissionWebhookFailure(err: unknown): WebhookFailure | undefine
 }
 
 /**
- * The API server's own answer carried by an error (client-node's ApiException, a raw request's
- * error): the HTTP status and the Status object's reason and message. Undefined for errors that
- * carry no answer.
+ * The API server's own answer carried by an error of the API client: the HTTP status and the Status
+ * object's reason and message. Undefined for errors that carry no answer.
  */
 export function apiStatusOf(err: unknown): { code: number; reason?: string; message: string } | undefined {
   const e = err as { code?: unknown; body?: unknown } | null

@@ -73,7 +73,7 @@ export const DNS_OPTION: OptionSpec = {
 
 /** Every script takes these. */
 const ALWAYS_OPTIONS: Record<string, OptionSpec> = {
-  timings: { type: 'boolean', help: 'print where the time went (start-up, configuration, each API read and kubectl/helm run) on stderr' },
+  timings: { type: 'boolean', help: 'print where the time went (start-up, configuration, each API request and helm run) on stderr' },
 }
 
 export type ScriptSpec = {
