@@ -52,7 +52,8 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   log.step(`04-verify: Traefik in ${ns}, ${EXTERNAL_SERVICE} on ${config.externalIp}, ${INTERNAL_SERVICE} on ${config.internalIp}`)
 
   const selector = traefikPodSelector(config)
-  const around = podSurroundings(cluster)
+  let evaluateNow = () => {}
+  const around = podSurroundings(cluster, () => evaluateNow())
   const waitedChecks = (state: WatchState, allServices: Obj[] = []): Check[] => {
     const services = state[1]
     const events = [...state[2].values()]
@@ -85,6 +86,7 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
       },
       { path: `/api/v1/namespaces/${ns}/persistentvolumeclaims`, list: () => cluster.core.listNamespacedPersistentVolumeClaim({ namespace: ns }) },
     ],
+    wake: (evaluate) => (evaluateNow = evaluate),
     evaluate: (state, elapsed) => {
       lastState = state
       around.refresh([...state[0].values()] as Obj[])
@@ -162,7 +164,7 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
  * Nodes, StorageClasses, volumes and crash logs, read only while a pod is not Ready (a converged
  * run reads none of them), at most every few seconds, each crashed container's log once per restart.
  */
-function podSurroundings(cluster: Cluster) {
+function podSurroundings(cluster: Cluster, onRead: () => void) {
   const REFRESH_MS = 5000
   let facts: Pick<PodFacts, 'nodes' | 'storageClasses' | 'persistentVolumes' | 'logs'> = {}
   const logs = new Map<string, ContainerLog>()
@@ -183,6 +185,7 @@ function podSurroundings(cluster: Cluster) {
       }
     }
     facts = { ...scheduling, logs: byContainer }
+    onRead()
   }
   return {
     get facts() {

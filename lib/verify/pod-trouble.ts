@@ -113,6 +113,13 @@ export function podTrouble(pod: Obj, facts: PodFacts = {}): string {
   if (volumes) return volumes
   if (nodeDown) return `its node ${node!.metadata.name} is ${nodeDown}: nothing there reports the pod's state`
 
+  const starting = main.filter((s) => s.state?.waiting)
+  if (starting.length) {
+    const names = starting.map((s) => s.name).join(', ')
+    return starting.every((s) => s.state?.waiting?.reason === 'PodInitializing')
+      ? `container ${names} waits for the init containers`
+      : `container ${names} is being created (${starting[0].state?.waiting?.reason ?? 'waiting'})`
+  }
   const notReady = main.filter((s) => !s.ready)
   if (main.length && notReady.length) {
     const probe = newestPodEvent(pod, facts, (e) => e.reason === 'Unhealthy')
@@ -201,7 +208,7 @@ function whyUnschedulable(pod: Obj, message: string, facts: PodFacts): string {
   if (/didn't match Pod's node affinity\/selector/.test(said)) add(selectorTrouble(pod, facts))
   for (const m of said.matchAll(/untolerated taint\(s\)?\s*\{([^}]*)\}|untolerated taint \{([^}]*)\}/g)) add(taintTrouble(m[1] ?? m[2] ?? '', facts))
   if (/had taint/.test(said) && !/untolerated/.test(said)) add(`a node has a taint the pod does not tolerate (${said})`)
-  for (const m of said.matchAll(/Insufficient ([\w./-]+)/g)) add(resourceTrouble(pod, m[1], facts))
+  for (const m of said.matchAll(/Insufficient ([\w./-]*\w)/g)) add(resourceTrouble(pod, m[1], facts))
   if (/node\(s\) were unschedulable/.test(said)) {
     const cordoned = (facts.nodes ?? []).filter((n) => n.spec?.unschedulable).map((n) => n.metadata.name)
     add(`${cordoned.length ? `node ${cordoned.join(', ')} is` : 'nodes are'} cordoned (kubectl uncordon <node>)`)
@@ -222,11 +229,14 @@ function newestPodEvent(pod: Obj, facts: PodFacts, match: (e: Obj) => boolean): 
       (e) =>
         e.involvedObject?.kind === 'Pod' &&
         e.involvedObject?.name === pod.metadata.name &&
-        (!e.involvedObject?.uid || !pod.metadata.uid || e.involvedObject.uid === pod.metadata.uid) &&
+        sameUid(e, pod) &&
         match(e),
     )
     .sort(newestFirst)[0]
 }
+
+/** An event about this very object, not an earlier one of the same name. */
+const sameUid = (event: Obj, object: Obj) => !event.involvedObject?.uid || !object.metadata.uid || event.involvedObject.uid === object.metadata.uid
 
 /** The pod's PersistentVolumeClaims that keep it from being scheduled, each with its cause. */
 function claimTrouble(pod: Obj, facts: PodFacts): string[] {
@@ -247,13 +257,13 @@ function claimTrouble(pod: Obj, facts: PodFacts): string[] {
     }
     const phase = pvc.status?.phase ?? 'Pending'
     if (phase === 'Lost') {
-      out.push(`${ref} is Lost: its PersistentVolume ${pvc.spec?.volumeName ?? ''} no longer exists (the data is gone; delete the PVC and rerun 02-traefik to get a new one)`)
+      out.push(`${ref} is Lost: its PersistentVolume ${pvc.spec?.volumeName ?? ''} no longer exists (its data is gone; delete the PVC, then rerun 02-traefik: it makes a new one)`)
       continue
     }
     if (phase === 'Bound') {
       const pv = pvc.spec?.volumeName
       if (pv && facts.persistentVolumes && !facts.persistentVolumes.includes(pv)) {
-        out.push(`${ref} is bound to PersistentVolume ${pv}, which does not exist (deleted?); delete the PVC and rerun 02-traefik to get a new one`)
+        out.push(`${ref} is bound to PersistentVolume ${pv}, which does not exist (deleted?); delete the PVC, then rerun 02-traefik: it makes a new one`)
       }
       continue
     }
@@ -268,7 +278,7 @@ function pendingClaimCause(pvc: Obj, facts: PodFacts): string {
   const defaultClass = classes?.find((c) => ['true'].includes(c.metadata.annotations?.['storageclass.kubernetes.io/is-default-class']))
   const className = named ?? defaultClass?.metadata.name
   const claimEvents = (facts.events ?? [])
-    .filter((e) => e.involvedObject?.kind === 'PersistentVolumeClaim' && e.involvedObject?.name === pvc.metadata.name)
+    .filter((e) => e.involvedObject?.kind === 'PersistentVolumeClaim' && e.involvedObject?.name === pvc.metadata.name && sameUid(e, pvc))
     .sort(newestFirst)
   if (named === '') return 'it asks for no StorageClass (storageClassName: "") and no PersistentVolume matches it'
   if (!className) {
