@@ -1,5 +1,6 @@
 /** Who a lease holder is, and whether its run is gone: on this machine by its process, elsewhere by its lease. */
 import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
 import os from 'node:os'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -58,3 +59,27 @@ gone('on another machine: gone once it no longer holds the lease', () => {
 })
 
 gone.run()
+
+// ---
+// Linux shows zombies in /proc; elsewhere processRunning cannot tell them apart
+const zombie = suite(`processRunning: a zombie does not run${fs.existsSync('/proc/self/stat') ? '' : ' (skipped: no /proc on this system)'}`)
+const zo = fs.existsSync('/proc/self/stat') ? zombie : zombie.skip
+
+zo('a child killed and not yet reaped is a zombie: not running', async () => {
+  const { spawn } = await import('node:child_process')
+  // `sh` forks `sleep`, which it never waits for: once killed, sleep stays a zombie until sh exits
+  const parent = spawn('sh', ['-c', 'sleep 30 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] })
+  const pid = await new Promise<number>((resolve) => parent.stdout.once('data', (d) => resolve(Number(String(d).trim()))))
+  try {
+    assert.ok(processRunning(pid))
+    process.kill(pid, 'SIGKILL')
+    const until = Date.now() + 5000
+    while (Date.now() < until && processRunning(pid)) await new Promise((r) => setTimeout(r, 20))
+    assert.not.ok(processRunning(pid), 'the killed child no longer runs')
+    assert.match(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'), /\) Z /, 'and is still in the process table, as a zombie')
+  } finally {
+    parent.kill('SIGKILL')
+  }
+})
+
+zombie.run()

@@ -8,6 +8,7 @@
  * The holder writes notes on the Lease (annotations) of what it is doing that outlives it, e.g.
  * which helm revision it is writing: the next holder reads them to know what the last one left.
  */
+import fs from 'node:fs'
 import os from 'node:os'
 import { type Cluster, isNotFound, retryTransient } from './cluster.ts'
 import { EXIT, UserError } from '../base/errors.ts'
@@ -70,13 +71,21 @@ export function parseHolder(holder: string): { what: string; pid: number; host: 
   return m ? { what: m[1], pid: Number(m[2]), host: m[3] } : undefined
 }
 
-/** Whether a process with this id runs on this machine (EPERM: it does, as another user). */
+/**
+ * Whether a process with this id runs on this machine (EPERM: it does, as another user). A zombie
+ * (killed, not yet reaped by its parent) does not: it runs no code and holds nothing.
+ */
 export function processRunning(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return true // no /proc (not Linux): the signal said it exists
   }
 }
 

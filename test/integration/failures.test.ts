@@ -29,6 +29,7 @@ import {
   testCluster,
 } from './harness.ts'
 import { holdDeploymentWrites } from './slow-webhook.ts'
+import { processRunning } from '../../lib/kube/lease.ts'
 
 const cluster = testCluster()
 const waitFor = async (what: string, check: () => boolean, seconds = 60) => {
@@ -257,14 +258,8 @@ function descendants(pid: number): number[] {
   return out
 }
 
-const running = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
+/** A killed process may stay a zombie until it is reaped: processRunning says it no longer runs. */
+const running = processRunning
 
 /**
  * Starts 02-traefik with a changed value (a new revision), holds its helm's Deployment write in the
@@ -299,7 +294,7 @@ ir("02 killed with its helm mid-upgrade: the next plain run takes the dead run's
     await hold.close()
   }
   assert.is(helmRelease()!.status, 'pending-upgrade', 'the killed run left its revision pending')
-  assert.ok(!running(killed.pid) && !running(killed.helmPid))
+  await waitFor('the killed run and its helm gone', () => !running(killed.pid) && !running(killed.helmPid), 10)
   const holder = `02-traefik pid ${killed.pid} on ${os.hostname()}`
   const leaseNow = JSON.parse(kubectl('get', 'lease', 'homelab-ingress', '-n', 'traefik', '-o', 'json').stdout)
   assert.is(leaseNow.spec.holderIdentity, holder, 'the dead run still holds an unexpired lease')
