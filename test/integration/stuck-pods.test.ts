@@ -20,9 +20,9 @@ const EXPECTED: Record<string, RegExp> = {
   'storage-class-missing': /not scheduled: PVC traefik\/traefik-stuck is Pending: StorageClass no-such-class does not exist \(StorageClasses there: longhorn; STORAGE_CLASS names the one 02 uses\)/,
   'no-provisioner': /not scheduled: PVC traefik\/traefik-stuck is Pending: StorageClass nobody-provisions has no volume from its provisioner storage\.example\.com\/nobody yet: is storage\.example\.com\/nobody installed and running\?/,
   'image-pull': new RegExp(`container traefik cannot pull its image ${esc(MISSING_IMAGE)} \\(ImagePullBackOff\\): Failed to pull image "${esc(MISSING_IMAGE)}": rpc error: code = NotFound`),
-  // kwok serves no container logs: the report says the log could not be read, and the API's answer
-  'crash-loop': /container traefik keeps crashing \(CrashLoopBackOff, restarted 5 times\); last exit code 1 \(Error\); its log cannot be read: the API server answered/,
-  'init-container': /init container volume-permissions keeps crashing \(CrashLoopBackOff, restarted 3 times\); last exit code 1 \(Error\); its log cannot be read/,
+  // kwok serves no container logs: the report says the log could not be read, with the answer it got through the API
+  'crash-loop': /container traefik keeps crashing \(CrashLoopBackOff, restarted 5 times\); last exit code 1 \(Error\); its log cannot be read: the API server answered 400 BadRequest: no logs found for container "traefik" in pod "traefik\/traefik-[a-z0-9]+-[a-z0-9]+"/,
+  'init-container': /init container volume-permissions keeps crashing \(CrashLoopBackOff, restarted 3 times\); last exit code 1 \(Error\); its log cannot be read: the API server answered 400 BadRequest: no logs found for container "volume-permissions"/,
   'multi-attach': /a volume cannot be attached: Multi-Attach error for volume "pvc-[0-9a-f-]+" Volume is already used by pod\(s\) traefik-5d8f7c6b9-old01 \(a ReadWriteOnce volume is still attached for another pod/,
   'volume-lost': /not scheduled: PVC traefik\/traefik is Lost: its PersistentVolume pvc-[0-9a-f-]+ no longer exists \(its data is gone; delete the PVC, then rerun 02-traefik: it makes a new one\) \(scheduler: 0\/1 nodes are available: persistentvolumeclaim "traefik" bound to non-existent persistentvolume "pvc-[0-9a-f-]+"\.\)/,
 }
