@@ -29,7 +29,7 @@ RUN      := node
 CLUSTER_CACHE := $(or $(HOMELAB_INGRESS_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/homelab-ingress)
 
 .PHONY: all node-version 01-metallb 02-traefik 03-internal-routes 04-verify from render dry-run \
-        teardown test demo cluster-build cluster-up cluster-down bench
+        teardown test test-packages demo cluster-build cluster-up cluster-down bench
 
 all: node-version
 	$(RUN) scripts/run-all.ts $(FLAGS)
@@ -76,8 +76,12 @@ cluster-up: cluster-build
 cluster-down:
 	bash test/cluster/cluster.sh down
 
+# Debian packages some tests use (dnsmasq, Unbound), installed when missing and this is root.
+test-packages:
+	@bash test/packages.sh
+
 # Every test: type-check, unit tests, integration tests on the test cluster (left running).
-test: node-version cluster-up
+test: node-version cluster-up test-packages
 	npm test $(if $(NO_COLOR),-- --no-color)
 	@echo "The test cluster keeps running (reruns start at once); stop it with: make cluster-down"
 

@@ -7,7 +7,8 @@ await runScript(
     description:
       'Creates or updates the MetalLB address pools for INTERNAL_IP and EXTERNAL_IP (one /32 pool each,\n' +
       'autoAssign off, only for TRAEFIK_NAMESPACE) and their L2Advertisement. Needs MetalLB installed;\n' +
-      'waits (bounded) for its admission webhook to answer.',
+      'refuses an address another device on the LAN answers for (ARP, seen from this machine); waits\n' +
+      '(bounded) for its admission webhook to answer.',
     common: ['env-file', 'context', 'dry-run', 'timeout', 'adopt'],
   },
   import.meta.url,

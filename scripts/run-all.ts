@@ -1,5 +1,5 @@
 #!/usr/bin/env -S npx zx
-import { runScript } from '../lib/run/cli.ts'
+import { DNS_OPTION, runScript } from '../lib/run/cli.ts'
 
 await runScript(
   {
@@ -13,6 +13,7 @@ await runScript(
       json: { type: 'boolean', help: "print 04-verify's report as JSON on stdout" },
       'no-probe': { type: 'boolean', help: "skip 04-verify's HTTP requests" },
       'require-probe': { type: 'boolean', help: '04-verify fails when an address cannot be reached from here (default: skipped)' },
+      dns: DNS_OPTION,
     },
   },
   import.meta.url,

@@ -63,6 +63,13 @@ help('04-verify and run-all offer --require-probe next to --no-probe', () => {
   }
 })
 
+help('04-verify and run-all offer --dns FORMAT, naming the formats', () => {
+  for (const script of ['04-verify', 'run-all']) {
+    const r = run(script, ['--help'])
+    assert.match(r.stdout, /--dns FORMAT +print only the admin hosts' records for your LAN's DNS on stdout, in one format: hosts, dnsmasq, adguard, unbound/)
+  }
+})
+
 help('an unknown flag is a usage error with a suggestion', () => {
   const r = run('02-traefik', ['--dryrun', '--env-file', VALID])
   assert.is(r.code, 2)
@@ -116,6 +123,23 @@ config('--no-probe and --require-probe together are a usage error, before anythi
     const r = run(script, ['--env-file', VALID, '--no-probe', '--require-probe'])
     assert.is(r.code, 2, r.stderr)
     assert.match(r.stderr, /--no-probe and --require-probe contradict each other/)
+  }
+})
+
+config('--dns takes only the formats it knows, with a suggestion', () => {
+  const unknown = run('04-verify', ['--env-file', VALID, '--dns', 'bind'])
+  assert.is(unknown.code, 2, unknown.stderr)
+  assert.match(unknown.stderr, /--dns bind: expected one of hosts, dnsmasq, adguard, unbound\n/)
+  const typo = run('04-verify', ['--env-file', VALID, '--dns', 'unbund'])
+  assert.is(typo.code, 2)
+  assert.match(typo.stderr, /--dns unbund: expected one of hosts, dnsmasq, adguard, unbound; did you mean unbound\?/)
+})
+
+config('--json and --dns together are a usage error: both would print on stdout', () => {
+  for (const script of ['04-verify', 'run-all']) {
+    const r = run(script, ['--env-file', VALID, '--json', '--dns', 'hosts'])
+    assert.is(r.code, 2, r.stderr)
+    assert.match(r.stderr, /--json and --dns both print on stdout: drop one of them/)
   }
 })
 

@@ -359,7 +359,8 @@ matrix('the matrix is plain JSON (the --json report carries it)', () => {
 matrix('the text report: the table instead of one line per cell, then what did not pass, then certificates', () => {
   const { matrix: m, checks } = judgeMatrix(HEALTHY, ADDRESSES, { requireProbe: false })
   const pods = { name: 'Traefik pods Running and Ready', status: 'pass' as const, detail: 'traefik-abc Running' }
-  const text = formatReport({ ok: false, context: 'homelab-test', checks: [pods, ...checks], probes: m, hostsLine: '127.0.0.200 traefik.home.example' })
+  const dns = { hosts: '127.0.0.200 traefik.home.example\n', dnsmasq: '', adguard: '', unbound: '' }
+  const text = formatReport({ ok: false, context: 'homelab-test', checks: [pods, ...checks], probes: m, hostsLine: '127.0.0.200 traefik.home.example', dns })
   const lines = text.split('\n')
   assert.is(lines[0], '  [ok  ] Traefik pods Running and Ready: traefik-abc Running')
   assert.match(lines[2], /^Reachability /)

@@ -7,6 +7,7 @@ import type { ChartShape, Config } from '../config/config.ts'
 import { INSTANCE_LABEL, instanceOf, ownershipLabels } from '../kube/ownership.ts'
 import { type Manifest, toYamlDocuments } from '../base/objects.ts'
 import { renderTemplate } from '../base/template.ts'
+import { dnsRecords } from './dns.ts'
 
 export const RELEASE_NAME = 'traefik'
 /** Names the Traefik chart gives the two Services for release `traefik`. */
@@ -118,7 +119,7 @@ export function internalRouteManifests(config: Config): Manifest[] {
 }
 
 export function hostsFileLine(config: Config): string {
-  return `${config.internalIp} ${adminHosts(config).join(' ')}`
+  return dnsRecords('hosts', config.internalIp, adminHosts(config)).trimEnd()
 }
 
 export const RENDERED_FILES = ['01-metallb.yaml', '02-traefik-values.yaml', '03-internal-routes.yaml'] as const

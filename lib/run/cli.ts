@@ -15,6 +15,7 @@ import type { Cluster } from '../kube/cluster.ts'
 import type { Config } from '../config/config.ts'
 import { loadConfig } from '../config/load.ts'
 import { didYouMean } from '../config/rules.ts'
+import { DNS_FORMATS } from '../render/dns.ts'
 import type { Args } from '../steps/context.ts'
 import { EXIT, UserError } from '../base/errors.ts'
 import { color, consoleLogger, type Logger } from '../base/log.ts'
@@ -59,6 +60,15 @@ export const COMMON_OPTIONS: Record<string, OptionSpec> = {
     help: `02: repair a release left pending-* even when it is recent (another helm run may still be at work)`,
   },
   'allow-downgrade': { type: 'boolean', help: '02: move the release to an older chart major (refused by default; helm rollback is the usual way back)' },
+}
+
+/** 04 and run-all: the admin hosts as records for one DNS server, alone on stdout. */
+export const DNS_OPTION: OptionSpec = {
+  type: 'string',
+  arg: 'FORMAT',
+  help: `print only the admin hosts' records for your LAN's DNS on stdout, in one format: ${DNS_FORMATS.join(', ')}`,
+  check: (value) =>
+    (DNS_FORMATS as readonly string[]).includes(value) ? undefined : `expected one of ${DNS_FORMATS.join(', ')}${didYouMean(value, [...DNS_FORMATS])}`,
 }
 
 /** Every script takes these. */

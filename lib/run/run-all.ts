@@ -3,7 +3,7 @@ import { type ScriptContext, reportError } from './cli.ts'
 import { explainClusterError } from '../kube/cluster.ts'
 import { EXIT } from '../base/errors.ts'
 import { withLease } from '../kube/lease.ts'
-import { findStep, STEPS, stepContext } from './steps.ts'
+import { findStep, STEPS, stdoutTaken, stepContext } from './steps.ts'
 
 export async function runAll(ctx: ScriptContext): Promise<number> {
   const first = ctx.args.from === undefined ? STEPS[0] : findStep(String(ctx.args.from))
@@ -20,7 +20,7 @@ async function runSteps(ctx: ScriptContext, first: (typeof STEPS)[number], stepC
     try {
       const result = await step.run(stepCtx, ctx.args)
       summaries.push(result.summary)
-      if (ctx.args.json) process.stderr.write(`${result.summary}\n`)
+      if (stdoutTaken(ctx.args)) process.stderr.write(`${result.summary}\n`)
       else ctx.log.summary(result.summary)
       if (!result.ok) code = EXIT.failed
     } catch (err) {

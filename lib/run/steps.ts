@@ -7,6 +7,7 @@ import { applyInternalRoutes } from '../steps/routes.ts'
 import { type Args, DEFAULT_TIMEOUT_SECONDS, type StepContext, type StepResult } from '../steps/context.ts'
 import { installTraefik, traefikPreflight } from '../steps/traefik.ts'
 import { formatReport, type ProbeFlags, verifyIngress } from '../steps/verify.ts'
+import type { DnsFormat } from '../render/dns.ts'
 
 export type StepDefinition = {
   id: string
@@ -27,8 +28,11 @@ export const STEPS: StepDefinition[] = [
     name: '04-verify',
     run: async (ctx, args) => {
       const result = await verifyIngress({ ...ctx, ...probeFlagsFrom(args) })
+      const dns = args.dns as DnsFormat | undefined
       if (args.json) process.stdout.write(JSON.stringify(result.report, null, 2) + '\n')
-      else process.stderr.write(formatReport(result.report) + '\n')
+      else process.stderr.write(formatReport(result.report, dns) + '\n')
+      // Printed whatever the verdict: the records follow from the configuration alone.
+      if (dns) process.stdout.write(result.report.dns[dns])
       return result
     },
   },
@@ -47,6 +51,14 @@ export function timeoutFrom(args: Args): number {
   return args.timeout === undefined ? DEFAULT_TIMEOUT_SECONDS : Number(args.timeout)
 }
 
+/** --json and --dns put 04's output on stdout; the summary lines then go to stderr. */
+export function stdoutTaken(args: Args): boolean {
+  if (args.json && args.dns) {
+    throw new UserError('--json and --dns both print on stdout: drop one of them (the --json report carries every format under "dns")', EXIT.config)
+  }
+  return args.json === true || typeof args.dns === 'string'
+}
+
 export function probeFlagsFrom(args: Args): ProbeFlags {
   if (args['no-probe'] && args['require-probe']) {
     throw new UserError('--no-probe and --require-probe contradict each other: drop one of them', EXIT.config)
@@ -59,6 +71,7 @@ export function stepContext(ctx: ScriptContext): StepContext {
   const timeoutSeconds = timeoutFrom(ctx.args)
   // Checked here so that run-all refuses contradicting flags before 01 changes anything.
   probeFlagsFrom(ctx.args)
+  stdoutTaken(ctx.args)
   const config = ctx.config()
   return { config, cluster: ctx.cluster(), log: ctx.log, dryRun: ctx.args['dry-run'] === true, timeoutSeconds }
 }
@@ -70,8 +83,8 @@ export async function runSingleStep(id: string, ctx: ScriptContext): Promise<num
   await step.preflight?.(stepCtx)
   const run = (lease?: HeldLease) => step.run({ ...stepCtx, lease }, ctx.args)
   const result = step.writes ? await withLease(stepCtx, step.name, run) : await run()
-  // With --json, stdout carries only the report.
-  if (ctx.args.json) process.stderr.write(`${result.summary}\n`)
+  // With --json or --dns, stdout carries only the report or the records.
+  if (stdoutTaken(ctx.args)) process.stderr.write(`${result.summary}\n`)
   else ctx.log.summary(result.summary)
   return result.ok ? EXIT.ok : EXIT.failed
 }

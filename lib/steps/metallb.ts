@@ -1,19 +1,24 @@
 /** Step 01: MetalLB address pools and their L2 advertisement. */
 import { applyManifests, objectsThatWouldChange, summarize } from '../kube/apply.ts'
 import { isNotFound, retryTransient } from '../kube/cluster.ts'
-import { admissionWebhookFailure, apiServerUnreachable, EXIT, PreconditionError, UserError, type WebhookFailure } from '../base/errors.ts'
+import { admissionWebhookFailure, apiServerUnreachable, errorText, EXIT, firstLine, PreconditionError, UserError, type WebhookFailure } from '../base/errors.ts'
 import { claimOf, refuseUnowned } from '../kube/ownership.ts'
 import type { Manifest } from '../base/objects.ts'
 import { metallbManifests } from '../render/render.ts'
 import type { Args, StepContext, StepResult } from './context.ts'
 import { poolEntryContains } from '../base/net.ts'
 import { waitUntil } from '../kube/wait.ts'
+import { timed } from '../base/timings.ts'
+import type { Obj } from '../verify/checks.ts'
+import { lanAddresses, nodeAddresses } from '../verify/lan.ts'
+import { checkLanAddresses } from '../verify/lan-neighbours.ts'
 
 export async function ensureAddressPools(ctx: StepContext, args: Args = {}): Promise<StepResult> {
   const { config, cluster, log } = ctx
   log.step(`01-metallb: address pools for ${config.internalIp} (internal) and ${config.externalIp} (external)`)
   await requireMetallbInstalled(ctx)
   await refuseOverlappingPools(ctx, args.adopt === true)
+  await refuseAddressesInUseOnLan(ctx)
   await warnAboutServiceLb(ctx)
   const objects = metallbManifests(config)
   await waitForMetallbWebhook(ctx, objects)
@@ -90,6 +95,34 @@ async function refuseOverlappingPools({ config, cluster }: StepContext, adopt: b
     throw new PreconditionError('the configured addresses belong to another MetalLB pool:', [
       ...conflicts,
       `remove those addresses from that pool (kubectl -n ${config.metallbNamespace} edit ipaddresspool <name>) or delete it, then rerun 01-metallb`,
+    ])
+  }
+}
+
+/**
+ * MetalLB never notices another device answering for an address it announces (metallb#306): a
+ * printer that got INTERNAL_IP from DHCP would take part of the traffic. So look before claiming:
+ * no device may answer for an address no Service holds yet, and only a node for one MetalLB
+ * already announces (lib/verify/lan.ts judges, lan-neighbours.ts looks).
+ */
+async function refuseAddressesInUseOnLan({ config, cluster, log }: StepContext): Promise<void> {
+  const [services, nodes] = await Promise.all([
+    retryTransient(() => cluster.core.listServiceForAllNamespaces()),
+    retryTransient(() => cluster.core.listNode()).then(
+      (list) => nodeAddresses(list.items as Obj[]),
+      (err) => ({ unknown: `cannot list the cluster's Nodes: ${firstLine(errorText(err))}` }),
+    ),
+  ])
+  const checks = await timed('LAN check: who answers for the addresses (ARP)', () => checkLanAddresses(lanAddresses(config, services.items as Obj[]), nodes))
+  for (const check of checks.filter((c) => c.status !== 'fail')) {
+    if (check.status === 'warn') log.warn(`${check.name}: ${check.detail}`)
+    else log.info(`${check.name}: ${check.detail}`)
+  }
+  const conflicts = checks.filter((c) => c.status === 'fail')
+  if (conflicts.length > 0) {
+    throw new PreconditionError('another device on the LAN answers for an address MetalLB is to announce; clients would reach one or the other at random:', [
+      ...conflicts.map((c) => `${c.name.replace(/^no other device on the LAN uses /, '')}: ${c.detail}`),
+      'then rerun 01-metallb (nothing was changed)',
     ])
   }
 }

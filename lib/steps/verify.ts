@@ -22,7 +22,7 @@ import {
   traefikPodSelector,
 } from '../verify/checks.ts'
 import { containersToLog, isPodReady, LOG_LINES, logKey, type PodFacts, podsCheck } from '../verify/pod-trouble.ts'
-import { type Cluster, retryTransient } from '../kube/cluster.ts'
+import { type Cluster, errorText, firstLine, retryTransient } from '../kube/cluster.ts'
 import { type ContainerLog, readContainerLog, readSchedulingFacts } from '../kube/pods.ts'
 import { CRD_CHART_ANNOTATION, PROBE_CRD } from '../kube/crds.ts'
 import { formatCertificates, formatMatrix, judgeMatrix, matrixCheckNames, type ProbeMatrix, probeTargets } from '../verify/probe.ts'
@@ -36,10 +36,22 @@ import {
   PUBLIC_ENTRYPOINTS,
   RELEASE_NAME,
 } from '../render/render.ts'
+import { DNS_FORMAT_PLACES, DNS_FORMATS, type DnsFormat, dnsRecords } from '../render/dns.ts'
+import { lanAddresses, nodeAddresses } from '../verify/lan.ts'
+import { checkLanAddresses } from '../verify/lan-neighbours.ts'
 import type { StepContext, StepResult } from './context.ts'
+import { timed } from '../base/timings.ts'
 import { watchUntil, type WatchState } from '../kube/wait.ts'
 
-export type VerifyReport = { ok: boolean; context: string; checks: Check[]; probes?: ProbeMatrix; hostsLine: string }
+export type VerifyReport = {
+  ok: boolean
+  context: string
+  checks: Check[]
+  probes?: ProbeMatrix
+  hostsLine: string
+  /** The admin hosts as records for the LAN's DNS server, one text per format. */
+  dns: Record<DnsFormat, string>
+}
 
 /** `probe`: ask Traefik over HTTP(S); `requireProbe`: a cell this machine cannot reach fails instead of being skipped. */
 export type ProbeFlags = { probe: boolean; requireProbe?: boolean }
@@ -93,7 +105,7 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
       const failing = waitedChecks(state).filter((c) => c.status === 'fail')
       if (failing.length === 0) return { done: true, status: 'ready' }
       // MetalLB has said no, or the Services are not there at all: waiting longer will not help.
-      const hopeless = failing.some((c) => /AllocationFailed|does not exist/.test(c.detail))
+      const hopeless = failing.some((c) => /AllocationFailed|^(Service|Deployment) \S+ does not exist/.test(c.detail))
       if (hopeless && elapsed >= Math.min(15, ctx.timeoutSeconds)) return { done: true, status: 'failed' }
       // one line each: a crashing container's log lines are for the report
       return { done: false, status: failing.map((c) => c.detail.split('\n')[0]).join('; ') }
@@ -107,7 +119,7 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
       if ((err as { code?: number }).code === 404) return { items: [] }
       throw err
     }) as Promise<{ items: Obj[] }>
-  const [allServices, routes, namespaces, ingresses, traefikServices, ingressClasses, crdStamp] = await Promise.all([
+  const [allServices, routes, namespaces, ingresses, traefikServices, ingressClasses, crdStamp, nodes] = await Promise.all([
     cluster.core.listServiceForAllNamespaces(),
     listTraefikObjects('ingressroutes'),
     cluster.core.listNamespace(),
@@ -121,7 +133,17 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
         throw err
       },
     ),
+    // Only to tell a node's MAC from another device's (the LAN check): not being allowed to list
+    // Nodes makes that check say so, it does not fail the step.
+    retryTransient(() => cluster.core.listNode()).then(
+      (list) => nodeAddresses(list.items as Obj[]),
+      (err) => ({ unknown: `cannot list the cluster's Nodes: ${firstLine(errorText(err))}` }),
+    ),
   ])
+  // Asked while the rest is judged and probed: an address nobody answers for takes the kernel ~3 s.
+  const lanChecks = timed('LAN check: who answers for the addresses (ARP)', () =>
+    checkLanAddresses(lanAddresses(config, allServices.items as Obj[]), nodes),
+  )
   // Every Service in the cluster is known now, to name whoever holds an address.
   const checks = waitedChecks(lastState, allServices.items as Obj[])
   const deployment = lastState[3].get(`${ns}/${RELEASE_NAME}`) as Obj | undefined
@@ -152,9 +174,12 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
     checks.push(...judged.checks)
     probes = judged.matrix
   }
+  checks.push(...(await lanChecks))
 
   const ok = checks.every((c) => c.status !== 'fail')
-  const report: VerifyReport = { ok, context: cluster.context, checks, ...(probes ? { probes } : {}), hostsLine: hostsFileLine(config) }
+  const hosts = adminHosts(config)
+  const dns = Object.fromEntries(DNS_FORMATS.map((f) => [f, dnsRecords(f, config.internalIp, hosts)])) as Record<DnsFormat, string>
+  const report: VerifyReport = { ok, context: cluster.context, checks, ...(probes ? { probes } : {}), hostsLine: hostsFileLine(config), dns }
   const count = (s: CheckStatus) => checks.filter((c) => c.status === s).length
   const summary = `04-verify: ${ok ? 'OK' : 'FAILED'}: ${count('pass')} passed, ${count('fail')} failed, ${count('skip')} skipped`
   return { ok, summary, report }
@@ -203,8 +228,12 @@ function podSurroundings(cluster: Cluster, onRead: () => void) {
   }
 }
 
-/** The checks, then the reachability table, its checks that did not pass, and the certificates seen. */
-export function formatReport(report: VerifyReport): string {
+/**
+ * The checks, then the reachability table, its checks that did not pass, and the certificates
+ * seen; then the admin hosts for a hosts file and for the LAN's DNS server (unless `dnsOnStdout`
+ * names the one format printed alone on stdout).
+ */
+export function formatReport(report: VerifyReport, dnsOnStdout?: DnsFormat): string {
   const mark: Record<CheckStatus, string> = { pass: 'ok  ', fail: 'FAIL', skip: 'skip', warn: 'warn' }
   const line = (c: Check) => `  [${mark[c.status]}] ${c.name}: ${c.detail}`
   const fromMatrix = report.probes ? matrixCheckNames(report.probes) : new Set<string>()
@@ -215,6 +244,16 @@ export function formatReport(report: VerifyReport): string {
     lines.push(...report.checks.filter((c) => isCell(c) && c.status !== 'pass').map(line))
     lines.push(...formatCertificates(report.probes))
   }
+  if (dnsOnStdout) {
+    const { name, where } = DNS_FORMAT_PLACES[dnsOnStdout]
+    lines.push('', `The admin hosts' records for ${name} are on stdout (for ${where}).`)
+    return lines.join('\n')
+  }
   lines.push('', 'Hosts-file line for the admin UIs (on the machines you administer from):', `  ${report.hostsLine}`)
+  lines.push('', 'Or resolve them for the whole LAN in its DNS server (--dns FORMAT prints one format alone, ready to paste):')
+  for (const format of DNS_FORMATS.filter((f) => f !== 'hosts')) {
+    const { name, where } = DNS_FORMAT_PLACES[format]
+    lines.push(`  ${name} (${where}):`, ...report.dns[format].trimEnd().split('\n').map((l) => `    ${l}`))
+  }
   return lines.join('\n')
 }

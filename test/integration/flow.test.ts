@@ -39,6 +39,28 @@ it('converges and 04-verify passes', () => {
   assert.match(r.stderr, /\[ok {2}\] Service traefik-internal EXTERNAL-IP = INTERNAL_IP 127\.0\.0\.200: 127\.0\.0\.200 from pool homelab-ingress-internal/)
   assert.match(r.stderr, /\[ok {2}\] IngressRoute argocd\/argocd-internal \(argocd\.home\.example\) only on internal entrypoints/)
   assert.match(r.stderr, /127\.0\.0\.200 traefik\.home\.example argocd\.home\.example longhorn\.home\.example/)
+  // the LAN check: 01 before claiming the addresses, 04 after; loopback has no LAN to look at
+  assert.match(r.stderr, /^ {4}no other device on the LAN uses INTERNAL_IP 127\.0\.0\.200: not checked: loopback/m)
+  assert.match(r.stderr, /\[skip\] no other device on the LAN uses EXTERNAL_IP 127\.0\.0\.201: not checked: loopback/)
+  assert.match(r.stderr, /^ {4}host-record=argocd\.home\.example,127\.0\.0\.200$/m)
+})
+
+it('04-verify --dns FORMAT prints only those records on stdout, the report and summary on stderr', () => {
+  const r = runScript('04-verify', ['--no-probe', '--dns', 'unbound'])
+  assert.is(r.code, 0, r.output)
+  assert.is(
+    r.stdout,
+    [
+      'server:',
+      '  local-data: "traefik.home.example. IN A 127.0.0.200"',
+      '  local-data: "argocd.home.example. IN A 127.0.0.200"',
+      '  local-data: "longhorn.home.example. IN A 127.0.0.200"',
+      '',
+    ].join('\n'),
+  )
+  assert.match(r.stderr, /^04-verify: OK: /m)
+  assert.match(r.stderr, /The admin hosts' records for Unbound are on stdout \(for unbound\.conf, or a file in \/etc\/unbound\/unbound\.conf\.d\/\)\./)
+  assert.not.match(r.stderr, /host-record=/)
 })
 
 it('the cluster holds what the README promises', () => {

@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { applyYaml, installFakeApp, kubectlMaybe, resetCluster, runScript, testCluster } from './harness.ts'
-import { type Answer, EXTERNAL_IP, INTERNAL_IP, type RealTraefik, realTraefikUnavailable, request, startRealTraefik } from './real-traefik.ts'
+import { type Answer, EXTERNAL_IP, INTERNAL_IP, type RealTraefik, realTraefikUnavailable, request, startRealTraefik, TRAEFIK_VERSION } from './real-traefik.ts'
 
 const cluster = testCluster()
 const unavailable = realTraefikUnavailable()
@@ -107,7 +107,7 @@ it('every admin host answers on INTERNAL_IP ports 80 and 443 and gets 404 on EXT
   const dashboard = await request(INTERNAL_IP, 443, DASHBOARD, '/dashboard/')
   assert.match(dashboard.body, /Traefik dashboard/)
   const version = JSON.parse((await request(INTERNAL_IP, 443, DASHBOARD, '/api/version')).body)
-  assert.is(version.Version, 'v3.6.12')
+  assert.is(version.Version, TRAEFIK_VERSION)
 })
 
 it('04-verify probes every admin host through the real Traefik and passes', () => {
@@ -366,7 +366,7 @@ for (const rogue of ROGUES) {
       // Traefik may briefly see the route before what it points at (503 "no available server")
       const answer = await answerWhen(rogue.ask, (a) => a.status === rogue.answers)
       assert.is(answer.status, rogue.answers, `${rogue.what} on ${EXTERNAL_IP}: ${answer.body}`)
-      if (rogue.answers === 200) assert.is(JSON.parse(answer.body).Version, 'v3.6.12')
+      if (rogue.answers === 200) assert.is(JSON.parse(answer.body).Version, TRAEFIK_VERSION)
     } finally {
       kubectlMaybe('delete', ...rogue.remove, '--wait=true')
     }

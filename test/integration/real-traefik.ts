@@ -34,6 +34,8 @@ export const NAMESPACE = TEST_ENV.TRAEFIK_NAMESPACE ?? 'traefik'
 export const INTERNAL_IP = TEST_ENV.INTERNAL_IP!
 export const EXTERNAL_IP = TEST_ENV.EXTERNAL_IP!
 const FORWARDER = path.join(import.meta.dirname, 'lb-forwarder.ts')
+/** The Traefik release cluster.sh builds (test/cluster/versions.env): what /api/version must report. */
+export const TRAEFIK_VERSION = dotenv.parse(fs.readFileSync(path.join(path.dirname(CLUSTER_SH), 'versions.env'))).TRAEFIK_VERSION!
 /** The extra read access Traefik v3.6 needs beyond the chart 33.2.1 ClusterRole (test-only). */
 const EXTRA_RBAC = 'homelab-ingress-test-traefik-configmaps'
 
