@@ -145,3 +145,15 @@ others('two stuck pods, one with log lines: one pod per line', () => {
 })
 
 others.run()
+
+// ---
+const older = suite("pod trouble: the scheduler's older wording")
+
+older('"had taint {k: v}, that the pod didn\'t tolerate" (Kubernetes before 1.25) names the taint too', () => {
+  const { pod, facts } = cause('taint')
+  const said = '0/1 nodes are available: 1 node(s) had taint {homelab-ingress.test/maintenance: yes}, that the pod didn\'t tolerate.'
+  const old = { ...pod, status: { ...pod.status, conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: said }] } }
+  assert.match(podTrouble(old, facts), /^not scheduled: node kwok-node-0 has the taint homelab-ingress\.test\/maintenance=yes:NoSchedule, which the pod does not tolerate/)
+})
+
+older.run()

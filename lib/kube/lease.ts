@@ -174,8 +174,9 @@ export async function acquireLease(ctx: LeaseContext, what: string): Promise<Hel
         EXIT.failed,
         [
           'wait for that run to finish and rerun this one',
-          `if that run is dead, its lease expires by ${active.expires.toISOString()} (${LEASE_SECONDS}s after its last renewal) and the next run takes it over` +
-            ` (at once, when it ran on this machine: ${dead?.why ?? ''})`,
+          parseHolder(active.holder)?.host === os.hostname()
+            ? `it runs on this machine (${dead?.why}); once it is gone the next run takes its lease over at once`
+            : `if that run is dead, its lease expires by ${active.expires.toISOString()} (${LEASE_SECONDS}s after its last renewal) and the next run takes it over`,
         ],
       )
     }

@@ -206,8 +206,8 @@ function whyUnschedulable(pod: Obj, message: string, facts: PodFacts): string {
     if (!causes.length && /unbound immediate PersistentVolumeClaims/.test(said)) add('a PersistentVolumeClaim it uses is not bound yet')
   }
   if (/didn't match Pod's node affinity\/selector/.test(said)) add(selectorTrouble(pod, facts))
-  for (const m of said.matchAll(/untolerated taint\(s\)?\s*\{([^}]*)\}|untolerated taint \{([^}]*)\}/g)) add(taintTrouble(m[1] ?? m[2] ?? '', facts))
-  if (/had taint/.test(said) && !/untolerated/.test(said)) add(`a node has a taint the pod does not tolerate (${said})`)
+  // "had untolerated taint {k: v}" (Kubernetes 1.25+), "had taint {k: v}, that the pod didn't tolerate" (older)
+  for (const m of said.matchAll(/(?:untolerated taint(?:\(s\))?|had taints?) \{([^}]*)\}/g)) add(taintTrouble(m[1], facts))
   for (const m of said.matchAll(/Insufficient ([\w./-]*\w)/g)) add(resourceTrouble(pod, m[1], facts))
   if (/node\(s\) were unschedulable/.test(said)) {
     const cordoned = (facts.nodes ?? []).filter((n) => n.spec?.unschedulable).map((n) => n.metadata.name)
