@@ -2,8 +2,9 @@
 # A real Kubernetes control plane for integration tests, built from Go modules only.
 #
 #   test/cluster/cluster.sh build [PIECE...] build + cache the binaries (once per version); pieces: helm
-#                                            metallb kwok pebble etcd kubernetes helm4 traefik (default all),
-#                                            or `cluster` for the pieces the cluster itself runs (not pebble, traefik)
+#                                            metallb kwok pebble etcd kubernetes helm4 cert-manager traefik (default all),
+#                                            or `cluster` for the pieces the cluster itself runs (not pebble,
+#                                            cert-manager, traefik)
 #   test/cluster/cluster.sh up               start etcd, kube-apiserver, kube-controller-manager,
 #                                            kube-scheduler, kwok, the MetalLB controller (state in .cluster/)
 #   test/cluster/cluster.sh down             stop everything and remove .cluster/
@@ -14,7 +15,9 @@
 #   test/cluster/cluster.sh start-metallb    start it again; returns once its webhook answers
 #   test/cluster/cluster.sh env              print .cluster/env (source it: KUBECONFIG, PATH with helm)
 #   test/cluster/cluster.sh built [PIECE...] exit 0 when every binary (of PIECEs) is cached (nothing is built)
-#   test/cluster/cluster.sh bin NAME         print the cached binary's path (traefik, pebble, pebble-challtestsrv, ...)
+#   test/cluster/cluster.sh bin NAME         print the cached binary's path (traefik, pebble, pebble-challtestsrv,
+#                                            cert-manager-controller, cert-manager-webhook, cert-manager-acmesolver,
+#                                            cert-manager-chart: the chart directory, ...)
 #
 # Environment:
 #   HOMELAB_INGRESS_CACHE  binary cache (default ${XDG_CACHE_HOME:-$HOME/.cache}/homelab-ingress)
@@ -69,6 +72,8 @@ resolve() {
     helm4) [[ -n "${HELM4_VERSION:-}" ]] && binpath helm "$HELM4_VERSION" ;;
     traefik) binpath traefik "$TRAEFIK_VERSION" ;;
     pebble | pebble-challtestsrv) echo "$BIN/pebble-$PEBBLE_VERSION/$1" ;;
+    cert-manager-controller | cert-manager-webhook | cert-manager-acmesolver) echo "$BIN/cert-manager-$CERT_MANAGER_VERSION/$1" ;;
+    cert-manager-chart) echo "$BIN/cert-manager-$CERT_MANAGER_VERSION/chart" ;;
     *) die "unknown component $1" ;;
   esac
 }
@@ -439,11 +444,92 @@ build_pebble() {
   install_bin "$tmp" pebble pebble "$PEBBLE_VERSION"
 }
 
+# cert-manager: the proxy serves github.com/cert-manager/cert-manager, not its cmd/* modules (each is a module
+# of its own with a replace to ../../). Our own mains (test/cluster/cert-manager/{controller,webhook,acmesolver})
+# are put into a copy of the module's source as cmd/homelab-ingress/<name> and built there, as the main module:
+# its own go.mod and go.sum pin every dependency, and the webhook can use the server wiring in internal/.
+# Nothing of cert-manager's source is in this repository. The chart (deploy/charts/cert-manager: CRDs,
+# webhook registrations, RBAC) is kept next to the binaries with its version set, as cert-manager's release
+# tooling does.
+build_cert_manager() {
+  local v=$CERT_MANAGER_VERSION mod=github.com/cert-manager/cert-manager
+  local d="$BIN/cert-manager-$v" src="$SRC/cert-manager-$v"
+  piece_built cert-manager && { log "cert-manager $v: cached"; return 0; }
+  log "cert-manager $v: building controller, webhook, acmesolver (~8 min cold on 2 cores)"
+  local dir commit
+  dir="$(mod_field "$mod@$v" Dir)"
+  [[ -f "$dir/go.mod" ]] || die "cannot fetch $mod@$v from the Go module proxy"
+  commit="$(mod_origin_hash "$mod@$v")"
+  mkdir -p "$src"
+  rm -rf "$src/module"; cp -r "$dir" "$src/module"; chmod -R u+w "$src/module"
+  [[ ! -e "$src/module/cmd/homelab-ingress" ]] || die "$mod@$v has a cmd/homelab-ingress of its own; rename ours in build_cert_manager"
+  mkdir -p "$src/module/cmd/homelab-ingress"
+  local m
+  for m in controller webhook acmesolver; do
+    [[ -f "$HERE/cert-manager/$m/main.go" ]] || die "missing $HERE/cert-manager/$m/main.go"
+    cp -r "$HERE/cert-manager/$m" "$src/module/cmd/homelab-ingress/$m"
+  done
+  cert_manager_listen_on_loopback "$src/module"
+  local tmp="$src/out"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  run_with_progress "cert-manager-$v: go build controller webhook acmesolver" "$src/build.log" \
+    env -C "$src/module" "${GOENV_BUILD[@]}" go build -p "$JOBS" -v -trimpath \
+    -ldflags "-s -w -X $mod/pkg/util.AppVersion=$v -X $mod/pkg/util.AppGitCommit=${commit:-unknown}" \
+    -o "$tmp/" ./cmd/homelab-ingress/controller ./cmd/homelab-ingress/webhook ./cmd/homelab-ingress/acmesolver
+  mkdir -p "$d"
+  rm -rf "$d/chart"
+  cp -r "$dir/deploy/charts/cert-manager" "$d/chart"
+  chmod -R u+w "$d/chart"
+  # the module's chart says v0.0.0 (the release tool sets the version); the image tags follow appVersion
+  sed -i -e "s/^version: .*/version: $v/" -e "s/^appVersion: .*/appVersion: $v/" "$d/chart/Chart.yaml"
+  grep -qx "version: $v" "$d/chart/Chart.yaml" || die "could not set the version in $d/chart/Chart.yaml"
+  for m in controller webhook acmesolver; do install_bin "$tmp" "$m" "cert-manager-$m" "$v" cert-manager; done
+  cert_manager_stamp >"$d/homelab-ingress-sources"
+}
+
+# What our side of the build was made from (the mains and these two functions): a change rebuilds the piece
+# although CERT_MANAGER_VERSION stays the same.
+cert_manager_stamp() {
+  { cat "$HERE"/cert-manager/*/main.go; declare -f build_cert_manager cert_manager_listen_on_loopback; } | sha256sum | cut -c1-16
+}
+
+# In a pod, cert-manager's webhook and an HTTP-01 solver have a network namespace of their own; here they
+# share the machine's. Both take only a port (the webhook: --secure-port; the solver: --listen-port) and listen
+# on all interfaces. This makes exactly those two listeners bind to $HOMELAB_INGRESS_LISTEN_HOST (default
+# 127.0.0.1), in the build's copy of the source; the build stops if a line it rewrites is not found.
+cert_manager_listen_on_loopback() { # cert_manager_listen_on_loopback MODULE_COPY
+  local webhook="$1/pkg/webhook/server/server.go" solver="$1/pkg/issuer/acme/http/solver/solver.go"
+  local wl=$'\t\tPort: s.ListenAddr,' sl=$'\t\tAddr:              fmt.Sprintf(":%d", h.ListenPort),'
+  [[ "$(grep -cxF "$wl" "$webhook")" == 1 ]] || die "cert-manager $CERT_MANAGER_VERSION: pkg/webhook/server/server.go lacks the line${wl//$'\t'/ }; update cert_manager_listen_on_loopback"
+  [[ "$(grep -cxF "$sl" "$solver")" == 1 ]] || die "cert-manager $CERT_MANAGER_VERSION: pkg/issuer/acme/http/solver/solver.go lacks the line${sl//$'\t'/ }; update cert_manager_listen_on_loopback"
+  awk -v l="$wl" '$0 == l { print "\t\tHost: homelabIngressListenHost(), Port: s.ListenAddr,"; next } { print }' "$webhook" >"$webhook.new" && mv "$webhook.new" "$webhook"
+  awk -v l="$sl" '$0 == l { print "\t\tAddr:              fmt.Sprintf(\"%s:%d\", homelabIngressListenHost(), h.ListenPort),"; next } { print }' "$solver" >"$solver.new" && mv "$solver.new" "$solver"
+  local pkg f
+  for f in "$webhook" "$solver"; do
+    pkg="$(awk '$1 == "package" { print $2; exit }' "$f")"
+    cat >"$(dirname "$f")/homelab_ingress_listen.go" <<EOF
+// Added at build time by homelab-ingress test/cluster/cluster.sh; not part of cert-manager.
+
+package $pkg
+
+import "os"
+
+// homelabIngressListenHost is where the listener binds in the test cluster (cert-manager's own: all interfaces).
+func homelabIngressListenHost() string {
+	if h := os.Getenv("HOMELAB_INGRESS_LISTEN_HOST"); h != "" {
+		return h
+	}
+	return "127.0.0.1"
+}
+EOF
+  done
+}
+
 # Pieces `build` knows, smallest first (so a stopped run still leaves something useful in the cache).
 # The cluster needs the first group; real Traefik and Pebble are for test/integration/real-traefik.test.ts.
 CLUSTER_PIECES=(helm metallb kwok etcd kubernetes helm4)
-TOOL_PIECES=(pebble traefik)
-ALL_PIECES=(helm metallb kwok pebble etcd kubernetes helm4 traefik)
+TOOL_PIECES=(pebble cert-manager traefik)
+ALL_PIECES=(helm metallb kwok pebble etcd kubernetes helm4 cert-manager traefik)
 
 piece_built() { # piece_built PIECE
   local c
@@ -456,6 +542,9 @@ piece_built() { # piece_built PIECE
     kubernetes) for c in kube-apiserver kube-controller-manager kube-scheduler; do [[ -x "$(resolve "$c")" ]] || return 1; done ;;
     pebble) [[ -x "$(resolve pebble)" && -x "$(resolve pebble-challtestsrv)" && -f "$BIN/pebble-$PEBBLE_VERSION/certs/pebble.minica.pem" ]] ;;
     traefik) [[ -x "$(resolve traefik)" ]] ;;
+    cert-manager) for c in cert-manager-controller cert-manager-webhook cert-manager-acmesolver; do [[ -x "$(resolve "$c")" ]] || return 1; done
+      [[ -f "$(resolve cert-manager-chart)/Chart.yaml" ]] \
+        && [[ "$(cat "$BIN/cert-manager-$CERT_MANAGER_VERSION/homelab-ingress-sources" 2>/dev/null)" == "$(cert_manager_stamp)" ]] ;;
     *) die "unknown piece '$1' (known: ${ALL_PIECES[*]})" ;;
   esac
 }
@@ -470,6 +559,7 @@ build_piece() { # build_piece PIECE
     kubernetes) build_k8s ;;
     pebble) build_pebble ;;
     traefik) build_traefik ;;
+    cert-manager) build_cert_manager ;;
     *) die "unknown piece '$1' (known: ${ALL_PIECES[*]})" ;;
   esac
 }
@@ -612,13 +702,18 @@ wait_for() {
 
 port_in_use() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
 
-# Free TCP ports on 127.0.0.1 (distinct from each other).
+# Free TCP ports on 127.0.0.1 (distinct from each other), below the kernel's ephemeral range: a port in
+# that range can be the local end of any outgoing connection (kube-apiserver's to etcd, say) by the time
+# it is bound, and then bind fails with "address already in use".
 pick_ports() { # pick_ports N
-  local n=$1 got=() p tries=0
+  local n=$1 got=() p tries=0 lo
+  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+  ((lo > 12000)) || lo=32768
   while ((${#got[@]} < n)); do
     ((tries++ < 1000)) || die "no free ports found"
-    p=$((20000 + RANDOM % 30000))
-    port_in_use "$p" && continue
+    p=$((10000 + RANDOM % (lo - 10000)))
+    # in use in any state, TCP or UDP
+    ss -Htuan "sport = :$p" 2>/dev/null | grep -q . && continue
     [[ " ${got[*]} " == *" $p "* ]] && continue
     got+=("$p")
   done
