@@ -13,6 +13,8 @@ export type DeployedRelease = {
   /** The objects helm applied for this revision, as YAML documents. */
   manifest?: string
   lastDeployed?: string
+  /** When `helm uninstall` started (status uninstalling). */
+  deleted?: string
   /** helm's release metadata labels (`helm upgrade --labels`), as stored on the release record. */
   labels?: Record<string, string>
 }
@@ -36,6 +38,7 @@ export async function readRelease(cluster: Cluster, namespace: string, name: str
     appVersion: meta.appVersion,
     manifest: newest.manifest ?? '',
     lastDeployed: newest.info?.last_deployed,
+    deleted: newest.info?.deleted,
     labels: newest.labels ?? {},
   }
 }
@@ -44,7 +47,7 @@ export type ReleaseRecord = {
   name: string
   version: number
   namespace: string
-  info?: { status?: string; last_deployed?: string; description?: string }
+  info?: { status?: string; last_deployed?: string; deleted?: string; description?: string }
   chart?: { metadata?: { name?: string; version?: string; appVersion?: string } }
   config?: Record<string, unknown>
   manifest?: string

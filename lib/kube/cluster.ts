@@ -12,7 +12,7 @@ import {
   NetworkingV1Api,
   StorageV1Api,
 } from '@kubernetes/client-node'
-import { $, type ProcessOutput } from 'zx'
+import { $, type ProcessPromise } from 'zx'
 import type { Config } from '../config/config.ts'
 import { admissionWebhookFailure, apiServerUnreachable, apiStatusOf, errorText, EXIT, firstLine, UserError } from '../base/errors.ts'
 import { recordSpan, timingsEnabled } from '../base/timings.ts'
@@ -30,9 +30,9 @@ export type Cluster = {
   networking: NetworkingV1Api
   objects: KubernetesObjectApi
   /** kubectl with --context; never throws, the caller reads exitCode. */
-  kubectl(args: string[], input?: string): Promise<ProcessOutput>
-  /** helm with --kube-context; never throws, the caller reads exitCode. */
-  helm(args: string[], input?: string): Promise<ProcessOutput>
+  kubectl(args: string[], input?: string): ProcessPromise
+  /** helm with --kube-context; never throws, the caller reads exitCode (and `pid` while it runs). */
+  helm(args: string[], input?: string): ProcessPromise
 }
 
 /**
