@@ -13,7 +13,7 @@ export type TestCertificates = {
   ca: string
   /** Self-signed, subject CN=TRAEFIK DEFAULT CERT, like the one Traefik serves when it has no other. */
   traefikDefault: KeyPair
-  /** One certificate per host, signed by the test CA, with the host as its subjectAltName. */
+  /** One certificate per host (or IPv4 address), signed by the test CA, with the host as its subjectAltName. */
   hosts: Record<string, KeyPair>
 }
 
@@ -53,7 +53,8 @@ export function makeCertificates(hosts: string[]): TestCertificates | string {
     const pair = (name: string): KeyPair => ({ key: fs.readFileSync(file(`${name}.key`), 'utf8'), cert: fs.readFileSync(file(`${name}.crt`), 'utf8') })
     const signed: Record<string, KeyPair> = {}
     hosts.forEach((host, i) => {
-      fs.writeFileSync(file(`host${i}.ext`), `basicConstraints = CA:FALSE\nsubjectAltName = DNS:${host}\n`)
+      // an IPv4 address (a webhook on loopback, called by the API server) needs an IP name, not a DNS one
+      fs.writeFileSync(file(`host${i}.ext`), `basicConstraints = CA:FALSE\nsubjectAltName = ${/^[\d.]+$/.test(host) ? 'IP' : 'DNS'}:${host}\n`)
       run(['req', '-new', ...ec, '-keyout', file(`host${i}.key`), '-out', file(`host${i}.csr`), '-subj', `/CN=${host}`, '-config', file('openssl.cnf')])
       run(['x509', '-req', '-in', file(`host${i}.csr`), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-set_serial', String(1000 + i), '-days', '2', '-extfile', file(`host${i}.ext`), '-out', file(`host${i}.crt`)])
       signed[host] = pair(`host${i}`)

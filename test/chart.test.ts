@@ -11,7 +11,7 @@ import { UserError } from '../lib/base/errors.ts'
 import { decodeReleaseRecord, type DeployedRelease, helmDriver } from '../lib/helm/release.ts'
 import { subsetDifference } from '../lib/base/objects.ts'
 import { traefikValues } from '../lib/render/render.ts'
-import { PENDING_GRACE_SECONDS, refuseMajorDowngrade, refuseRecentPending } from '../lib/steps/traefik.ts'
+import { refuseMajorDowngrade } from '../lib/steps/traefik.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const config = (file: string, env: Record<string, string> = {}) =>
@@ -165,37 +165,6 @@ downgrade('down a major with --allow-downgrade: allowed', () => {
 })
 
 downgrade.run()
-
-// ---
-const pending = suite('a pending release: left alone while it may be in progress')
-const stuck = (secondsAgo: number): DeployedRelease => ({
-  revision: 5,
-  status: 'pending-upgrade',
-  chart: 'traefik-41.3.0',
-  values: {},
-  lastDeployed: new Date(Date.UTC(2026, 10, 26, 12, 0, 0) - secondsAgo * 1000).toISOString(),
-})
-const now = new Date(Date.UTC(2026, 10, 26, 12, 0, 0))
-
-pending('younger than the bound: refused, naming the revision, its age and --force', () => {
-  try {
-    refuseRecentPending(stuck(130), now, false)
-    assert.unreachable('a 2-minute-old pending revision was taken for an interrupted run')
-  } catch (err) {
-    assert.instance(err, UserError)
-    assert.is((err as UserError).exitCode, 3)
-    const text = [(err as UserError).message, ...(err as UserError).details].join('\n')
-    assert.match(text, /revision 5 has been pending-upgrade for 2m10s only/)
-    assert.match(text, /--force/)
-  }
-})
-
-pending('old enough, or forced: repaired', () => {
-  refuseRecentPending(stuck(PENDING_GRACE_SECONDS + 1), now, false)
-  refuseRecentPending(stuck(5), now, true)
-})
-
-pending.run()
 
 // ---
 const record = suite('helm release records read through the API')

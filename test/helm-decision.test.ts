@@ -2,7 +2,7 @@ import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { loadConfig } from '../lib/config/load.ts'
-import { decideHelmAction, differingPaths } from '../lib/helm/decide.ts'
+import { decideHelmAction, differingPaths, type HelmOperation, judgePendingRelease, parseHelmOperation, PENDING_GRACE_SECONDS, recoveryFor } from '../lib/helm/decide.ts'
 import { chartArgs } from '../lib/helm/helm.ts'
 import type { DeployedRelease } from '../lib/helm/release.ts'
 import { traefikValues } from '../lib/render/render.ts'
@@ -70,6 +70,86 @@ for (const status of ['pending-install', 'pending-upgrade', 'pending-rollback', 
 }
 
 decide.run()
+
+// ---
+const pending = suite('a pending release: repaired at once when the kit wrote it and is gone, else left alone while recent')
+const now = new Date(Date.UTC(2026, 10, 26, 12, 0, 0))
+const ago = (seconds: number) => new Date(now.getTime() - seconds * 1000).toISOString()
+// helm's own time format: nanoseconds and the local offset
+const helmTime = (seconds: number) => ago(seconds).replace(/\.(\d{3})Z$/, '.$1456789+00:00')
+const stuck = (secondsAgo: number, over: Partial<DeployedRelease> = {}) => deployed({ revision: 5, status: 'pending-upgrade', lastDeployed: helmTime(secondsAgo), ...over })
+const where = { namespace: 'traefik', name: 'traefik' }
+const kitUpgrade = (startedSecondsAgo: number, over: Partial<HelmOperation> = {}): HelmOperation => ({
+  release: 'traefik',
+  namespace: 'traefik',
+  revision: 5,
+  status: 'pending-upgrade',
+  holder: '02-traefik pid 4242 on laptop',
+  started: ago(startedSecondsAgo),
+  ...over,
+})
+const text = (v: ReturnType<typeof judgePendingRelease>) => (v.repair ? v.reason : [v.message, ...v.hints].join('\n'))
+
+pending('written by no kit run and younger than the bound: refused, naming the revision, its age and --force', () => {
+  const verdict = judgePendingRelease(stuck(130), where, { now, force: false })
+  assert.is(verdict.repair, false)
+  assert.match(text(verdict), /revision 5 has been pending-upgrade for 2m10s only: another helm operation may still be running on it/)
+  assert.match(text(verdict), /--force/)
+})
+
+pending('written by no kit run: old enough, or forced, repaired', () => {
+  assert.is(judgePendingRelease(stuck(PENDING_GRACE_SECONDS + 1), where, { now, force: false }).repair, true)
+  assert.is(judgePendingRelease(stuck(5), where, { now, force: true }).repair, true)
+})
+
+pending("the kit's own run wrote it and is gone: repaired at once, saying whose it was", () => {
+  const verdict = judgePendingRelease(stuck(3), where, { now, force: false, operation: kitUpgrade(4), writer: { gone: true, why: 'its process (pid 4242) no longer runs on this machine' } })
+  assert.is(verdict.repair, true)
+  assert.match(text(verdict), /revision 5 \(pending-upgrade\) was left by 02-traefik pid 4242 on laptop, which is gone \(its process \(pid 4242\) no longer runs on this machine\)/)
+})
+
+pending("the kit's own run wrote it and still runs (stopped?): refused, saying so", () => {
+  const verdict = judgePendingRelease(stuck(3), where, { now, force: false, operation: kitUpgrade(4), writer: { gone: false, why: 'pid 4242 still runs on this machine' } })
+  assert.is(verdict.repair, false)
+  assert.match(text(verdict), /is being written by 02-traefik pid 4242 on laptop, which is not gone: pid 4242 still runs/)
+})
+
+pending("a note that does not match the pending revision accounts for nothing: another revision, status, release, or a write long after the kit's start", () => {
+  const gone = { gone: true, why: 'its lease expired' }
+  for (const operation of [
+    kitUpgrade(4, { revision: 4 }),
+    kitUpgrade(4, { status: 'pending-rollback' }),
+    kitUpgrade(4, { release: 'other' }),
+    kitUpgrade(4, { namespace: 'elsewhere' }),
+    kitUpgrade(3600), // the note of a run an hour ago; this revision was written 3 s ago
+    kitUpgrade(-60), // the kit started a minute after helm wrote it
+  ]) {
+    const verdict = judgePendingRelease(stuck(3), where, { now, force: false, operation, writer: gone })
+    assert.is(verdict.repair, false, JSON.stringify(operation))
+    assert.match(text(verdict), /another helm operation may still be running/)
+  }
+})
+
+pending('an interrupted uninstall is matched by the time helm began it', () => {
+  const release = stuck(3, { status: 'uninstalling', lastDeployed: helmTime(3600), deleted: helmTime(2) })
+  const verdict = judgePendingRelease(release, where, { now, force: false, operation: kitUpgrade(3, { status: 'uninstalling' }), writer: { gone: true, why: 'its lease expired' } })
+  assert.is(verdict.repair, true, text(verdict))
+})
+
+pending('the note survives a round trip; anything else reads as no note', () => {
+  assert.equal(parseHelmOperation(JSON.stringify(kitUpgrade(1, { helmPid: 77 }))), kitUpgrade(1, { helmPid: 77 }))
+  assert.is(parseHelmOperation('{"release":"traefik"}'), undefined)
+  assert.is(parseHelmOperation('not json'), undefined)
+  assert.is(parseHelmOperation(undefined), undefined)
+})
+
+pending('recovery: roll back to the previous revision (writing the next one), or uninstall a first install', () => {
+  assert.equal(recoveryFor({ revision: 5, status: 'pending-upgrade' }), { action: 'rollback', to: 4, writes: { revision: 6, status: 'pending-rollback' } })
+  assert.equal(recoveryFor({ revision: 1, status: 'pending-install' }), { action: 'uninstall', writes: { revision: 1, status: 'uninstalling' } })
+  assert.equal(recoveryFor({ revision: 5, status: 'uninstalling' }), { action: 'uninstall', writes: { revision: 5, status: 'uninstalling' } })
+})
+
+pending.run()
 
 // ---
 const paths = suite('differingPaths')

@@ -6,7 +6,8 @@ import * as assert from 'uvu/assert'
 import { loadConfig } from '../lib/config/load.ts'
 import { adminHosts, INTERNAL_ENTRYPOINTS, PUBLIC_ENTRYPOINTS } from '../lib/render/render.ts'
 import { auditIngresses, auditIngressRoutes, hostsInRule } from '../lib/verify/audit.ts'
-import { expectedRoutesCheck, latestEvent, loadBalancerCheck, podsCheck, servicePortsCheck } from '../lib/verify/checks.ts'
+import { expectedRoutesCheck, latestEvent, loadBalancerCheck, servicePortsCheck } from '../lib/verify/checks.ts'
+import { podsCheck } from '../lib/verify/pod-trouble.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const config = loadConfig({ envFile: path.join(ROOT, 'test', 'integration', 'test.env'), env: {}, cwd: ROOT })
@@ -30,13 +31,13 @@ pods('a pod whose Ready condition is False fails, saying why', () => {
   pod.status.conditions = pod.status.conditions.map((c: any) => (c.type === 'Ready' ? { ...c, status: 'False' } : c))
   const check = podsCheck([pod])
   assert.is(check.status, 'fail')
-  assert.match(check.detail, /^0\/1 ready \(traefik-.*: Running\)$/)
+  assert.match(check.detail, /^0\/1 ready: traefik-.*: Running, not Ready$/)
 })
 
 pods('an unscheduled pod names the scheduler\'s message', () => {
   const pod = structuredClone(converged.pods[0])
   pod.status = { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims.' }] }
-  assert.match(podsCheck([pod]).detail, /not scheduled: 0\/1 nodes are available: pod has unbound immediate PersistentVolumeClaims\./)
+  assert.match(podsCheck([pod]).detail, /not scheduled: a PersistentVolumeClaim it uses is not bound yet \(scheduler: 0\/1 nodes are available: pod has unbound immediate PersistentVolumeClaims\.\)/)
 })
 
 pods('no pod at all fails', () => {

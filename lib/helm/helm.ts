@@ -11,7 +11,7 @@ import YAML from 'yaml'
 import { type Cluster, timeCommands } from '../kube/cluster.ts'
 import { unifiedDiff } from '../base/diff.ts'
 import { timingsEnabled } from '../base/timings.ts'
-import { normalize } from './decide.ts'
+import { normalize, recoveryFor } from './decide.ts'
 import type { DeployedRelease } from './release.ts'
 import { commandFailed, EXIT, PreconditionError, UserError } from '../base/errors.ts'
 import type { ChartSource, Config } from '../config/config.ts'
@@ -105,19 +105,24 @@ function repositoriesFileNames(): string[] {
 
 /**
  * An interrupted helm run leaves its revision in pending-*; helm then refuses every upgrade. The
- * interrupted run may also have changed some objects already. A rollback to the previous revision
- * diffs from the stuck revision's manifest, so it undoes those half-applied changes too (deleting
- * the stuck record would not: helm's three-way merge would never remove what it had added).
- * With no previous revision (pending-install) the release is uninstalled; the acme.json volume
- * survives it (helm.sh/resource-policy: keep) and the next install adopts it.
+ * interrupted run may also have changed some objects already: recoveryFor (decide.ts) says how it
+ * is undone. An uninstall keeps the acme.json volume (helm.sh/resource-policy: keep) and the next
+ * install adopts it. `onStart` gets helm's process id as soon as it runs.
  */
-export async function recoverStuckRelease(cluster: Cluster, namespace: string, name: string, release: DeployedRelease): Promise<string> {
-  if (release.revision > 1 && release.status !== 'uninstalling') {
-    const out = await cluster.helm(['rollback', name, String(release.revision - 1), '--namespace', namespace])
-    if (out.exitCode !== 0) throw commandFailed(`helm rollback ${name} ${release.revision - 1}`, out)
-    return `rolled back to revision ${release.revision - 1}, undoing what the interrupted run had changed`
+export async function recoverStuckRelease(
+  cluster: Cluster,
+  namespace: string,
+  name: string,
+  release: DeployedRelease,
+  onStart: (pid: number) => void = () => {},
+): Promise<string> {
+  const recovery = recoveryFor(release)
+  if (recovery.action === 'rollback') {
+    const out = await cluster.helm(['rollback', name, String(recovery.to), '--namespace', namespace], undefined, onStart)
+    if (out.exitCode !== 0) throw commandFailed(`helm rollback ${name} ${recovery.to}`, out)
+    return `rolled back to revision ${recovery.to}, undoing what the interrupted run had changed`
   }
-  const out = await cluster.helm(['uninstall', name, '--namespace', namespace])
+  const out = await cluster.helm(['uninstall', name, '--namespace', namespace], undefined, onStart)
   if (out.exitCode !== 0) throw commandFailed(`helm uninstall ${name}`, out)
   return 'uninstalled the half-installed release (the acme.json volume is kept); installing it again'
 }
@@ -128,6 +133,7 @@ export async function upgradeRelease(
   name: string,
   values: Record<string, unknown>,
   labels: Record<string, string> = {},
+  onStart: (pid: number) => void = () => {},
 ): Promise<void> {
   await withValuesFile(values, async (file) => {
     const out = await cluster.helm([
@@ -144,7 +150,7 @@ export async function upgradeRelease(
       '10',
       // Release metadata labels (helm >= 3.13 and 4): who made the release, read back by readRelease.
       ...(Object.keys(labels).length ? ['--labels', Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')] : []),
-    ])
+    ], undefined, onStart)
     if (out.exitCode !== 0) {
       throw new UserError(
         `helm upgrade --install ${name} failed (exit ${out.exitCode}): ${out.stderr.trim() || out.stdout.trim()}\n` +

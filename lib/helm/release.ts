@@ -19,6 +19,8 @@ export type DeployedRelease = {
   /** The objects helm applied for this revision, as YAML documents. */
   manifest?: string
   lastDeployed?: string
+  /** When `helm uninstall` started (status uninstalling). */
+  deleted?: string
   /**
    * helm's release metadata labels (`helm upgrade --labels`), as stored on the release record;
    * undefined where helm does not show them (drivers other than secret and configmap).
@@ -50,6 +52,7 @@ export async function readRelease(cluster: Cluster, namespace: string, name: str
     appVersion: meta.appVersion,
     manifest: newest.manifest ?? '',
     lastDeployed: newest.info?.last_deployed,
+    deleted: newest.info?.deleted,
     labels: newest.labels ?? {},
   }
 }
@@ -58,7 +61,7 @@ type ReleaseRecord = {
   name: string
   version: number
   namespace: string
-  info?: { status?: string; last_deployed?: string; description?: string }
+  info?: { status?: string; last_deployed?: string; deleted?: string; description?: string }
   chart?: { metadata?: { name?: string; version?: string; appVersion?: string } }
   config?: Record<string, unknown>
   manifest?: string

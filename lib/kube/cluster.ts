@@ -16,8 +16,11 @@ export type Cluster = {
   server: string
   /** The API server, as the kubeconfig's context reaches it. */
   transport: Transport
-  /** helm with --kube-context; never throws, the caller reads exitCode. */
-  helm(args: string[], input?: string): Promise<ProcessOutput>
+  /**
+   * helm with --kube-context; never throws, the caller reads exitCode. `onStart` gets helm's process
+   * id as soon as it runs.
+   */
+  helm(args: string[], input?: string, onStart?: (pid: number) => void): Promise<ProcessOutput>
 }
 
 /**
@@ -74,11 +77,13 @@ export function connectCluster(config: Pick<Config, 'kubeContext'>, contextFlag?
     context,
     server: connection.server,
     transport: makeTransport(connection),
-    helm: async (args, input) => {
+    helm: async (args, input, onStart) => {
       // zx loads only when helm runs: a no-op run starts no process.
       const { $ } = await import('zx')
       if (timingsEnabled()) timeCommands($)
-      return $({ input, nothrow: true, quiet: true })`helm --kube-context=${context} ${args}`
+      const running = $({ input, nothrow: true, quiet: true })`helm --kube-context=${context} ${args}`
+      if (onStart && running.pid !== undefined) onStart(running.pid)
+      return running
     },
   }
 }

@@ -14,6 +14,8 @@ export type RequestOptions = {
   body?: { text: string; contentType: string }
   /** Accept header; JSON by default. */
   accept?: string
+  /** The answer as text, not JSON (a container's log); a 404 is then an error like any other. */
+  text?: boolean
   signal?: AbortSignal
 }
 
@@ -84,8 +86,9 @@ export function makeTransport(connection: Connection): Transport {
         response.on('error', reject)
         response.on('end', () => {
           const status = response.statusCode ?? 0
-          if (status === 404) return resolve(undefined)
+          if (status === 404 && !options.text) return resolve(undefined)
           if (status < 200 || status > 299) return reject(apiError(method, path, status, text, response.headers))
+          if (options.text) return resolve(text)
           if (text === '') return resolve(undefined)
           // Parsed inside the promise: a throw from this handler would escape it and end the process.
           try {

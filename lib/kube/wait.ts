@@ -64,6 +64,8 @@ export async function watchUntil(
     timeoutSeconds: number
     log: Logger
     evaluate: (state: WatchState, elapsedSeconds: number) => Verdict
+    /** Gets a function that evaluates again now: for what `evaluate` reads besides the watches, once it arrives. */
+    wake?: (evaluateNow: () => void) => void
   },
 ): Promise<Verdict> {
   const progress = progressReporter(options.log, options.what, options.timeoutSeconds)
@@ -89,6 +91,7 @@ export async function watchUntil(
       progress.report(verdict.status)
     }
     const ticker = setInterval(evaluate, 5000)
+    options.wake?.(evaluate)
     const deadline = setTimeout(() => finish(), options.timeoutSeconds * 1000)
     const keyOf = (obj: any) => `${obj?.metadata?.namespace ?? ''}/${obj?.metadata?.name ?? ''}`
     const list = async (index: number): Promise<List> => {

@@ -9,7 +9,7 @@ export async function runAll(ctx: ScriptContext): Promise<number> {
   const first = ctx.args.from === undefined ? STEPS[0] : findStep(String(ctx.args.from))
   const stepCtx = stepContext(ctx)
   // One lease for the whole run: no other kit run interleaves between its steps.
-  return withLease(stepCtx, 'run-all', () => runSteps(ctx, first, stepCtx))
+  return withLease(stepCtx, 'run-all', (lease) => runSteps(ctx, first, { ...stepCtx, lease }))
 }
 
 async function runSteps(ctx: ScriptContext, first: (typeof STEPS)[number], stepCtx: ReturnType<typeof stepContext>): Promise<number> {

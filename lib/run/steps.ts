@@ -1,7 +1,7 @@
 /** The ordered steps, and how a script or run-all gives each its context. */
 import type { ScriptContext } from './cli.ts'
 import { EXIT, UserError } from '../base/errors.ts'
-import { withLease } from '../kube/lease.ts'
+import { type HeldLease, withLease } from '../kube/lease.ts'
 import { ensureAddressPools } from '../steps/metallb.ts'
 import { applyInternalRoutes } from '../steps/routes.ts'
 import { type Args, DEFAULT_TIMEOUT_SECONDS, type StepContext, type StepResult } from '../steps/context.ts'
@@ -81,7 +81,7 @@ export async function runSingleStep(id: string, ctx: ScriptContext): Promise<num
   const step = findStep(id)
   const stepCtx = stepContext(ctx)
   await step.preflight?.(stepCtx)
-  const run = () => step.run(stepCtx, ctx.args)
+  const run = (lease?: HeldLease) => step.run({ ...stepCtx, lease }, ctx.args)
   const result = step.writes ? await withLease(stepCtx, step.name, run) : await run()
   // With --json or --dns, stdout carries only the report or the records.
   if (stdoutTaken(ctx.args)) process.stderr.write(`${result.summary}\n`)

@@ -1,5 +1,6 @@
 /** What every step gets and returns. */
 import type { Cluster } from '../kube/cluster.ts'
+import type { HeldLease } from '../kube/lease.ts'
 import type { Config } from '../config/config.ts'
 import type { Logger } from '../base/log.ts'
 
@@ -13,6 +14,8 @@ export type StepContext = {
   dryRun: boolean
   /** Bound on every wait of the step. */
   timeoutSeconds: number
+  /** The kit's lease, when the run holds it (not in a dry run): where a step notes what it leaves half-done. */
+  lease?: HeldLease
 }
 
 export type StepResult = {

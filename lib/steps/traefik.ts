@@ -4,7 +4,8 @@ import { retryTransient } from '../kube/cluster.ts'
 import { applyCrds, CRD_CHART_ANNOTATION, crdsBehind, PROBE_CRD, stampedCrds } from '../kube/crds.ts'
 import { EXIT, PreconditionError, UserError } from '../base/errors.ts'
 import { allInOrder } from '../base/parallel.ts'
-import { decideHelmAction } from '../helm/decide.ts'
+import { decideHelmAction, HELM_OPERATION_NOTE, type HelmOperation, judgePendingRelease, parseHelmOperation, recoveryFor } from '../helm/decide.ts'
+import { readLeaseNotes, runGone } from '../kube/lease.ts'
 import { chartCrds, checkChartSource, helmMajorVersion, recoverStuckRelease, requireHelmOnPath, templateRelease, upgradeRelease, valuesDiff } from '../helm/helm.ts'
 import { type DeployedRelease, readRelease } from '../helm/release.ts'
 import { poolEntryContains } from '../base/net.ts'
@@ -45,12 +46,15 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
   let repaired = ''
   if (decision.action === 'recover' && current) {
     log.warn(`release ${RELEASE_NAME}: ${decision.reasons.join('; ')}`)
-    refuseRecentPending(current, new Date(), args.force === true)
+    await refuseLivePending(ctx, current, args.force === true)
     await helmMajorVersion() // helm 3 or 4, before the first helm command
     if (ctx.dryRun) {
       return { ok: true, summary: `02-traefik: would repair release ${RELEASE_NAME} (revision ${current.revision} ${current.status}), then bring it to ${desired.chart} with the rendered values` }
     }
-    repaired = await recoverStuckRelease(cluster, config.traefikNamespace, RELEASE_NAME, current)
+    const stuck = current
+    repaired = await withHelmNote(ctx, recoveryFor(stuck).writes, (onStart) =>
+      recoverStuckRelease(cluster, config.traefikNamespace, RELEASE_NAME, stuck, onStart),
+    )
     log.info(repaired)
     current = await readRelease(cluster, config.traefikNamespace, RELEASE_NAME)
     decision = decideHelmAction(current, desired)
@@ -104,7 +108,8 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
     return { ok: true, summary: `02-traefik: release ${RELEASE_NAME} ${repaired ? 'repaired' : 'unchanged'} (revision ${current.revision}, ${current.chart}); ${crdText || 'CRDs'} updated` }
   }
   log.info(`helm ${await helmMajorVersion()}: upgrade --install ${RELEASE_NAME} (${desired.chart})`)
-  await upgradeRelease(cluster, config, RELEASE_NAME, desired.values, ownershipLabels(config))
+  const writes = current ? { revision: current.revision + 1, status: 'pending-upgrade' } : { revision: 1, status: 'pending-install' }
+  await withHelmNote(ctx, writes, (onStart) => upgradeRelease(cluster, config, RELEASE_NAME, desired.values, ownershipLabels(config), onStart))
   await clearLeftoverNodePorts(ctx)
   const after = await readRelease(cluster, config.traefikNamespace, RELEASE_NAME)
   const verb = `${repaired ? 'repaired and ' : ''}${current === undefined ? 'installed' : 'upgraded'}${driftText}`
@@ -160,29 +165,40 @@ function refuseReleaseNotOurs({ config }: StepContext, current: DeployedRelease 
   refuseUnowned(owner === 'legacy' ? [{ ...claim, owner: 'foreign' }] : [claim], config, adopt)
 }
 
-/** How long a release may sit in pending-* before 02 takes it for an interrupted run. */
-export const PENDING_GRACE_SECONDS = 600
-
 /**
- * A pending revision may be someone's helm run still in progress (`helm upgrade --wait` waits up to
- * 5 minutes by default). The kit's own runs hold the lease, so when 02 gets here no other kit run is
- * active; a pending revision younger than PENDING_GRACE_SECONDS is left alone unless --force.
+ * A pending revision is repaired at once when the kit's own run wrote it (its note on the lease
+ * says so) and that run is gone; any other is left alone while it is recent (judgePendingRelease).
  */
-export function refuseRecentPending(release: DeployedRelease, now: Date, force: boolean): void {
-  if (force || !release.lastDeployed) return
-  const age = Math.round((now.getTime() - new Date(release.lastDeployed).getTime()) / 1000)
-  if (!(age < PENDING_GRACE_SECONDS)) return
-  throw new PreconditionError(
-    `release ${RELEASE_NAME} revision ${release.revision} has been ${release.status} for ${formatAge(age)} only: another helm operation may still be running on it (no homelab-ingress run is); nothing was changed`,
-    [
-      `wait for it to finish and rerun; after ${formatAge(PENDING_GRACE_SECONDS)} 02 takes it for an interrupted run and repairs it`,
-      'if you know it was interrupted (Ctrl-C, a lost connection), rerun with --force to repair it now',
-    ],
-  )
+async function refuseLivePending({ cluster, config, log }: StepContext, release: DeployedRelease, force: boolean): Promise<void> {
+  const { notes, activeHolder } = await readLeaseNotes(cluster, config.traefikNamespace)
+  const operation = parseHelmOperation(notes[HELM_OPERATION_NOTE])
+  const writer = operation ? runGone(operation.holder, activeHolder, operation.helmPid ? [operation.helmPid] : []) : undefined
+  const verdict = judgePendingRelease(release, { namespace: config.traefikNamespace, name: RELEASE_NAME }, { now: new Date(), force, operation, writer })
+  if (!verdict.repair) throw new PreconditionError(verdict.message, verdict.hints)
+  log.info(verdict.reason)
 }
 
-function formatAge(seconds: number): string {
-  return seconds >= 60 ? `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s` : `${seconds}s`
+/**
+ * Runs one helm command that writes a release revision, with a note on the kit's lease first of
+ * the revision and status it leaves while it works (and helm's process id once it runs). Killed
+ * half-way, the note stays, and the next run repairs the revision at once. Cleared once helm is
+ * done; a helm that failed leaves the release `failed`, not pending, so its note says nothing more.
+ */
+async function withHelmNote<T>(
+  { config, lease }: StepContext,
+  writes: { revision: number; status: string },
+  run: (onStart: (pid: number) => void) => Promise<T>,
+): Promise<T> {
+  if (!lease) return run(() => {})
+  const note: HelmOperation = { release: RELEASE_NAME, namespace: config.traefikNamespace, ...writes, holder: lease.holder, started: new Date().toISOString() }
+  await lease.note(HELM_OPERATION_NOTE, JSON.stringify(note))
+  let pidNoted: Promise<void> = Promise.resolve()
+  const result = await run((helmPid) => {
+    pidNoted = lease.note(HELM_OPERATION_NOTE, JSON.stringify({ ...note, helmPid })).catch(() => {})
+  })
+  await pidNoted
+  await lease.note(HELM_OPERATION_NOTE, undefined)
+  return result
 }
 
 /** The chart whose CRDs the cluster holds, as 02 stamped it (undefined: none, or not stamped). */

@@ -17,7 +17,6 @@ import {
   nodePortsCheck,
   type Obj,
   phoneHomeCheck,
-  podsCheck,
   rolloutCheck,
   servicePortsCheck,
   traefikPodSelector,
@@ -27,6 +26,9 @@ import { apiPath, rawGet, rawList } from '../kube/raw.ts'
 import { allInOrder } from '../base/parallel.ts'
 import { recordSpan } from '../base/timings.ts'
 import { errorText, firstLine } from '../base/errors.ts'
+import { containersToLog, isPodReady, LOG_LINES, logKey, type PodFacts, podsCheck } from '../verify/pod-trouble.ts'
+import type { Cluster } from '../kube/cluster.ts'
+import { type ContainerLog, readContainerLog, readSchedulingFacts } from '../kube/pods.ts'
 import { CRD_CHART_ANNOTATION, PROBE_CRD } from '../kube/crds.ts'
 import { formatCertificates, formatMatrix, judgeMatrix, matrixCheckNames, type ProbeMatrix, probeTargets } from '../verify/probe.ts'
 import { askMatrix } from '../verify/probe-http.ts'
@@ -67,12 +69,15 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   log.step(`04-verify: Traefik in ${ns}, ${EXTERNAL_SERVICE} on ${config.externalIp}, ${INTERNAL_SERVICE} on ${config.internalIp}`)
 
   const selector = traefikPodSelector(config)
+  let evaluateNow = () => {}
+  const around = podSurroundings(cluster, () => evaluateNow())
   const waitedChecks = (state: WatchState, allServices: Obj[] = []): Check[] => {
     const services = state[1]
     const events = [...state[2].values()]
+    const pods = [...state[0].values()] as Obj[]
     return [
       rolloutCheck(state[3].get(`${ns}/${RELEASE_NAME}`), `${ns}/${RELEASE_NAME}`),
-      podsCheck([...state[0].values()]),
+      podsCheck(pods, { events, pvcs: [...state[4].values()], ...around.facts }),
       loadBalancerCheck(services.get(`${ns}/${EXTERNAL_SERVICE}`), EXTERNAL_SERVICE, 'EXTERNAL_IP', config.externalIp, events, allServices),
       loadBalancerCheck(services.get(`${ns}/${INTERNAL_SERVICE}`), INTERNAL_SERVICE, 'INTERNAL_IP', config.internalIp, events, allServices),
     ]
@@ -99,7 +104,7 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
       ),
     ] as const)
   }
-  let lastState: WatchState = [new Map(), new Map(), new Map(), new Map()]
+  let lastState: WatchState = [new Map(), new Map(), new Map(), new Map(), new Map()]
   const waited = { evaluations: 0 }
   // Read while the wait lists too: when its first look already settles it (a converged cluster),
   // these are as fresh as a read after it; when it had to wait, they are read again.
@@ -112,20 +117,27 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
     sources: [
       { path: apiPath('v1', 'pods', { namespace: ns, query: { labelSelector: selector } }) },
       { path: apiPath('v1', 'services', { namespace: ns }) },
-      { path: apiPath('v1', 'events', { namespace: ns, query: { fieldSelector: 'involvedObject.kind=Service' } }) },
+      // MetalLB's answers about the Services, and the scheduler's, kubelet's and volume controllers'
+      // about the pods and their claims.
+      { path: apiPath('v1', 'events', { namespace: ns }) },
       { path: apiPath('apps/v1', 'deployments', { namespace: ns }) },
+      { path: apiPath('v1', 'persistentvolumeclaims', { namespace: ns }) },
     ],
+    wake: (evaluate) => (evaluateNow = evaluate),
     evaluate: (state, elapsed) => {
       waited.evaluations++
       lastState = state
+      around.refresh([...state[0].values()] as Obj[])
       const failing = waitedChecks(state).filter((c) => c.status === 'fail')
       if (failing.length === 0) return { done: true, status: 'ready' }
       // MetalLB has said no, or the Services are not there at all: waiting longer will not help.
-      const hopeless = failing.some((c) => /AllocationFailed|does not exist/.test(c.detail))
+      const hopeless = failing.some((c) => /AllocationFailed|^(Service|Deployment) \S+ does not exist/.test(c.detail))
       if (hopeless && elapsed >= Math.min(15, ctx.timeoutSeconds)) return { done: true, status: 'failed' }
-      return { done: false, status: failing.map((c) => c.detail).join('; ') }
+      // one line each: a crashing container's log lines are for the report
+      return { done: false, status: failing.map((c) => c.detail.split('\n')[0]).join('; ') }
     },
   })
+  await around.refresh([...lastState[0].values()] as Obj[], true)
 
   const [allServices, routes, namespaces, ingresses, traefikServices, ingressClasses, crdStamp, nodes] =
     verdict.done && waited.evaluations === 1 ? await early : await readEverything()
@@ -174,6 +186,49 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   const count = (s: CheckStatus) => checks.filter((c) => c.status === s).length
   const summary = `04-verify: ${ok ? 'OK' : 'FAILED'}: ${count('pass')} passed, ${count('fail')} failed, ${count('skip')} skipped`
   return { ok, summary, report }
+}
+
+/**
+ * Nodes, StorageClasses, volumes and crash logs, read only while a pod is not Ready (a converged
+ * run reads none of them), at most every few seconds, each crashed container's log once per restart.
+ */
+function podSurroundings(cluster: Cluster, onRead: () => void) {
+  const REFRESH_MS = 5000
+  let facts: Pick<PodFacts, 'nodes' | 'storageClasses' | 'persistentVolumes' | 'logs'> = {}
+  const logs = new Map<string, ContainerLog>()
+  let last = 0
+  let running: Promise<void> | undefined
+  const read = async (pods: Obj[]) => {
+    const scheduling = await readSchedulingFacts(cluster)
+    const byContainer: Record<string, ContainerLog> = {}
+    for (const pod of pods.filter((p) => !isPodReady(p))) {
+      for (const { container, previous } of containersToLog(pod)) {
+        const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]
+        const restarts = statuses.find((s: any) => s.name === container)?.restartCount ?? 0
+        const key = `${logKey(pod, container)}#${restarts}#${previous}`
+        if (!logs.has(key)) {
+          logs.set(key, await readContainerLog(cluster, pod.metadata.namespace ?? '', pod.metadata.name, container, { previous, lines: LOG_LINES * 4 }))
+        }
+        byContainer[logKey(pod, container)] = logs.get(key)!
+      }
+    }
+    facts = { ...scheduling, logs: byContainer }
+    onRead()
+  }
+  return {
+    get facts() {
+      return facts
+    },
+    /** Starts a read when a pod is not Ready (`now`: waits for a fresh one). Never fails the wait. */
+    refresh(pods: Obj[], now = false): Promise<void> {
+      if (pods.every(isPodReady)) return Promise.resolve()
+      if (!running && (now || Date.now() - last >= REFRESH_MS)) {
+        last = Date.now()
+        running = read(pods).catch(() => {}).finally(() => (running = undefined))
+      }
+      return now && running ? running : Promise.resolve()
+    },
+  }
 }
 
 /**

@@ -16,34 +16,6 @@ export function traefikPodSelector(config: Pick<Config, 'traefikNamespace'>): st
   return `app.kubernetes.io/name=traefik,app.kubernetes.io/instance=${RELEASE_NAME}-${config.traefikNamespace}`
 }
 
-export function podsCheck(pods: Obj[]): Check {
-  const name = 'Traefik pods Running and Ready'
-  if (pods.length === 0) return { name, status: 'fail', detail: 'no Traefik pod yet' }
-  const notReady = pods.filter((p) => !isPodReady(p))
-  if (notReady.length === 0) {
-    return { name, status: 'pass', detail: pods.map((p) => `${p.metadata.name} Running`).join(', ') }
-  }
-  const why = notReady.map((p) => `${p.metadata.name}: ${podTrouble(p)}`).join('; ')
-  return { name, status: 'fail', detail: `${pods.length - notReady.length}/${pods.length} ready (${why})` }
-}
-
-function isPodReady(pod: Obj): boolean {
-  return (
-    pod.status?.phase === 'Running' &&
-    !pod.metadata.deletionTimestamp &&
-    (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True')
-  )
-}
-
-function podTrouble(pod: Obj): string {
-  const waiting = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]
-    .map((c: any) => c.state?.waiting?.reason)
-    .filter(Boolean)
-  const unscheduled = (pod.status?.conditions ?? []).find((c: any) => c.type === 'PodScheduled' && c.status === 'False')
-  if (unscheduled) return `not scheduled: ${unscheduled.message ?? unscheduled.reason}`
-  return [pod.status?.phase ?? 'Unknown', ...waiting].join(', ')
-}
-
 /** The newest event about one object, by its last time. */
 export function latestEvent(events: Obj[], kind: string, name: string): Obj | undefined {
   const time = (e: Obj) => Date.parse(e.lastTimestamp ?? e.eventTime ?? e.series?.lastObservedTime ?? e.metadata.creationTimestamp ?? 0) || 0

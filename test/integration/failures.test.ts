@@ -3,6 +3,7 @@
  * nothing, and the next run repairs it.
  */
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -27,6 +28,8 @@ import {
   TEST_CHART_NAME_VERSION,
   testCluster,
 } from './harness.ts'
+import { holdDeploymentWrites } from './slow-webhook.ts'
+import { processRunning } from '../../lib/kube/lease.ts'
 
 const cluster = testCluster()
 const waitFor = async (what: string, check: () => boolean, seconds = 60) => {
@@ -228,6 +231,116 @@ ir('pending-upgrade: the next 02-traefik rolls back what the interrupted run cha
   assert.match(again.stdout, /^02-traefik: release traefik unchanged/m)
   const verify = runScript('04-verify', ['--no-probe'])
   assert.is(verify.code, 0, verify.output)
+})
+
+/** The note 02 keeps on the kit's lease while its helm writes a revision. */
+function helmNote(): { holder: string; revision: number; status: string; helmPid?: number } | undefined {
+  const lease = kubectlMaybe('get', 'lease', 'homelab-ingress', '-n', 'traefik', '-o', 'json')
+  const text = lease.code === 0 ? JSON.parse(lease.stdout).metadata.annotations?.['homelab-ingress/helm-operation'] : undefined
+  return text ? JSON.parse(text) : undefined
+}
+
+/** Every process started under `pid` (children, grandchildren), from /proc. */
+function descendants(pid: number): number[] {
+  const parents = new Map<number, number[]>()
+  for (const entry of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)])
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const out: number[] = []
+  const walk = (p: number) => (parents.get(p) ?? []).forEach((c) => (out.push(c), walk(c)))
+  walk(pid)
+  return out
+}
+
+/** A killed process may stay a zombie until it is reaped: processRunning says it no longer runs. */
+const running = processRunning
+
+/**
+ * Starts 02-traefik with a changed value (a new revision), holds its helm's Deployment write in the
+ * test's webhook, and returns once the release is pending-upgrade: the run's pid, its helm's, and
+ * the run's promise. The kill is the caller's.
+ */
+async function startUpgradeAndHold(hold: { held: () => number }) {
+  let pid = 0
+  const run = startScript('02-traefik', [], () => {}, { TRAEFIK_PHONE_HOME: 'true' }, (p) => (pid = p))
+  await waitFor('the release pending-upgrade with its Deployment write held', () => hold.held() > 0 && helmRelease()?.status === 'pending-upgrade', 90)
+  await waitFor("helm's pid noted on the lease", () => helmNote()?.helmPid !== undefined, 10)
+  const note = helmNote()!
+  return { pid, helmPid: note.helmPid!, note, run }
+}
+
+ir("02 killed with its helm mid-upgrade: the next plain run takes the dead run's lease and repairs the release at once", async () => {
+  converge()
+  const before = Number(helmRelease()!.revision)
+  const hold = await holdDeploymentWrites()
+  if (typeof hold === 'string') throw new Error(hold)
+  let killed: { pid: number; helmPid: number }
+  try {
+    const { pid, helmPid, note, run } = await startUpgradeAndHold(hold)
+    assert.equal(note, { ...note, holder: `02-traefik pid ${pid} on ${os.hostname()}`, revision: before + 1, status: 'pending-upgrade' })
+    assert.ok(descendants(pid).includes(helmPid), `helm (pid ${helmPid}) runs under the run's Node process (pid ${pid})`)
+    // as a closed laptop or a lost SSH session ends them: no chance to clean up
+    for (const p of [pid, ...descendants(pid)]) process.kill(p, 'SIGKILL')
+    const ended = await run
+    assert.is(ended.code, null, 'killed by the signal')
+    killed = { pid, helmPid }
+  } finally {
+    await hold.close()
+  }
+  assert.is(helmRelease()!.status, 'pending-upgrade', 'the killed run left its revision pending')
+  await waitFor('the killed run and its helm gone', () => !running(killed.pid) && !running(killed.helmPid), 10)
+  const holder = `02-traefik pid ${killed.pid} on ${os.hostname()}`
+  const leaseNow = JSON.parse(kubectl('get', 'lease', 'homelab-ingress', '-n', 'traefik', '-o', 'json').stdout)
+  assert.is(leaseNow.spec.holderIdentity, holder, 'the dead run still holds an unexpired lease')
+
+  const r = runScript('02-traefik')
+  assert.is(r.code, 0, r.output)
+  const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  assert.match(r.stderr, new RegExp(`taking over the lease of ${esc(holder)} at once: its process \\(pid ${killed.pid}\\) no longer runs on this machine`))
+  assert.not.match(r.stderr, /waiting for .* to finish/)
+  assert.match(
+    r.stderr,
+    new RegExp(`release traefik revision ${before + 1} \\(pending-upgrade\\) was left by ${esc(holder)}, which is gone \\(its processes \\(pid ${killed.pid}, ${killed.helmPid}\\) no longer run on this machine\\): repairing it now`),
+  )
+  assert.match(r.stdout, new RegExp(`^02-traefik: release traefik repaired \\(revision ${before + 2}, ${TEST_CHART_NAME_VERSION.replaceAll('.', '\\.')}\\)$`, 'm'))
+  assert.is(helmRelease()!.status, 'deployed')
+  const args: string[] = JSON.parse(kubectl('get', 'deployment', 'traefik', '-n', 'traefik', '-o', 'json').stdout).spec.template.spec.containers[0].args
+  assert.not.ok(args.some((a) => /checknewversion=true|sendanonymoususage=true/i.test(a)), 'the interrupted change was rolled back')
+  assert.is(helmNote(), undefined, 'the repair cleared its own note')
+})
+
+ir('02 killed while its helm runs on: the next run waits for that helm (it names it), and repairs once it is gone', async () => {
+  converge()
+  const before = Number(helmRelease()!.revision)
+  const hold = await holdDeploymentWrites()
+  if (typeof hold === 'string') throw new Error(hold)
+  let helmPid = 0
+  try {
+    const started = await startUpgradeAndHold(hold)
+    helmPid = started.helmPid
+    process.kill(started.pid, 'SIGKILL') // the Node process only: its helm runs on, held by the webhook
+    await started.run
+    assert.ok(running(helmPid))
+    const refused = runScript('02-traefik')
+    assert.is(refused.code, 3, refused.output)
+    assert.match(refused.stderr, new RegExp(`revision ${before + 1} \\(pending-upgrade\\) is being written by 02-traefik pid ${started.pid} on \\S+, which is not gone: pid ${helmPid} still runs on this machine`))
+    assert.is(helmRelease()!.status, 'pending-upgrade', 'nothing was changed')
+    process.kill(helmPid, 'SIGKILL')
+    await waitFor(`helm (pid ${helmPid}) gone`, () => !running(helmPid), 10)
+  } finally {
+    if (helmPid && running(helmPid)) process.kill(helmPid, 'SIGKILL')
+    await hold.close()
+  }
+  const r = runScript('02-traefik')
+  assert.is(r.code, 0, r.output)
+  assert.match(r.stderr, /which is gone \(its processes \(pid \d+, \d+\) no longer run on this machine\): repairing it now/)
+  assert.is(helmRelease()!.status, 'deployed')
 })
 
 ir('pending-install: the next run-all repairs it and keeps the acme.json volume', async () => {

@@ -97,11 +97,21 @@ export function runScript(script: string, args: string[] = [], env: NodeJS.Proce
   return { code: result.status, stdout: result.stdout, stderr: result.stderr, output: result.stdout + result.stderr }
 }
 
-/** Starts a script without waiting; `onLine` sees each line of its output as it comes. */
-export function startScript(script: string, args: string[], onLine: (line: string) => void, env: NodeJS.ProcessEnv = {}): Promise<Run> {
+/**
+ * Starts a script without waiting; `onLine` sees each line of its output as it comes, `onSpawn` its
+ * process id (the script's own Node process: zx runs the script in it).
+ */
+export function startScript(
+  script: string,
+  args: string[],
+  onLine: (line: string) => void,
+  env: NodeJS.ProcessEnv = {},
+  onSpawn: (pid: number) => void = () => {},
+): Promise<Run> {
   const c = testCluster()!
   guardProbes(script, args)
   const child = spawn(ZX, [path.join('scripts', `${script}.ts`), '--env-file', ENV_FILE, ...args], { cwd: ROOT, env: { ...c.env, ...env } })
+  if (child.pid !== undefined) onSpawn(child.pid)
   let stdout = ''
   let stderr = ''
   const feed = (chunk: Buffer, into: 'out' | 'err') => {

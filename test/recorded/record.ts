@@ -2,12 +2,13 @@
  * Records the API objects 04-verify reads, from the real test cluster, into test/recorded/*.json:
  * the unit tests of the verify checks run on these. Rerun after a change to what verify reads:
  *   npm run cluster:up && node test/recorded/record.ts [SNAPSHOT...]
- * With snapshot names (converged, rogue-routes, audit-forms, squatter), records only those.
+ * With snapshot names (converged, rogue-routes, audit-forms, squatter, stuck-pods), records only those.
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import { ADMIN_INGRESSES, applyYaml, createSquatter, installFakeApp, kubectl, resetCluster, ROGUE_ARGOCD_ROUTE, runScript, sh, testCluster } from '../integration/harness.ts'
 import { AUDIT_FORMS } from './audit-forms.ts'
+import { pods, STUCK_CAUSES } from '../integration/stuck-pods.ts'
 
 if (!testCluster()) {
   console.error('the test cluster is not built: npm run cluster:build')
@@ -90,4 +91,35 @@ if (recording('squatter')) {
   runScript('run-all', ['--from', '02', '--no-probe', '--timeout', '20'])
   snapshot('squatter', 'Service traefik/squatter took 127.0.0.200 before Traefik; traefik-internal stays pending')
   kubectl('delete', 'service', 'squatter', '-n', 'traefik')
+}
+
+if (recording('stuck-pods')) {
+  // Each way test/integration/stuck-pods.ts makes a Traefik pod stuck, with what 04 reads about it.
+  resetCluster()
+  installFakeApp('argocd', 'argocd-server', 80)
+  must(runScript('run-all', ['--no-probe']))
+  const causes: Record<string, unknown> = {}
+  for (const cause of STUCK_CAUSES) {
+    await cause.make()
+    const stuck = pods().map((p) => (delete p.metadata.managedFields, p))
+    const claims = items('pvc', '-n', 'traefik')
+    const about = new Set([...stuck.map((p) => `Pod/${p.metadata.name}`), ...claims.map((c) => `PersistentVolumeClaim/${c.metadata.name}`)])
+    causes[cause.id] = {
+      made: cause.made,
+      pods: stuck,
+      // what the pods check reads: events about these pods and claims (earlier objects of the same names included)
+      events: items('events', '-n', 'traefik').filter((e) => about.has(`${e.involvedObject.kind}/${e.involvedObject.name}`)),
+      pvcs: claims,
+      storageClasses: items('storageclasses'),
+      nodes: items('nodes'),
+      persistentVolumes: items('pv').map((v) => v.metadata.name),
+    }
+    await cause.undo?.()
+  }
+  fs.writeFileSync(
+    path.join(OUT, 'stuck-pods.json'),
+    JSON.stringify({ note: 'converged, then each cause of test/integration/stuck-pods.ts ("made": scheduler/controllers for real, or the pod status patched as a kubelet writes it)', causes }, null, 1) + '\n',
+  )
+  console.error('wrote test/recorded/stuck-pods.json')
+  resetCluster()
 }
