@@ -43,7 +43,7 @@ export async function readContainerLog(
   try {
     const path = apiPath('v1', 'pods', { namespace, name: pod })
     const query = new URLSearchParams({ container, previous: String(options.previous), tailLines: String(options.lines) })
-    const text = await retryTransient(() => cluster.transport.request('GET', `${path}/log?${query}`, { accept: 'text/plain', text: true }))
+    const text = await retryTransient(() => cluster.transport.request('GET', `${path}/log?${query}`, { accept: '*/*', text: true }))
     return { lines: String(text ?? '').split('\n').filter((l, i, all) => l !== '' || i < all.length - 1) }
   } catch (err) {
     const status = apiStatusOf(err)
