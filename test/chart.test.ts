@@ -5,11 +5,11 @@ import path from 'node:path'
 import zlib from 'node:zlib'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { chartShape, parseChartVersion, resolveChart, shapeForMajor, valuesForShape } from '../lib/traefik/chart.ts'
+import { chartShape, chartVersionOf, parseChartVersion, resolveChart, shapeForMajor, valuesForShape } from '../lib/traefik/chart.ts'
 import { loadConfig } from '../lib/config/load.ts'
 import { UserError } from '../lib/base/errors.ts'
-import { decodeReleaseRecord, type DeployedRelease } from '../lib/helm/release.ts'
-import { isSubset } from '../lib/base/objects.ts'
+import { decodeReleaseRecord, type DeployedRelease, helmDriver } from '../lib/helm/release.ts'
+import { subsetDifference } from '../lib/base/objects.ts'
 import { traefikValues } from '../lib/render/render.ts'
 import { refuseMajorDowngrade } from '../lib/steps/traefik.ts'
 
@@ -33,6 +33,14 @@ shapes('versions parse with or without v and with pre-release tags', () => {
   assert.equal(parseChartVersion('v41.3.0'), { major: 41, minor: 3, patch: 0, text: '41.3.0' })
   assert.is(parseChartVersion('39.0.0-rc.1')?.major, 39)
   assert.is(parseChartVersion('latest'), undefined)
+  assert.is(parseChartVersion('41.3'), undefined)
+  assert.is(parseChartVersion('041.3.0'), undefined)
+})
+
+shapes("the version in helm's <name>-<version>, whatever dashes the name and the version hold", () => {
+  assert.is(chartVersionOf('traefik-41.3.0')?.text, '41.3.0')
+  assert.is(chartVersionOf('my-traefik-fork-39.0.0-rc.1')?.text, '39.0.0-rc.1')
+  assert.is(chartVersionOf('traefik'), undefined)
 })
 
 shapes('an unknown version is refused, naming the setting, the supported range and the way out', () => {
@@ -136,6 +144,7 @@ downgrade('up a major, the same major, or no release: allowed', () => {
   refuseMajorDowngrade(release('traefik-33.2.1'), '41.3.0', false)
   refuseMajorDowngrade(release('traefik-41.3.0'), '41.1.0', false)
   refuseMajorDowngrade(undefined, '33.2.1', false)
+  refuseMajorDowngrade(release('traefik-fork-41.0.0-rc.1'), '41.3.0', false)
 })
 
 downgrade('down a major: refused, naming helm rollback and the flag', () => {
@@ -160,27 +169,35 @@ downgrade.run()
 // ---
 const record = suite('helm release records read through the API')
 
-record('a Secret field decodes to the release (base64 of base64 of gzipped JSON)', () => {
+record("helm's record field (base64 of gzipped JSON, or of plain JSON from before helm compressed) decodes to the release", () => {
   const release = { name: 'traefik', version: 3, namespace: 'traefik', info: { status: 'deployed' }, chart: { metadata: { name: 'traefik', version: '41.3.0' } } }
-  const helmField = zlib.gzipSync(JSON.stringify(release)).toString('base64')
-  const apiField = Buffer.from(helmField).toString('base64')
-  assert.equal(decodeReleaseRecord(apiField), release)
+  assert.equal(decodeReleaseRecord(zlib.gzipSync(JSON.stringify(release)).toString('base64')), release)
+  assert.equal(decodeReleaseRecord(Buffer.from(JSON.stringify(release)).toString('base64')), release)
+})
+
+record('HELM_DRIVER as helm reads it: secret by default, configmap, anything else through helm', () => {
+  assert.is(helmDriver({}), 'secret')
+  assert.is(helmDriver({ HELM_DRIVER: '' }), 'secret')
+  assert.is(helmDriver({ HELM_DRIVER: 'secrets' }), 'secret')
+  assert.is(helmDriver({ HELM_DRIVER: 'configmaps' }), 'configmap')
+  assert.is(helmDriver({ HELM_DRIVER: 'sql' }), 'helm')
+  assert.is(helmDriver({ HELM_DRIVER: 'memory' }), 'helm')
 })
 
 record.run()
 
 // ---
-const subset = suite('isSubset: what the kit sets, among what the server holds')
+const subset = suite('subsetDifference: what the kit sets, among what the server holds')
 
 subset('defaults and status added by the server do not count', () => {
-  assert.ok(isSubset({ spec: { group: 'traefik.io' } }, { spec: { group: 'traefik.io', conversion: { strategy: 'None' } }, status: {} }))
+  assert.is(subsetDifference({ spec: { group: 'traefik.io' } }, { spec: { group: 'traefik.io', conversion: { strategy: 'None' } }, status: {} }), undefined)
 })
 
-subset('a changed, missing or reordered value counts', () => {
-  assert.not.ok(isSubset({ a: 1 }, { a: 2 }))
-  assert.not.ok(isSubset({ a: { b: 1 } }, { a: {} }))
-  assert.not.ok(isSubset({ args: ['--x', '--y'] }, { args: ['--y', '--x'] }))
-  assert.not.ok(isSubset({ args: ['--x'] }, { args: ['--x', '--y'] }))
+subset('a changed, missing or reordered value counts, named by its path', () => {
+  assert.is(subsetDifference({ a: 1 }, { a: 2 }), 'a')
+  assert.is(subsetDifference({ a: { b: 1 } }, { a: {} }), 'a.b')
+  assert.is(subsetDifference({ args: ['--x', '--y'] }, { args: ['--y', '--x'] }), 'args[0]')
+  assert.is(subsetDifference({ args: ['--x'] }, { args: ['--x', '--y'] }), 'args')
 })
 
 subset.run()

@@ -2,6 +2,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { crdCheck, nodePortsCheck, phoneHomeCheck, rolloutCheck } from '../lib/verify/checks.ts'
+import { traefikFlags } from '../lib/traefik/flags.ts'
 
 const deployment = (args: string[], status: Record<string, unknown> = {}, generation = 3) => ({
   metadata: { name: 'traefik', namespace: 'traefik', generation, labels: { 'helm.sh/chart': 'traefik-41.3.0' } },
@@ -92,3 +93,23 @@ nodePorts('NodePorts left from before: fail, with the patch that removes them', 
 })
 
 nodePorts.run()
+
+// ---
+const flags = suite("traefikFlags: a running Traefik's arguments, read as Traefik reads them")
+
+flags('names ignore case, a bare flag is true, the last occurrence wins', () => {
+  const f = traefikFlags(['--global.checkNewVersion', '--api.insecure=false', '--API.Insecure=True', '--log.level=DEBUG', 'traefik'])
+  assert.is(f.bool('global.checknewversion'), true)
+  assert.is(f.bool('api.insecure'), true)
+  assert.is(f.value('LOG.LEVEL'), 'DEBUG')
+  assert.is(f.value('global.sendAnonymousUsage'), undefined)
+})
+
+flags('entrypoints keep the name as written; a bare address is empty, a bare asDefault true', () => {
+  const e = traefikFlags(['--entryPoints.intWeb.address=:8001/tcp', '--entrypoints.intweb.asDefault', '--entryPoints.udp.address', '--entryPoints.web.asDefault=false']).entrypoints()
+  assert.equal(e.get('intweb'), { name: 'intWeb', address: ':8001/tcp', asDefault: true })
+  assert.equal(e.get('udp'), { name: 'udp', address: '' })
+  assert.equal(e.get('web'), { name: 'web', asDefault: false })
+})
+
+flags.run()

@@ -185,7 +185,8 @@ content('the dashboard is on the internal entrypoints only, under traefik.<DOMAI
 
 content('acme.json on a persistent volume; Recreate so two pods never share the RWO volume', () => {
   const v = values('minimal.env')
-  assert.equal(v.persistence, { enabled: true, name: 'data', accessMode: 'ReadWriteOnce', size: '128Mi', storageClass: 'longhorn', path: '/data' })
+  // annotated with the configuration's instance: helm keeps the volume after the release, teardown --purge asks it whose it is
+  assert.equal(v.persistence, { enabled: true, name: 'data', accessMode: 'ReadWriteOnce', size: '128Mi', storageClass: 'longhorn', path: '/data', annotations: { 'homelab-ingress/instance': 'traefik.home.example.com' } })
   assert.is(v.certificatesResolvers.letsencrypt.acme.storage, '/data/acme.json')
   assert.is(v.updateStrategy.type, 'Recreate')
   assert.is(v.deployment.replicas, 1)

@@ -57,7 +57,7 @@ spans.run()
 // ---
 const scripts = suite('timings: scripts answer before loading the cluster client')
 
-scripts('a configuration error is reported before cluster.ts (@kubernetes/client-node) loads', () => {
+scripts('a configuration error is reported before cluster.ts (the kubeconfig and the API client) loads', () => {
   const r = run('02-traefik', ['--env-file', BAD, '--timings'])
   assert.is(r.code, 2, r.stderr)
   assert.match(r.stderr, /INTERNAL_IP: "192\.168\.0\.020" is not an IPv4 address/)
@@ -86,7 +86,7 @@ scripts('--timings shows the cluster client loading, the connection and each spa
     HELM_REPOSITORY_CONFIG: path.join(tmp, 'no-repositories.yaml'),
   })
   assert.is(r.code, 3, r.stderr)
-  assert.match(r.stderr, /import cluster\.ts \(@kubernetes\/client-node, zx\)/)
+  assert.match(r.stderr, /import cluster\.ts \(kubeconfig and API client\)/)
   assert.match(r.stderr, /connect \(kubeconfig, context homelab-test\)/)
   assert.match(r.stderr, /\$ helm repo list .*\(exit 1\)/)
 })

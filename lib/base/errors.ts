@@ -1,5 +1,6 @@
 /** Errors the user can act on. Each carries the exit code the one handler in cli.ts uses. */
 import type { ProcessOutput } from 'zx'
+import { isIpAddress } from './net.ts'
 
 export const EXIT = {
   ok: 0,
@@ -41,16 +42,17 @@ export class PreconditionError extends UserError {
   }
 }
 
-// --- What an error says about where it happened. Pure functions over the shapes the kit meets:
-// client-node's ApiException (the API server answered) and fetch errors (it did not), and the
-// stderr of kubectl and helm carried in a failed command's message.
+// --- What an error says about where it happened, the one place that reads it. Pure functions over
+// the shapes the kit meets: its API client's errors (an HTTP status and the server's Status: the
+// API server answered; Node's connection error: it did not), and helm's stderr carried in a failed
+// command's message.
 
-/** The text of an error: its message, the API Status message, and kubectl/helm stderr. */
+/** The text of an error: its message, the API Status message, and helm's stderr. */
 export function errorText(err: unknown): string {
   if (err === null || err === undefined) return String(err)
   const e = err as { message?: string; body?: unknown; stderr?: string }
   const parts = [e.message ?? String(err)]
-  // client-node 1.x hands the API Status over as a JSON string when it does not know the status code
+  // the API client hands the server's Status over as the JSON text it received
   let body = e.body
   if (typeof e.body === 'string') {
     try {
@@ -59,9 +61,11 @@ export function errorText(err: unknown): string {
       parts.push(e.body)
     }
   }
-  if (body && typeof body === 'object' && 'message' in body) parts.push(String((body as { message: unknown }).message))
+  const said = body && typeof body === 'object' && 'message' in body ? String((body as { message: unknown }).message) : undefined
+  // The API client's message already quotes the server's; each part on a line of its own.
+  if (said && !parts[0].includes(said)) parts.push(said)
   if (e.stderr) parts.push(e.stderr)
-  return parts.join(' ')
+  return parts.join('\n')
 }
 
 export function firstLine(text: string): string {
@@ -90,41 +94,27 @@ function sameEndpoint(target: Endpoint, server: Endpoint): boolean {
   return target.host === server.host && (target.port === undefined || target.port === server.port)
 }
 
-const isIpAddress = (host: string) => /^[\d.]+$|:/.test(host)
-
 /** Node's codes for a connection that failed or broke: refused, reset, timed out, name not resolved, TLS. */
 const CONNECTION_CODE =
-  /^(ECONN(REFUSED|RESET|ABORTED)|EPIPE|ETIMEDOUT|EHOST(UNREACH|DOWN)|ENET(UNREACH|DOWN)|ENOTFOUND|EADDRNOTAVAIL|EAI_\w+|ERR_STREAM_PREMATURE_CLOSE|ERR_SOCKET_\w+|UND_ERR_\w+|ERR_TLS_\w+|ERR_SSL_\w+|CERT_\w+|\w*SELF_SIGNED\w*|UNABLE_TO_\w+)$/
+  /^(ECONN(REFUSED|RESET|ABORTED)|EPIPE|ETIMEDOUT|EHOST(UNREACH|DOWN)|ENET(UNREACH|DOWN)|ENOTFOUND|EADDRNOTAVAIL|EAI_\w+|ERR_STREAM_PREMATURE_CLOSE|ERR_SOCKET_\w+|ERR_TLS_\w+|ERR_SSL_\w+|CERT_\w+|\w*SELF_SIGNED\w*|UNABLE_TO_\w+)$/
 
 /** A line the server wrote (so the server answered), even when it quotes a failed connection of its own. */
 const SERVER_ANSWER = /Error from server|failed calling webhook|admission webhook "|Internal error occurred/
 
-/**
- * In a line of kubectl/helm stderr, the first place a client names where it tried to connect, and
- * the connection error. kubectl's "Unable to connect to the server" and "The connection to the
- * server ... was refused" are about its API server by definition.
- */
-function connectionFailureIn(line: string): { target?: Endpoint; apiServer?: boolean; at: number } | undefined {
-  const patterns: [RegExp, (m: RegExpExecArray) => { target?: Endpoint; apiServer?: boolean }][] = [
-    [/The connection to the server (\S+) was refused/, (m) => ({ target: endpointOf(m[1]), apiServer: true })],
-    [/Unable to connect to the server: /, () => ({ apiServer: true })],
+/** In a line of helm's stderr, the first place it names where it tried to connect, and the connection error. */
+function connectionFailureIn(line: string): { target?: Endpoint; at: number } | undefined {
+  const patterns: [RegExp, (m: RegExpExecArray) => { target?: Endpoint }][] = [
     // Go's url.Error: `Get "URL": reason` (quotes escaped \" inside klog's structured lines)
     [/\b(?:Get|Post|Put|Patch|Delete|Head|GET|POST|PUT|PATCH|DELETE|HEAD) \\?"([^"\\]+)\\?": /, (m) => ({ target: endpointOf(m[1]) })],
     [/\bdial tcp (\[[^\]]+\]:\d+|[^\s\[\]]+:\d+): /, (m) => ({ target: endpointOf(m[1]) })],
     [/\bdial tcp: lookup (\S+?)(?: on \S+)?: /, (m) => ({ target: endpointOf(m[1]) })],
   ]
-  let first: { index: number; found: { target?: Endpoint; apiServer?: boolean } } | undefined
+  let first: { index: number; found: { target?: Endpoint } } | undefined
   for (const [pattern, read] of patterns) {
     const m = pattern.exec(line)
     if (m && (!first || m.index < first.index)) first = { index: m.index, found: read(m) }
   }
-  if (!first) return undefined
-  // "Unable to connect to the server: Get "URL": ..." names the server it meant: trust the URL
-  if (first.found.apiServer && !first.found.target) {
-    const url = /"(https?:\/\/[^"\\]+)\\?"/.exec(line.slice(first.index))
-    if (url) return { target: endpointOf(url[1]), apiServer: true, at: first.index }
-  }
-  return { ...first.found, at: first.index }
+  return first && { ...first.found, at: first.index }
 }
 
 /**
@@ -135,32 +125,29 @@ function connectionFailureIn(line: string): { target?: Endpoint; apiServer?: boo
 export function apiServerUnreachable(err: unknown, server: string): string | undefined {
   const apiServer = endpointOf(server)
   if (!apiServer || err === null || typeof err !== 'object') return undefined
-  const e = err as { code?: unknown; statusCode?: unknown }
-  // client-node's ApiException (code) and a failed watch (statusCode): an HTTP status is an answer
-  if (typeof e.code === 'number' || typeof e.statusCode === 'number') return undefined
-  // client-node's own connections (node-fetch FetchError, Node system errors, undici's cause chain):
-  // it talks to nothing but the API server; when the error names its target, that must be the server.
+  // the API client's errors: an HTTP status is an answer
+  if (typeof (err as { code?: unknown }).code === 'number') return undefined
+  // its connections (Node's system errors, here or as the cause of another): it talks to nothing but
+  // the API server; when the error names its target, that must be the server.
   for (let cause: any = err, depth = 0; cause && typeof cause === 'object' && depth < 5; cause = cause.cause, depth++) {
     const code = typeof cause.code === 'string' ? cause.code : typeof cause.errno === 'string' ? cause.errno : undefined
-    const timedOut = cause.type === 'request-timeout'
-    if ((code && CONNECTION_CODE.test(code)) || timedOut) {
+    if (code && CONNECTION_CODE.test(code)) {
       const message = String(cause.message ?? code)
-      const url = /(?:request to|network timeout at:) (\S+?)(?: failed|,|$)/.exec(message)
-      const target = url ? endpointOf(url[1]) : typeof cause.address === 'string' ? { host: cause.address, port: cause.port === undefined ? undefined : String(cause.port) } : undefined
+      const target = typeof cause.address === 'string' ? { host: cause.address, port: cause.port === undefined ? undefined : String(cause.port) } : undefined
       // a resolved address cannot be told from the server's name without resolving it: then the port decides
       const comparable = !target || isIpAddress(target.host) === isIpAddress(apiServer.host)
       if (target && !sameEndpoint(comparable ? target : { ...target, host: apiServer.host }, apiServer)) return undefined
       return firstLine(message)
     }
   }
-  // kubectl and helm: their stderr, line by line (server answers excluded)
+  // helm: its stderr, line by line (server answers excluded)
   const text = [(err as { message?: unknown }).message, (err as { stderr?: unknown }).stderr].filter((t) => typeof t === 'string').join('\n')
   for (const rawLine of text.split('\n')) {
     const line = rawLine.trim()
     if (!line || SERVER_ANSWER.test(line)) continue
     const failure = connectionFailureIn(line)
     if (!failure) continue
-    if (failure.target ? sameEndpoint(failure.target, apiServer) : failure.apiServer) {
+    if (failure.target && sameEndpoint(failure.target, apiServer)) {
       // from where the client names the connection (no "kubectl ... failed", no klog wrapping)
       return line.slice(failure.at).replace(/\\"/g, '"').replace(/"$/, '')
     }
@@ -194,9 +181,8 @@ export function admissionWebhookFailure(err: unknown): WebhookFailure | undefine
 }
 
 /**
- * The API server's own answer carried by an error (client-node's ApiException, a raw request's
- * error): the HTTP status and the Status object's reason and message. Undefined for errors that
- * carry no answer.
+ * The API server's own answer carried by an error of the API client: the HTTP status and the Status
+ * object's reason and message. Undefined for errors that carry no answer.
  */
 export function apiStatusOf(err: unknown): { code: number; reason?: string; message: string } | undefined {
   const e = err as { code?: unknown; body?: unknown } | null
@@ -215,6 +201,27 @@ export function apiStatusOf(err: unknown): { code: number; reason?: string; mess
     reason: typeof status.reason === 'string' ? status.reason : undefined,
     message: typeof status.message === 'string' ? status.message : firstLine(errorText(err)),
   }
+}
+
+// A server that answers but is not ready, in the words kubectl and helm print for it.
+const NOT_READY = /storage is \(re\)initializing|the server is currently unable/i
+
+/**
+ * The API server answered that it cannot serve the request yet (starting up, a CRD whose storage
+ * is still initializing): 429 or 503 in its answer, or those words in kubectl's or helm's stderr.
+ * Undefined otherwise, and for an admission webhook's failure the server passes on.
+ */
+export function apiServerNotReady(err: unknown): string | undefined {
+  if (admissionWebhookFailure(err)) return undefined
+  const status = apiStatusOf(err)
+  if (status && (status.code === 429 || status.code === 503)) return status.message
+  const text = errorText(err)
+  return NOT_READY.test(text) ? firstLine(text) : undefined
+}
+
+/** helm's answer for a release it has no record of (`helm history`, `helm get`). */
+export function helmReleaseNotFound(output: Pick<ProcessOutput, 'stderr'>): boolean {
+  return /\brelease: not found\b/.test(output.stderr)
 }
 
 /** A failed kubectl/helm call, as one message naming the command. */

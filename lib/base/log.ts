@@ -32,17 +32,3 @@ export function consoleLogger(): Logger {
     summary: (m) => process.stdout.write(`${m}\n`),
   }
 }
-
-/** Collects lines instead of printing; tests read them. */
-export function memoryLogger(): Logger & { lines: string[] } {
-  const lines: string[] = []
-  const push = (kind: string) => (m: string) => lines.push(`${kind}: ${m}`)
-  return {
-    lines,
-    step: push('step'),
-    info: push('info'),
-    warn: push('warn'),
-    progress: push('progress'),
-    summary: push('summary'),
-  }
-}

@@ -53,7 +53,3 @@ export function subsetDifference(want: unknown, have: unknown, path = ''): strin
   // Ports and quantities may come back as numbers or strings.
   return want === have || String(want) === String(have) ? undefined : path || '(root)'
 }
-
-export function isSubset(want: unknown, have: unknown): boolean {
-  return subsetDifference(want, have) === undefined
-}

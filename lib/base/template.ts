@@ -11,18 +11,26 @@ import YAML from 'yaml'
 
 export type Vars = Record<string, string | number | boolean>
 
-export const MANIFESTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'manifests')
+const MANIFESTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'manifests')
 
 const PLACEHOLDER = /\$\{([A-Z0-9_]+)\}/g
 const WHOLE = /^\$\{([A-Z0-9_]+)\}$/
 
+// Each file parsed once per process (50 routes fill one template 50 times); filling builds new objects.
+const parsed = new Map<string, unknown[]>()
+
 /** Parses a template file from manifests/ and fills it; returns one plain object per document. */
 export function renderTemplate(file: string, vars: Vars): Record<string, any>[] {
-  const text = fs.readFileSync(path.join(MANIFESTS_DIR, file), 'utf8')
-  return YAML.parseAllDocuments(text).map((doc) => {
-    if (doc.errors.length > 0) throw new Error(`manifests/${file}: ${doc.errors[0].message}`)
-    return fill(doc.toJS(), vars, file)
-  })
+  let documents = parsed.get(file)
+  if (!documents) {
+    const text = fs.readFileSync(path.join(MANIFESTS_DIR, file), 'utf8')
+    documents = YAML.parseAllDocuments(text).map((doc) => {
+      if (doc.errors.length > 0) throw new Error(`manifests/${file}: ${doc.errors[0].message}`)
+      return doc.toJS()
+    })
+    parsed.set(file, documents)
+  }
+  return documents.map((doc) => fill(doc, vars, file))
 }
 
 function fill(node: unknown, vars: Vars, file: string): any {

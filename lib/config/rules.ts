@@ -1,15 +1,10 @@
 /** Rules for single values: each returns what is wrong (to follow the quoted value), or undefined. */
+import leven from 'leven'
+import { isIPv4, isUnicastIPv4 } from '../base/net.ts'
 
 export function ipv4Problem(value: string): string | undefined {
-  const parts = value.split('.')
-  const octet = /^(0|[1-9]\d{0,2})$/
-  if (parts.length !== 4 || !parts.every((p) => octet.test(p) && Number(p) <= 255)) {
-    return 'is not an IPv4 address (four numbers 0-255, no leading zeros, e.g. 192.168.0.200)'
-  }
-  const first = Number(parts[0])
-  if (first === 0 || first >= 224 || value === '255.255.255.255') {
-    return 'is not a unicast address a LoadBalancer can use (pick a free LAN address outside the DHCP range)'
-  }
+  if (!isIPv4(value)) return 'is not an IPv4 address (four numbers 0-255, no leading zeros, e.g. 192.168.0.200)'
+  if (!isUnicastIPv4(value)) return 'is not a unicast address a LoadBalancer can use (pick a free LAN address outside the DHCP range)'
   return undefined
 }
 
@@ -51,12 +46,12 @@ export function urlProblem(value: string): string | undefined {
   }
 }
 
-/** "; did you mean X?" when a known word is a small edit away. */
+/** "; did you mean X?" when a known word is a small edit away (Levenshtein distance, case ignored). */
 export function didYouMean(value: string, known: string[]): string {
   let best = ''
   let bestDistance = Infinity
   for (const candidate of known) {
-    const d = editDistance(value.toLowerCase(), candidate.toLowerCase())
+    const d = leven(value.toLowerCase(), candidate.toLowerCase())
     if (d < bestDistance) {
       best = candidate
       bestDistance = d
@@ -64,18 +59,4 @@ export function didYouMean(value: string, known: string[]): string {
   }
   const allowed = Math.max(2, Math.floor(best.length / 3))
   return bestDistance > 0 && bestDistance <= allowed ? `; did you mean ${best}?` : ''
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]
-    row[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j]
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1))
-      diagonal = above
-    }
-  }
-  return row[b.length]
 }

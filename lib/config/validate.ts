@@ -1,6 +1,8 @@
 /** Turns the raw strings of the settings into a Config, one line per problem. */
 import fs from 'node:fs'
 import path from 'node:path'
+import parseSemver from 'semver/functions/parse.js'
+import { parseCidr } from '../base/net.ts'
 import { type AcmeChallenge, ACME_DIRECTORIES, CHART_SHAPES, type ChartSource, type Config, type InternalRoute, SETTINGS } from './config.ts'
 import { didYouMean, dnsLabelProblem, dnsNameProblem, emailProblem, ipv4Problem, portProblem, urlProblem } from './rules.ts'
 
@@ -148,9 +150,7 @@ function annotationPrefix(r: Reader): Config['metallbAnnotationPrefix'] {
 function chart(r: Reader, cwd: string): Pick<Config, 'traefikChart' | 'traefikChartVersion' | 'traefikChartShape'> {
   const traefikChartVersion = r.get('TRAEFIK_CHART_VERSION')
   r.check('TRAEFIK_CHART_VERSION', traefikChartVersion, (v) =>
-    /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(v)
-      ? undefined
-      : 'is not a chart version (semantic version such as 33.2.1)',
+    parseSemver(v) ? undefined : 'is not a chart version (semantic version such as 33.2.1)',
   )
   const traefikChart = chartSource(r.get('TRAEFIK_CHART'), r.problems, cwd)
   const traefikChartShape = r.get('TRAEFIK_CHART_SHAPE')
@@ -249,11 +249,7 @@ function parseCidrs(value: string, problems: string[]): string[] {
   if (value === 'off') return []
   const entries = value.split(',').map((e) => e.trim()).filter(Boolean)
   for (const entry of entries) {
-    const m = /^(.+)\/(\d{1,3})$/.exec(entry)
-    const address = m?.[1] ?? ''
-    const ipv4 = /^\d{1,3}(\.\d{1,3}){3}$/.test(address) && address.split('.').every((p) => Number(p) <= 255)
-    const ipv6 = address.includes(':') && /^[0-9a-f:]+$/i.test(address)
-    if (!m || !(ipv4 || ipv6) || Number(m[2]) > (ipv6 ? 128 : 32)) {
+    if (!parseCidr(entry)) {
       problems.push(`ADMIN_ALLOW_CIDRS: ${JSON.stringify(entry)} is not an address range in CIDR form (e.g. 192.168.0.0/24 or fd00::/8); or set ADMIN_ALLOW_CIDRS=off`)
     }
   }

@@ -6,9 +6,11 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import parseSemver from 'semver/functions/parse.js'
 import YAML from 'yaml'
-import { $, type ProcessPromise } from 'zx'
-import { type Cluster, retryTransient } from '../kube/cluster.ts'
+import { type Cluster, timeCommands } from '../kube/cluster.ts'
+import { unifiedDiff } from '../base/diff.ts'
+import { timingsEnabled } from '../base/timings.ts'
 import { normalize, recoveryFor } from './decide.ts'
 import type { DeployedRelease } from './release.ts'
 import { commandFailed, EXIT, PreconditionError, UserError } from '../base/errors.ts'
@@ -35,6 +37,13 @@ export function requireHelmOnPath(): void {
   }
 }
 
+/** zx, loaded when a process runs: a no-op run starts none. */
+async function zx(): Promise<typeof import('zx').$> {
+  const { $ } = await import('zx')
+  if (timingsEnabled()) timeCommands($)
+  return $
+}
+
 let helmMajor: Promise<number> | undefined
 
 /** helm's major version (3 or 4); asked once per process. */
@@ -43,14 +52,14 @@ export function helmMajorVersion(): Promise<number> {
 }
 
 async function askHelmMajorVersion(): Promise<number> {
+  const $ = await zx()
   const out = await $({ nothrow: true, quiet: true })`helm version --template {{.Version}}`
   if (out.exitCode !== 0) {
     throw new PreconditionError('helm is not installed or does not run', [
       'install helm 3 or 4 (https://helm.sh/docs/intro/install/) and make sure `helm version` works',
     ])
   }
-  const m = /^v?(\d+)\./.exec(out.stdout.trim())
-  const major = m ? Number(m[1]) : 0
+  const major = parseSemver(out.stdout.trim())?.major ?? 0
   if (major !== 3 && major !== 4) {
     throw new PreconditionError(`helm ${out.stdout.trim()} is not supported`, ['install helm 3 or helm 4'])
   }
@@ -67,6 +76,7 @@ export function chartArgs(config: Pick<Config, 'traefikChart' | 'traefikChartVer
 export async function checkChartSource(source: ChartSource): Promise<void> {
   if (source.kind !== 'repo') return
   if (repositoriesFileNames().includes(source.repo)) return
+  const $ = await zx()
   const out = await $({ nothrow: true, quiet: true })`helm repo list --output json`
   const repos = out.exitCode === 0 ? (JSON.parse(out.stdout || '[]') as { name: string }[]) : []
   if (!repos.some((r) => r.name === source.repo)) {
@@ -108,19 +118,13 @@ export async function recoverStuckRelease(
 ): Promise<string> {
   const recovery = recoveryFor(release)
   if (recovery.action === 'rollback') {
-    const out = await started(cluster.helm(['rollback', name, String(recovery.to), '--namespace', namespace]), onStart)
+    const out = await cluster.helm(['rollback', name, String(recovery.to), '--namespace', namespace], undefined, onStart)
     if (out.exitCode !== 0) throw commandFailed(`helm rollback ${name} ${recovery.to}`, out)
     return `rolled back to revision ${recovery.to}, undoing what the interrupted run had changed`
   }
-  const out = await started(cluster.helm(['uninstall', name, '--namespace', namespace]), onStart)
+  const out = await cluster.helm(['uninstall', name, '--namespace', namespace], undefined, onStart)
   if (out.exitCode !== 0) throw commandFailed(`helm uninstall ${name}`, out)
   return 'uninstalled the half-installed release (the acme.json volume is kept); installing it again'
-}
-
-/** Hands a running command's process id to `onStart`, then waits for it. */
-function started(command: ProcessPromise, onStart: (pid: number) => void): ProcessPromise {
-  if (command.pid !== undefined) onStart(command.pid)
-  return command
 }
 
 export async function upgradeRelease(
@@ -132,7 +136,7 @@ export async function upgradeRelease(
   onStart: (pid: number) => void = () => {},
 ): Promise<void> {
   await withValuesFile(values, async (file) => {
-    const out = await started(cluster.helm([
+    const out = await cluster.helm([
       'upgrade',
       '--install',
       name,
@@ -146,7 +150,7 @@ export async function upgradeRelease(
       '10',
       // Release metadata labels (helm >= 3.13 and 4): who made the release, read back by readRelease.
       ...(Object.keys(labels).length ? ['--labels', Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',')] : []),
-    ]), onStart)
+    ], undefined, onStart)
     if (out.exitCode !== 0) {
       throw new UserError(
         `helm upgrade --install ${name} failed (exit ${out.exitCode}): ${out.stderr.trim() || out.stdout.trim()}\n` +
@@ -197,6 +201,7 @@ export async function chartCrds(config: Pick<Config, 'traefikChart' | 'traefikCh
     const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort() : []
     text = files.map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('\n---\n')
   } else {
+    const $ = await zx()
     const out = await $({ nothrow: true, quiet: true })`helm show crds ${chartArgs(config)}`
     if (out.exitCode !== 0) throw commandFailed(`helm show crds ${chartArgs(config).join(' ')}`, out)
     text = out.stdout
@@ -220,16 +225,7 @@ async function withValuesFile<T>(values: Record<string, unknown>, action: (file:
 
 /** Unified diff of deployed and desired values, for --dry-run. */
 export async function valuesDiff(current: Record<string, unknown>, desired: Record<string, unknown>): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'homelab-ingress-'))
-  try {
-    const a = path.join(dir, 'deployed-values.yaml')
-    const b = path.join(dir, 'desired-values.yaml')
-    // Keys sorted on both sides (helm stores values with sorted keys), so the diff pairs like with like.
-    fs.writeFileSync(a, YAML.stringify(normalize(current), { sortMapEntries: true }))
-    fs.writeFileSync(b, YAML.stringify(normalize(desired), { sortMapEntries: true }))
-    const out = await $({ nothrow: true, quiet: true, cwd: dir })`diff -u deployed-values.yaml desired-values.yaml`
-    return out.stdout
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true })
-  }
+  // Keys sorted on both sides (helm stores values with sorted keys), so the diff pairs like with like.
+  const text = (values: unknown) => YAML.stringify(normalize(values), { sortMapEntries: true })
+  return unifiedDiff('deployed-values.yaml', 'desired-values.yaml', text(current), text(desired))
 }

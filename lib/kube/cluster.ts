@@ -1,45 +1,33 @@
 /**
- * The one way the kit reaches a cluster: the configured context only, pinned explicitly on every
- * API client, kubectl and helm call, so a `kubectl config use-context` in another terminal cannot
- * redirect a run half-way.
+ * Reaching the cluster: the configured context only, pinned explicitly on every API request and
+ * helm call, so a `kubectl config use-context` in another terminal cannot redirect a run half-way.
+ * Two ways in, and no more: the API (lib/kube/transport.ts, lib/kube/raw.ts) for every read and
+ * write, helm for what only helm does (its releases).
  */
-import {
-  ApiextensionsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  KubernetesObjectApi,
-  NetworkingV1Api,
-  StorageV1Api,
-} from '@kubernetes/client-node'
-import { $, type ProcessPromise } from 'zx'
+import type { ProcessOutput } from 'zx'
 import type { Config } from '../config/config.ts'
-import { admissionWebhookFailure, apiServerUnreachable, apiStatusOf, errorText, EXIT, firstLine, UserError } from '../base/errors.ts'
+import { admissionWebhookFailure, apiServerNotReady, apiServerUnreachable, apiStatusOf, EXIT, UserError } from '../base/errors.ts'
 import { recordSpan, timingsEnabled } from '../base/timings.ts'
-
-export { errorText, firstLine } from '../base/errors.ts'
+import { loadKubeconfig } from './kubeconfig.ts'
+import { makeTransport, type Transport } from './transport.ts'
 
 export type Cluster = {
   context: string
   server: string
-  kc: KubeConfig
-  core: CoreV1Api
-  custom: CustomObjectsApi
-  apiext: ApiextensionsV1Api
-  storage: StorageV1Api
-  networking: NetworkingV1Api
-  objects: KubernetesObjectApi
-  /** kubectl with --context; never throws, the caller reads exitCode. */
-  kubectl(args: string[], input?: string): ProcessPromise
-  /** helm with --kube-context; never throws, the caller reads exitCode (and `pid` while it runs). */
-  helm(args: string[], input?: string): ProcessPromise
+  /** The API server, as the kubeconfig's context reaches it. */
+  transport: Transport
+  /**
+   * helm with --kube-context; never throws, the caller reads exitCode. `onStart` gets helm's process
+   * id as soon as it runs.
+   */
+  helm(args: string[], input?: string, onStart?: (pid: number) => void): Promise<ProcessOutput>
 }
 
 /**
  * Refuses any context but KUBE_CONTEXT. The current context must be KUBE_CONTEXT, unless
  * `--context KUBE_CONTEXT` says explicitly to use it anyway.
  */
-export function chooseContext(
+function chooseContext(
   config: Pick<Config, 'kubeContext'>,
   available: string[],
   current: string,
@@ -72,75 +60,41 @@ export function chooseContext(
 }
 
 export function connectCluster(config: Pick<Config, 'kubeContext'>, contextFlag?: string): Cluster {
-  const kc = new KubeConfig()
+  let kubeconfig: ReturnType<typeof loadKubeconfig>
+  let connection: ReturnType<ReturnType<typeof loadKubeconfig>['connection']> | undefined
   try {
-    kc.loadFromDefault()
+    kubeconfig = loadKubeconfig()
   } catch (err) {
     throw new UserError(`cannot read your kubeconfig: ${(err as Error).message}`, EXIT.config)
   }
-  const context = chooseContext(
-    config,
-    kc.getContexts().map((c) => c.name),
-    kc.getCurrentContext(),
-    contextFlag,
-  )
-  kc.setCurrentContext(context)
-  const server = kc.getCurrentCluster()?.server ?? '(unknown server)'
-  const run = (bin: string, flag: string) => (args: string[], input?: string) =>
-    $({ input, nothrow: true, quiet: true })`${bin} ${flag}=${context} ${args}`
-  if (timingsEnabled()) timeCommands()
+  const context = chooseContext(config, kubeconfig.contexts, kubeconfig.currentContext, contextFlag)
+  try {
+    connection = kubeconfig.connection(context)
+  } catch (err) {
+    throw new UserError(`cannot use context ${context} of your kubeconfig: ${(err as Error).message}`, EXIT.config)
+  }
   return {
     context,
-    server,
-    kc,
-    core: timedApi('core', kc.makeApiClient(CoreV1Api)),
-    custom: timedApi('custom', kc.makeApiClient(CustomObjectsApi)),
-    apiext: timedApi('apiext', kc.makeApiClient(ApiextensionsV1Api)),
-    storage: timedApi('storage', kc.makeApiClient(StorageV1Api)),
-    networking: timedApi('networking', kc.makeApiClient(NetworkingV1Api)),
-    objects: timedApi('objects', KubernetesObjectApi.makeApiClient(kc)),
-    kubectl: run('kubectl', '--context'),
-    helm: run('helm', '--kube-context'),
-  }
-}
-
-/** With --timings, each API call of the client becomes a span named for the method and its object. */
-function timedApi<T extends object>(name: string, api: T): T {
-  if (!timingsEnabled()) return api
-  return new Proxy(api, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver)
-      if (typeof value !== 'function') return value
-      return (...args: unknown[]) => {
-        const start = performance.now()
-        const result = value.apply(target, args)
-        const label = `API ${name}.${String(property)}${describeRequest(args)}`
-        if (result instanceof Promise) return result.finally(() => recordSpan(label, start))
-        return result
-      }
+    server: connection.server,
+    transport: makeTransport(connection),
+    helm: async (args, input, onStart) => {
+      // zx loads only when helm runs: a no-op run starts no process.
+      const { $ } = await import('zx')
+      if (timingsEnabled()) timeCommands($)
+      const running = $({ input, nothrow: true, quiet: true })`helm --kube-context=${context} ${args}`
+      if (onStart && running.pid !== undefined) onStart(running.pid)
+      return running
     },
-  })
-}
-
-/** What a request is about: ` kind namespace/name` from its parameters, or its leading string arguments. */
-function describeRequest(args: unknown[]): string {
-  const params = args[0]
-  if (typeof params === 'string') return ` ${args.filter((a) => typeof a === 'string' && a).join(' ')}`
-  if (!params || typeof params !== 'object') return ''
-  const p = params as { name?: unknown; namespace?: unknown; plural?: unknown; kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } }
-  const name = p.name ?? p.metadata?.name
-  const namespace = p.namespace ?? p.metadata?.namespace
-  const what = [p.kind ?? p.plural, [namespace, name].filter(Boolean).join('/')].filter(Boolean).join(' ')
-  return what ? ` ${what}` : ''
+  }
 }
 
 let commandsTimed = false
 
 /**
- * With --timings, every process zx spawns (kubectl, helm, here or in helm.ts) becomes a span: zx
- * reports each command's start and end through `$.log`, which otherwise only prints verbose output.
+ * With --timings, every process zx spawns (helm, here or in helm.ts) becomes a span: zx reports
+ * each command's start and end through `$.log`, which otherwise only prints verbose output.
  */
-function timeCommands(): void {
+export function timeCommands($: typeof import('zx').$): void {
   if (commandsTimed) return
   commandsTimed = true
   const print = $.log
@@ -156,13 +110,6 @@ function timeCommands(): void {
     print(entry)
   }
 }
-
-export function isNotFound(err: unknown): boolean {
-  return (err as { code?: unknown })?.code === 404
-}
-
-// A server that answers but is not ready: starting up, or a CRD whose storage is still initializing.
-const NOT_READY = /storage is \(re\)initializing|the server is currently unable|HTTP-Code: (429|503)/i
 
 /**
  * Turns "the API server did not answer" into one actionable message, names an admission webhook
@@ -189,19 +136,20 @@ export function explainClusterError(err: unknown, cluster: Pick<Cluster, 'contex
       EXIT.failed,
     )
   }
-  // the user of the context may not do this (an answer client-node carries; kubectl's says it itself)
+  // the user of the context may not do this (the API's answer; helm's says it itself), unless it is
+  // an admission webhook saying no (MetalLB's answers 403 too)
   const status = apiStatusOf(err)
-  if (status && (status.code === 401 || status.code === 403)) {
+  if (status && (status.code === 401 || status.code === 403) && !webhook) {
     return new UserError(
       `the API server of context ${cluster.context} refused the request (${status.code}${status.reason ? ` ${status.reason}` : ''}): ${status.message}. ` +
         `Rerun with a kubeconfig user that may do this in context ${cluster.context}.`,
       EXIT.failed,
     )
   }
-  const text = errorText(err)
-  if (NOT_READY.test(text) && !webhook) {
+  const notReady = apiServerNotReady(err)
+  if (notReady !== undefined) {
     return new UserError(
-      `the API server of context ${cluster.context} (${cluster.server}) is not ready: ${firstLine(text)}. Wait a moment, then rerun this step.`,
+      `the API server of context ${cluster.context} (${cluster.server}) is not ready: ${notReady}. Wait a moment, then rerun this step.`,
       EXIT.failed,
     )
   }
@@ -223,14 +171,5 @@ export async function retryTransient<T>(action: () => Promise<T>, attempts = 10)
       const seconds = Math.min(Number(headers['retry-after']) || 1, 5)
       await new Promise((resolve) => setTimeout(resolve, seconds * 1000))
     }
-  }
-}
-
-/** Wraps an action so that every failure reads the same way, wherever it came from. */
-export async function withCluster<T>(cluster: Cluster, action: () => Promise<T>): Promise<T> {
-  try {
-    return await action()
-  } catch (err) {
-    throw explainClusterError(err, cluster)
   }
 }

@@ -5,12 +5,12 @@
  * differ, stamps each with the chart it came from, and never deletes one.
  */
 import { type Cluster, retryTransient } from './cluster.ts'
-import { commandFailed } from '../base/errors.ts'
-import { type Manifest, subsetDifference, toYamlDocuments } from '../base/objects.ts'
+import { type Manifest, subsetDifference } from '../base/objects.ts'
+import { serverSideApply } from './apply.ts'
 import { rawRead } from './raw.ts'
 
-export const CRD_GROUP = 'traefik.io'
-export const CRD_FIELD_MANAGER = 'homelab-ingress-crds'
+const CRD_GROUP = 'traefik.io'
+const CRD_FIELD_MANAGER = 'homelab-ingress-crds'
 /** On each CRD the kit applied: the chart (`<name>-<version>`) whose CRDs it carries. */
 export const CRD_CHART_ANNOTATION = 'homelab-ingress/traefik-chart'
 /** The CRD 04-verify reads to tell which chart the cluster's CRDs came from. */
@@ -28,37 +28,31 @@ export function stampedCrds(chartCrds: Manifest[], chartRef: string): Manifest[]
     }))
 }
 
-/** Which of the desired CRDs the cluster lacks, or holds with a different spec. */
+/** Which of the desired CRDs the cluster lacks, or holds with a different spec (all read at once). */
 export async function crdsBehind(cluster: Cluster, desired: Manifest[]): Promise<CrdChange[]> {
-  const changes: CrdChange[] = []
-  for (const crd of desired) {
-    const name = crd.metadata.name
-    // Raw JSON: the typed client renames x-kubernetes-* schema fields.
-    const live: { spec?: unknown; metadata?: { annotations?: Record<string, string> } } | undefined = await retryTransient(() =>
-      rawRead(cluster, { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name }),
-    )
-    if (!live) {
-      changes.push({ name, reason: 'missing' })
-      continue
-    }
-    // The API server adds defaults to a CRD's spec; what the chart sets must all be there as set.
-    const where = subsetDifference(crd.spec, live.spec, 'spec')
-    if (where) {
-      const from = live.metadata?.annotations?.[CRD_CHART_ANNOTATION]
-      changes.push({ name, reason: `differs from the chart's at ${where}${from ? ` (the cluster's came from ${from})` : ''}` })
-    } else if (live.metadata?.annotations?.[CRD_CHART_ANNOTATION] !== (crd.metadata.annotations as Record<string, string>)[CRD_CHART_ANNOTATION]) {
-      changes.push({ name, reason: 'same schema, not yet stamped with this chart' })
-    }
-  }
-  return changes
+  const changes = await Promise.all(
+    desired.map(async (crd): Promise<CrdChange | undefined> => {
+      const name = crd.metadata.name
+      const live: { spec?: unknown; metadata?: { annotations?: Record<string, string> } } | undefined = await retryTransient(() =>
+        rawRead(cluster, { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name }),
+      )
+      if (!live) return { name, reason: 'missing' }
+      // The API server adds defaults to a CRD's spec; what the chart sets must all be there as set.
+      const where = subsetDifference(crd.spec, live.spec, 'spec')
+      if (where) {
+        const from = live.metadata?.annotations?.[CRD_CHART_ANNOTATION]
+        return { name, reason: `differs from the chart's at ${where}${from ? ` (the cluster's came from ${from})` : ''}` }
+      }
+      if (live.metadata?.annotations?.[CRD_CHART_ANNOTATION] !== (crd.metadata.annotations as Record<string, string>)[CRD_CHART_ANNOTATION]) {
+        return { name, reason: 'same schema, not yet stamped with this chart' }
+      }
+      return undefined
+    }),
+  )
+  return changes.filter((c): c is CrdChange => c !== undefined)
 }
 
 /** Applies the given CRDs server-side (creating or updating them); never deletes one. */
 export async function applyCrds(cluster: Cluster, crds: Manifest[]): Promise<void> {
-  if (crds.length === 0) return
-  const out = await cluster.kubectl(
-    ['apply', '--server-side', `--field-manager=${CRD_FIELD_MANAGER}`, '--force-conflicts', '-f', '-'],
-    toYamlDocuments(crds),
-  )
-  if (out.exitCode !== 0) throw commandFailed('kubectl apply --server-side (traefik.io CRDs)', out)
+  for (const crd of crds) await serverSideApply(cluster, crd, { fieldManager: CRD_FIELD_MANAGER })
 }

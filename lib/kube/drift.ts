@@ -11,7 +11,7 @@ import { rawRead } from './raw.ts'
 
 export type Drift = { ref: string; what: string }
 
-export function manifestObjects(manifest: string): Manifest[] {
+function manifestObjects(manifest: string): Manifest[] {
   return YAML.parseAllDocuments(manifest)
     .map((d) => d.toJS() as Manifest | null)
     .filter((o): o is Manifest => o !== null && typeof o === 'object' && typeof o.kind === 'string' && typeof o.metadata?.name === 'string')

@@ -10,14 +10,15 @@
  */
 import fs from 'node:fs'
 import os from 'node:os'
-import { type Cluster, isNotFound, retryTransient } from './cluster.ts'
+import { type Cluster, retryTransient } from './cluster.ts'
+import { apiPath, rawGet, rawRequest } from './raw.ts'
 import { EXIT, UserError } from '../base/errors.ts'
 import { MANAGED_BY, MANAGED_BY_LABEL } from './ownership.ts'
 import type { Config } from '../config/config.ts'
 import type { Logger } from '../base/log.ts'
 
-export const LEASE_NAME = 'homelab-ingress'
-export const LEASE_SECONDS = 30
+const LEASE_NAME = 'homelab-ingress'
+const LEASE_SECONDS = 30
 const RENEW_EVERY_MS = 10_000
 const POLL_MS = 1_000
 
@@ -38,27 +39,26 @@ type Lease = {
   spec?: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string }
 }
 
-// Leases go through the generic API with their MicroTime fields as strings: client-node writes Dates
-// with milliseconds, which the API server refuses for MicroTime ("cannot parse .711Z as .000000").
-const LEASES = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases' } as const
+// MicroTime fields take microseconds: the API server refuses milliseconds ("cannot parse .711Z as .000000").
 const microTime = (d: Date) => d.toISOString().replace(/Z$/, '000Z')
-const readLease = (cluster: Cluster, namespace: string) =>
-  cluster.custom.getNamespacedCustomObject({ ...LEASES, namespace, name: LEASE_NAME }) as Promise<Lease>
+const leasePath = (namespace: string, name?: string) => apiPath('coordination.k8s.io/v1', 'leases', { namespace, name })
+/** The Lease, or undefined when there is none. */
+const readLease = (cluster: Cluster, namespace: string): Promise<Lease | undefined> => rawGet(cluster, leasePath(namespace, LEASE_NAME))
 const writeLease = (cluster: Cluster, namespace: string, body: Lease, create = false) =>
   create
-    ? cluster.custom.createNamespacedCustomObject({ ...LEASES, namespace, body })
-    : cluster.custom.replaceNamespacedCustomObject({ ...LEASES, namespace, name: LEASE_NAME, body })
+    ? rawRequest(cluster, 'POST', leasePath(namespace), { text: JSON.stringify(body), contentType: 'application/json' })
+    : rawRequest(cluster, 'PUT', leasePath(namespace, LEASE_NAME), { text: JSON.stringify(body), contentType: 'application/json' })
 
 const isConflict = (err: unknown) => (err as { code?: number })?.code === 409
 
 /** Read, change and write back the Lease; a write that raced another one (409) is done again. */
-async function updateLease(cluster: Cluster, namespace: string, change: (lease: Lease) => boolean): Promise<void> {
+async function updateLease(cluster: Cluster, namespace: string, change: (lease: Lease) => boolean, known?: Lease): Promise<Lease | undefined> {
   for (let attempt = 1; ; attempt++) {
-    const lease = await retryTransient(() => readLease(cluster, namespace))
-    if (!change(lease)) return
+    // `known`: the Lease as this run last wrote it; if anyone wrote since, the write is refused (409) and it is read.
+    const lease = attempt === 1 && known ? structuredClone(known) : await retryTransient(() => readLease(cluster, namespace))
+    if (!lease || !change(lease)) return undefined
     try {
-      await writeLease(cluster, namespace, lease)
-      return
+      return await writeLease(cluster, namespace, lease)
     } catch (err) {
       if (!isConflict(err) || attempt >= 5) throw err
     }
@@ -107,17 +107,13 @@ export function runGone(holder: string, activeHolder: string | undefined, otherP
 
 /** The Lease's notes and who holds it now (undefined: nobody, or expired). */
 export async function readLeaseNotes(cluster: Cluster, namespace: string, now = new Date()): Promise<{ notes: Record<string, string>; activeHolder?: string }> {
-  try {
-    const lease = await retryTransient(() => readLease(cluster, namespace))
-    return { notes: lease.metadata?.annotations ?? {}, activeHolder: activeHolder(lease, now)?.holder }
-  } catch (err) {
-    if (isNotFound(err)) return { notes: {} }
-    throw err
-  }
+  const lease = await retryTransient(() => readLease(cluster, namespace))
+  if (!lease) return { notes: {} }
+  return { notes: lease.metadata?.annotations ?? {}, activeHolder: activeHolder(lease, now)?.holder }
 }
 
 /** Who holds it and until when, or undefined when it is free or expired. */
-export function activeHolder(lease: Lease | undefined, now: Date): { holder: string; expires: Date } | undefined {
+function activeHolder(lease: Lease | undefined, now: Date): { holder: string; expires: Date } | undefined {
   const holder = lease?.spec?.holderIdentity
   if (!lease || !holder) return undefined
   const renewed = lease.spec?.renewTime ?? lease.spec?.acquireTime
@@ -125,21 +121,18 @@ export function activeHolder(lease: Lease | undefined, now: Date): { holder: str
   return expires > now ? { holder, expires } : undefined
 }
 
-export async function acquireLease(ctx: LeaseContext, what: string): Promise<HeldLease> {
+async function acquireLease(ctx: LeaseContext, what: string): Promise<HeldLease> {
   const { cluster, config, log } = ctx
   const namespace = config.traefikNamespace
   const holder = `${what} pid ${process.pid} on ${os.hostname()}`
-  await ensureNamespace(ctx)
+  // The namespace and the Lease are read at once (no namespace: no Lease either).
+  let [, first] = await Promise.all([ensureNamespace(ctx), retryTransient(() => readLease(cluster, namespace))])
   const started = Date.now()
   let lastSaid = ''
   for (;;) {
     const now = new Date()
-    let lease: Lease | undefined
-    try {
-      lease = await retryTransient(() => readLease(cluster, namespace))
-    } catch (err) {
-      if (!isNotFound(err)) throw err
-    }
+    const lease = first ?? (await retryTransient(() => readLease(cluster, namespace)))
+    first = undefined
     const active = activeHolder(lease, now)
     // A run that died on this machine renews nothing: no need to wait for its lease to expire.
     const dead = active ? runGone(active.holder, active.holder) : undefined
@@ -160,8 +153,8 @@ export async function acquireLease(ctx: LeaseContext, what: string): Promise<Hel
       try {
         if (active && dead?.gone) log.warn(`taking over the lease of ${active.holder} at once: ${dead.why}`)
         else if (lease?.spec?.holderIdentity) log.warn(`taking over the expired lease of ${lease.spec.holderIdentity} (it stopped renewing it)`)
-        await writeLease(cluster, namespace, body, lease === undefined)
-        return { holder, ...startRenewing(ctx, holder) }
+        const written = await writeLease(cluster, namespace, body, lease === undefined)
+        return { holder, ...startRenewing(ctx, holder, written) }
       } catch (err) {
         if (!isConflict(err) && (err as { code?: number })?.code !== 409) throw err
         continue // someone else got there first: look again
@@ -190,12 +183,19 @@ export async function acquireLease(ctx: LeaseContext, what: string): Promise<Hel
 function startRenewing(
   { cluster, config, log }: Pick<LeaseContext, 'cluster' | 'config' | 'log'>,
   holder: string,
+  written: Lease,
 ): Pick<HeldLease, 'release' | 'note'> {
   const namespace = config.traefikNamespace
   const ours = (lease: Lease) => lease.spec?.holderIdentity === holder
+  // The Lease as this run last wrote it: each change starts from it (one write, no read), and reads
+  // it again only when someone else wrote since (409).
+  let mine = written
+  const change = async (edit: (lease: Lease) => boolean) => {
+    mine = (await updateLease(cluster, namespace, edit, mine)) ?? mine
+  }
   const renew = async () => {
     try {
-      await updateLease(cluster, namespace, (lease) => {
+      await change((lease) => {
         if (!ours(lease)) {
           log.warn(`lost the lease ${namespace}/${LEASE_NAME} to ${lease.spec?.holderIdentity ?? 'nobody'}`)
           return false
@@ -213,7 +213,7 @@ function startRenewing(
     release: async () => {
       clearInterval(timer)
       try {
-        await updateLease(cluster, namespace, (lease) => {
+        await change((lease) => {
           if (!ours(lease)) return false
           lease.spec = { leaseDurationSeconds: lease.spec!.leaseDurationSeconds }
           return true
@@ -223,7 +223,7 @@ function startRenewing(
       }
     },
     note: (key, value) =>
-      updateLease(cluster, namespace, (lease) => {
+      change((lease) => {
         if (!ours(lease)) return false
         const annotations = { ...lease.metadata?.annotations }
         if (value === undefined) delete annotations[key]
@@ -236,15 +236,12 @@ function startRenewing(
 
 /** The Lease lives in the Traefik namespace; 01 may run before 02 has created it. */
 async function ensureNamespace({ cluster, config }: Pick<LeaseContext, 'cluster' | 'config'>): Promise<void> {
+  if (await retryTransient(() => rawGet(cluster, apiPath('v1', 'namespaces', { name: config.traefikNamespace })))) return
+  const body = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: config.traefikNamespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } } }
   try {
-    await retryTransient(() => cluster.core.readNamespace({ name: config.traefikNamespace }))
-  } catch (err) {
-    if (!isNotFound(err)) throw err
-    try {
-      await cluster.core.createNamespace({ body: { metadata: { name: config.traefikNamespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } } } })
-    } catch (createErr) {
-      if (!isConflict(createErr)) throw createErr
-    }
+    await rawRequest(cluster, 'POST', apiPath('v1', 'namespaces'), { text: JSON.stringify(body), contentType: 'application/json' })
+  } catch (createErr) {
+    if (!isConflict(createErr)) throw createErr
   }
 }
 

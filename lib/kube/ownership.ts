@@ -17,8 +17,8 @@ export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by'
 export const MANAGED_BY = 'homelab-ingress'
 export const INSTANCE_LABEL = 'homelab-ingress/instance'
 
-/** The IngressRoute API, as every step names it. */
-export const INGRESSROUTES = { group: 'traefik.io', version: 'v1alpha1', plural: 'ingressroutes' } as const
+/** The apiVersion of the IngressRoutes the kit writes and reads (Traefik v3's group). */
+export const INGRESSROUTES = 'traefik.io/v1alpha1'
 
 /** Label values: at most 63 characters of [A-Za-z0-9._-], starting and ending alphanumeric. */
 export function instanceOf(config: Pick<Config, 'instance' | 'traefikNamespace' | 'domain'>): string {
@@ -53,6 +53,17 @@ export function ownerOf(labels: Record<string, string> | undefined, config: Pick
 }
 
 export const isOurs = (owner: Owner) => owner === 'ours' || owner === 'legacy'
+
+/**
+ * The acme.json volume: helm keeps it when the release goes (helm.sh/resource-policy: keep), and
+ * the chart labels it as helm's, not the kit's; the kit annotates it with its instance through the
+ * chart's values. Without the annotation it is not known to be ours.
+ */
+export function volumeOwner(annotations: Record<string, string> | undefined, config: Pick<Config, 'instance' | 'traefikNamespace' | 'domain'>): Owner {
+  const instance = annotations?.[INSTANCE_LABEL]
+  if (instance === undefined) return 'foreign'
+  return instance === instanceOf(config) ? 'ours' : 'other-instance'
+}
 
 /** An existing object the kit wants to write: whose it is, and what the user can do about it. */
 export type Claim = { ref: string; owner: Owner; instance?: string; wayOut: string }

@@ -4,6 +4,7 @@
  * The judgement is lib/verify/pod-trouble.ts.
  */
 import { type Cluster, retryTransient } from './cluster.ts'
+import { apiPath, rawList } from './raw.ts'
 import { apiStatusOf, errorText, firstLine } from '../base/errors.ts'
 
 export type ContainerLog = { lines: string[] } | { unavailable: string }
@@ -11,15 +12,17 @@ export type ContainerLog = { lines: string[] } | { unavailable: string }
 /** Nodes, StorageClasses and PersistentVolume names; a list the user may not read stays undefined. */
 export async function readSchedulingFacts(cluster: Cluster): Promise<{ nodes?: any[]; storageClasses?: any[]; persistentVolumes?: string[] }> {
   const allowed = <T>(read: () => Promise<T>) => retryTransient(read).catch((err) => (isForbidden(err) ? undefined : Promise.reject(err)))
+  // (a list the API does not serve, 404, has nothing in it)
+  const list = (path: string) => allowed(() => rawList(cluster, path).then((l) => l ?? { items: [] }))
   const [nodes, classes, volumes] = await Promise.all([
-    allowed(() => cluster.core.listNode()),
-    allowed(() => cluster.storage.listStorageClass()),
-    allowed(() => cluster.core.listPersistentVolume()),
+    list(apiPath('v1', 'nodes')),
+    list(apiPath('storage.k8s.io/v1', 'storageclasses')),
+    list(apiPath('v1', 'persistentvolumes')),
   ])
   return {
-    nodes: nodes?.items as any[] | undefined,
-    storageClasses: classes?.items as any[] | undefined,
-    persistentVolumes: volumes?.items.map((v) => v.metadata?.name ?? ''),
+    nodes: nodes?.items,
+    storageClasses: classes?.items,
+    persistentVolumes: volumes?.items.map((v: { metadata?: { name?: string } }) => v.metadata?.name ?? ''),
   }
 }
 
@@ -38,9 +41,9 @@ export async function readContainerLog(
   options: { previous: boolean; lines: number },
 ): Promise<ContainerLog> {
   try {
-    const text = await retryTransient(() =>
-      cluster.core.readNamespacedPodLog({ name: pod, namespace, container, previous: options.previous, tailLines: options.lines }),
-    )
+    const path = apiPath('v1', 'pods', { namespace, name: pod })
+    const query = new URLSearchParams({ container, previous: String(options.previous), tailLines: String(options.lines) })
+    const text = await retryTransient(() => cluster.transport.request('GET', `${path}/log?${query}`, { accept: '*/*', text: true }))
     return { lines: String(text ?? '').split('\n').filter((l, i, all) => l !== '' || i < all.length - 1) }
   } catch (err) {
     const status = apiStatusOf(err)

@@ -2,8 +2,8 @@
  * Bounded waiting with visible progress. `watchUntil` follows API watches (no sleeping between
  * lists); `waitUntil` retries an action that has no state to watch (an admission webhook).
  */
-import { Watch } from '@kubernetes/client-node'
 import type { Cluster } from './cluster.ts'
+import { type List, rawList, rawWatch } from './raw.ts'
 import type { Logger } from '../base/log.ts'
 
 export type Verdict = { done: boolean; status: string }
@@ -46,10 +46,8 @@ export async function waitUntil(options: {
 }
 
 export type WatchSource = {
+  /** The collection's URL path, with its selectors (lib/kube/raw.ts apiPath): listed first, so the first verdict sees everything, then watched. */
   path: string
-  query?: Record<string, string>
-  /** The same collection as a list: read first, so the first verdict sees everything (list, then watch). */
-  list: () => Promise<{ items: any[]; metadata?: { resourceVersion?: string } }>
 }
 /** Live objects of each source, keyed by namespace/name. */
 export type WatchState = Map<string, any>[]
@@ -72,7 +70,7 @@ export async function watchUntil(
 ): Promise<Verdict> {
   const progress = progressReporter(options.log, options.what, options.timeoutSeconds)
   const state: WatchState = options.sources.map(() => new Map())
-  const controllers: AbortController[] = []
+  const controllers: { abort(): void }[] = []
   let settled = false
   return await new Promise<Verdict>((resolve, reject) => {
     let verdict: Verdict = { done: false, status: 'starting' }
@@ -95,33 +93,39 @@ export async function watchUntil(
     const ticker = setInterval(evaluate, 5000)
     options.wake?.(evaluate)
     const deadline = setTimeout(() => finish(), options.timeoutSeconds * 1000)
-    const watch = new Watch(cluster.kc)
     const keyOf = (obj: any) => `${obj?.metadata?.namespace ?? ''}/${obj?.metadata?.name ?? ''}`
-    const start = async (index: number) => {
-      const source = options.sources[index]
-      const listed = await source.list()
+    const list = async (index: number): Promise<List> => {
+      const listed: List = (await rawList(cluster, options.sources[index].path)) ?? { items: [] }
       state[index].clear()
       for (const item of listed.items) state[index].set(keyOf(item), item)
-      const controller = await watch.watch(
+      return listed
+    }
+    const watch = async (index: number, listed: List) => {
+      const source = options.sources[index]
+      const controller = await rawWatch(
+        cluster,
         source.path,
-        { ...source.query, resourceVersion: listed.metadata?.resourceVersion, allowWatchBookmarks: false },
-        (phase, obj) => {
-          if (phase === 'DELETED') state[index].delete(keyOf(obj))
-          else if (phase === 'ADDED' || phase === 'MODIFIED') state[index].set(keyOf(obj), obj)
+        listed.metadata?.resourceVersion,
+        ({ type, object }) => {
+          if (type === 'DELETED') state[index].delete(keyOf(object))
+          else if (type === 'ADDED' || type === 'MODIFIED') state[index].set(keyOf(object), object)
           evaluate()
         },
         (err) => {
           if (settled) return
-          if (err && (err as Error).name !== 'AbortError') return finish(err)
-          start(index).catch(finish) // the server closes watches after a while: list and watch again
+          if (err) return finish(err)
+          // the server closes watches after a while (or the list is too old): list and watch again
+          list(index).then((again) => watch(index, again)).catch(finish)
         },
       )
       if (settled) controller.abort()
       else controllers.push(controller)
     }
-    Promise.all(options.sources.map((_, i) => start(i))).then(() => {
+    // Everything listed first: when that already settles it (a converged cluster), no watch is opened.
+    Promise.all(options.sources.map((_, i) => list(i))).then(async (lists) => {
       listed = true
       evaluate()
-    }, finish)
+      if (!settled) await Promise.all(lists.map((l, i) => watch(i, l)))
+    }).catch(finish)
   })
 }

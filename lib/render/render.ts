@@ -17,7 +17,7 @@ export const PUBLIC_ENTRYPOINTS = ['web', 'websecure']
 export const INTERNAL_ENTRYPOINTS = ['intweb', 'intwebsec']
 export const DASHBOARD_HOST_NAME = 'traefik'
 
-export function metallbAnnotation(config: Config): string {
+function metallbAnnotation(config: Config): string {
   return `${config.metallbAnnotationPrefix}/loadBalancerIPs`
 }
 
@@ -55,6 +55,9 @@ export function traefikValues(config: Config, shape: ChartShape, version?: strin
     ACME_EMAIL: config.acmeEmail,
     DOMAIN: config.domain,
   })
+  // The acme.json volume outlives the release (helm keeps it): it says itself which configuration
+  // made it, so that teardown --purge deletes only its own.
+  values.persistence.annotations = { [INSTANCE_LABEL]: instanceOf(config) }
   const acme = values.certificatesResolvers.letsencrypt.acme
   acme.caServer = config.acmeCaServer
   if (config.acmeChallenge.type === 'dns') {
@@ -83,7 +86,7 @@ export function traefikValues(config: Config, shape: ChartShape, version?: strin
   return valuesForShape(values, shape, version)
 }
 
-export const ADMIN_ALLOWLIST = 'admin-allowlist'
+const ADMIN_ALLOWLIST = 'admin-allowlist'
 
 function adminAllowList(config: Config): Manifest {
   return {
@@ -122,7 +125,7 @@ export function hostsFileLine(config: Config): string {
   return dnsRecords('hosts', config.internalIp, adminHosts(config)).trimEnd()
 }
 
-export const RENDERED_FILES = ['01-metallb.yaml', '02-traefik-values.yaml', '03-internal-routes.yaml'] as const
+const RENDERED_FILES = ['01-metallb.yaml', '02-traefik-values.yaml', '03-internal-routes.yaml'] as const
 
 /** Renders all three files in memory first, so a failure writes nothing. */
 export function renderAll(config: Config, shape: ChartShape, version?: string): Record<(typeof RENDERED_FILES)[number], string> {

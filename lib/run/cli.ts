@@ -2,8 +2,8 @@
  * Everything the entry scripts share: flags, --help, and the one place that turns errors into
  * messages and exit codes.
  *
- * Flags and configuration are checked before anything heavy loads: this module imports nothing
- * that reaches a cluster (cluster.ts brings @kubernetes/client-node and zx, about half a second),
+ * Flags and configuration are checked before anything else loads: this module imports nothing
+ * that reaches a cluster (cluster.ts reads the kubeconfig with yaml and sets up the API client),
  * so --help and configuration errors answer at once. Scripts import their step modules the same
  * way, with `await import()` inside the body.
  */
@@ -21,8 +21,8 @@ import { EXIT, UserError } from '../base/errors.ts'
 import { color, consoleLogger, type Logger } from '../base/log.ts'
 import { enableTimings, formatTimings, recordSpan, timed, timingsEnabled } from '../base/timings.ts'
 
-// Node keeps the compiled code of every module loaded from here on (client-node, zx, the step
-// modules) in this directory: a quarter less start-up CPU on later runs. The Makefile sets
+// Node keeps the compiled code of every module loaded from here on (yaml, the step modules, zx
+// when helm runs) in this directory: a quarter less start-up CPU on later runs. The Makefile sets
 // NODE_COMPILE_CACHE to the same directory, which also covers the script and this module.
 module.enableCompileCache(path.join(import.meta.dirname, '..', '..', 'node_modules', '.cache', 'node-compile-cache'))
 
@@ -73,7 +73,7 @@ export const DNS_OPTION: OptionSpec = {
 
 /** Every script takes these. */
 const ALWAYS_OPTIONS: Record<string, OptionSpec> = {
-  timings: { type: 'boolean', help: 'print where the time went (start-up, configuration, each API read and kubectl/helm run) on stderr' },
+  timings: { type: 'boolean', help: 'print where the time went (start-up, configuration, each API request and helm run) on stderr' },
 }
 
 export type ScriptSpec = {
@@ -94,10 +94,10 @@ export type ScriptContext = {
   cluster(): Cluster
 }
 
-export const EXIT_CODES_HELP =
+const EXIT_CODES_HELP =
   'Exit codes: 0 done, 1 failed, 2 configuration or usage error (nothing touched), 3 a precondition is missing (nothing touched).'
 
-export function helpText(spec: ScriptSpec): string {
+function helpText(spec: ScriptSpec): string {
   const options = allOptions(spec)
   const rows = Object.entries(options).map(([name, o]) => {
     const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.arg ? ` ${o.arg}` : ''}`
@@ -124,13 +124,13 @@ function allOptions(spec: ScriptSpec): Record<string, OptionSpec> {
 }
 
 /** The script's own arguments, whether run by `node script.ts` or by `zx script.ts`. */
-export function scriptArgv(scriptUrl: string, argv: string[] = process.argv): string[] {
+function scriptArgv(scriptUrl: string, argv: string[] = process.argv): string[] {
   const script = fileURLToPath(scriptUrl)
   const index = argv.findIndex((arg, i) => i > 0 && path.resolve(arg) === script)
   return argv.slice(index >= 0 ? index + 1 : 2)
 }
 
-export function parseScriptArgs(spec: ScriptSpec, argv: string[]): Args {
+function parseScriptArgs(spec: ScriptSpec, argv: string[]): Args {
   const options = allOptions(spec)
   const parseOptions: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } }
   for (const [name, o] of Object.entries(options)) parseOptions[name] = { type: o.type, ...(o.short ? { short: o.short } : {}) }
@@ -192,7 +192,7 @@ export async function runScript(
     }
     let connect: typeof import('../kube/cluster.ts').connectCluster | undefined
     if (spec.common.includes('context')) {
-      const clusterModule = await timed('import cluster.ts (@kubernetes/client-node, zx)', () => import('../kube/cluster.ts'))
+      const clusterModule = await timed('import cluster.ts (kubeconfig and API client)', () => import('../kube/cluster.ts'))
       connect = clusterModule.connectCluster
       explainClusterError = clusterModule.explainClusterError
     }

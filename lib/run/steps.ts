@@ -47,7 +47,7 @@ export function findStep(idOrName: string): StepDefinition {
 }
 
 /** --timeout was checked with the other flags (lib/run/cli.ts, COMMON_OPTIONS.timeout). */
-export function timeoutFrom(args: Args): number {
+function timeoutFrom(args: Args): number {
   return args.timeout === undefined ? DEFAULT_TIMEOUT_SECONDS : Number(args.timeout)
 }
 

@@ -1,9 +1,11 @@
 /** Step 01: MetalLB address pools and their L2 advertisement. */
-import { applyManifests, objectsThatWouldChange, summarize } from '../kube/apply.ts'
-import { isNotFound, retryTransient } from '../kube/cluster.ts'
+import { applyManifests, planApply, type PlannedApply, summarize } from '../kube/apply.ts'
+import { retryTransient } from '../kube/cluster.ts'
+import { apiPath, rawGet, rawList } from '../kube/raw.ts'
 import { admissionWebhookFailure, apiServerUnreachable, errorText, EXIT, firstLine, PreconditionError, UserError, type WebhookFailure } from '../base/errors.ts'
 import { claimOf, refuseUnowned } from '../kube/ownership.ts'
 import type { Manifest } from '../base/objects.ts'
+import { allInOrder } from '../base/parallel.ts'
 import { metallbManifests } from '../render/render.ts'
 import type { Args, StepContext, StepResult } from './context.ts'
 import { poolEntryContains } from '../base/net.ts'
@@ -16,37 +18,37 @@ import { checkLanAddresses } from '../verify/lan-neighbours.ts'
 export async function ensureAddressPools(ctx: StepContext, args: Args = {}): Promise<StepResult> {
   const { config, cluster, log } = ctx
   log.step(`01-metallb: address pools for ${config.internalIp} (internal) and ${config.externalIp} (external)`)
-  await requireMetallbInstalled(ctx)
-  await refuseOverlappingPools(ctx, args.adopt === true)
-  await refuseAddressesInUseOnLan(ctx)
-  await warnAboutServiceLb(ctx)
+  // The checks read at once; a failure is reported in this order (MetalLB missing before a conflict).
+  const [, , , serviceLb] = await allInOrder([
+    requireMetallbInstalled(ctx),
+    refuseOverlappingPools(ctx, args.adopt === true),
+    refuseAddressesInUseOnLan(ctx),
+    serviceLbRunning(ctx),
+  ] as const)
+  if (serviceLb) log.warn('k3s ServiceLB (svclb-* pods in kube-system) is running and competes with MetalLB; start k3s with --disable servicelb')
   const objects = metallbManifests(config)
-  await waitForMetallbWebhook(ctx, objects)
-  const result = await applyManifests(cluster, objects, ctx.dryRun)
+  const plan = await waitForMetallbWebhook(ctx, objects)
+  const result = await applyManifests(cluster, objects, ctx.dryRun, plan)
   if (ctx.dryRun && result.diff) log.info(`pending changes:\n${result.diff}`)
   for (const change of result.changes) log.info(`${change.ref}: ${change.action}`)
   return { ok: true, summary: `01-metallb: ${summarize(result.changes, ctx.dryRun)}` }
 }
 
 async function requireMetallbInstalled({ config, cluster }: StepContext): Promise<void> {
+  const crd = (name: string) => retryTransient(() => rawGet(cluster, apiPath('apiextensions.k8s.io/v1', 'customresourcedefinitions', { name })))
+  const [pools, advertisements, namespace] = await Promise.all([
+    crd('ipaddresspools.metallb.io'),
+    crd('l2advertisements.metallb.io'),
+    retryTransient(() => rawGet(cluster, apiPath('v1', 'namespaces', { name: config.metallbNamespace }))),
+  ])
   const missing: string[] = []
-  for (const crd of ['ipaddresspools.metallb.io', 'l2advertisements.metallb.io']) {
-    try {
-      const found = await cluster.apiext.readCustomResourceDefinition({ name: crd })
-      if (!found.spec.versions.some((v) => v.name === 'v1beta1' && v.served)) {
-        missing.push(`CRD ${crd} does not serve metallb.io/v1beta1: upgrade MetalLB to 0.13 or newer`)
-      }
-    } catch (err) {
-      if (!isNotFound(err)) throw err
-      missing.push(`CRD ${crd} is missing`)
+  for (const [name, found] of [['ipaddresspools.metallb.io', pools], ['l2advertisements.metallb.io', advertisements]]) {
+    if (!found) missing.push(`CRD ${name} is missing`)
+    else if (!found.spec.versions.some((v: { name: string; served: boolean }) => v.name === 'v1beta1' && v.served)) {
+      missing.push(`CRD ${name} does not serve metallb.io/v1beta1: upgrade MetalLB to 0.13 or newer`)
     }
   }
-  try {
-    await cluster.core.readNamespace({ name: config.metallbNamespace })
-  } catch (err) {
-    if (!isNotFound(err)) throw err
-    missing.push(`namespace ${config.metallbNamespace} (METALLB_NAMESPACE) does not exist`)
-  }
+  if (!namespace) missing.push(`namespace ${config.metallbNamespace} (METALLB_NAMESPACE) does not exist`)
   if (missing.length > 0) {
     throw new PreconditionError(`MetalLB is not installed in context ${cluster.context}:`, [
       ...missing,
@@ -60,10 +62,9 @@ async function requireMetallbInstalled({ config, cluster }: StepContext): Promis
  * culprit. A pool or advertisement with our name that this configuration did not create is refused too.
  */
 async function refuseOverlappingPools({ config, cluster }: StepContext, adopt: boolean): Promise<void> {
-  const list = (plural: string) =>
-    retryTransient(() => cluster.custom.listNamespacedCustomObject({ group: 'metallb.io', version: 'v1beta1', namespace: config.metallbNamespace, plural })) as Promise<{
-      items: Manifest[]
-    }>
+  // Not served yet (MetalLB's CRDs missing): nothing to conflict with; requireMetallbInstalled says what is missing.
+  const list = async (plural: string) =>
+    ((await retryTransient(() => rawList(cluster, apiPath('metallb.io/v1beta1', plural, { namespace: config.metallbNamespace })))) ?? { items: [] }) as { items: Manifest[] }
   const [pools, advertisements] = await Promise.all([list('ipaddresspools'), list('l2advertisements')])
   const wanted = metallbManifests(config)
   const ours = new Set(wanted.map((o) => o.metadata.name))
@@ -107,9 +108,9 @@ async function refuseOverlappingPools({ config, cluster }: StepContext, adopt: b
  */
 async function refuseAddressesInUseOnLan({ config, cluster, log }: StepContext): Promise<void> {
   const [services, nodes] = await Promise.all([
-    retryTransient(() => cluster.core.listServiceForAllNamespaces()),
-    retryTransient(() => cluster.core.listNode()).then(
-      (list) => nodeAddresses(list.items as Obj[]),
+    retryTransient(() => rawList(cluster, apiPath('v1', 'services'))).then((list) => list ?? { items: [] }),
+    retryTransient(() => rawList(cluster, apiPath('v1', 'nodes'))).then(
+      (list) => nodeAddresses((list?.items ?? []) as Obj[]),
       (err) => ({ unknown: `cannot list the cluster's Nodes: ${firstLine(errorText(err))}` }),
     ),
   ])
@@ -128,11 +129,11 @@ async function refuseAddressesInUseOnLan({ config, cluster, log }: StepContext):
 }
 
 /** k3s' ServiceLB (Klipper) answers LoadBalancer Services too and fights MetalLB for them. */
-async function warnAboutServiceLb({ cluster, log }: StepContext): Promise<void> {
-  const pods = await cluster.core.listNamespacedPod({ namespace: 'kube-system', labelSelector: 'svccontroller.k3s.cattle.io/svcname' })
-  if (pods.items.length > 0) {
-    log.warn('k3s ServiceLB (svclb-* pods in kube-system) is running and competes with MetalLB; start k3s with --disable servicelb')
-  }
+async function serviceLbRunning({ cluster }: StepContext): Promise<boolean> {
+  const pods = await retryTransient(() =>
+    rawList(cluster, apiPath('v1', 'pods', { namespace: 'kube-system', query: { labelSelector: 'svccontroller.k3s.cattle.io/svcname', limit: '1' } })),
+  )
+  return (pods?.items.length ?? 0) > 0
 }
 
 /**
@@ -143,9 +144,10 @@ async function warnAboutServiceLb({ cluster, log }: StepContext): Promise<void> 
  * the wait at once: the API server not answering itself (lib/kube/cluster.ts says so), or the webhook
  * answering "no".
  */
-async function waitForMetallbWebhook(ctx: StepContext, objects: Manifest[]): Promise<void> {
+async function waitForMetallbWebhook(ctx: StepContext, objects: Manifest[]): Promise<PlannedApply[]> {
   const deadline = Date.now() + ctx.timeoutSeconds * 1000
   let last: WebhookFailure | undefined
+  let plan: PlannedApply[] = []
   const answered = await waitUntil({
     what: "MetalLB's admission webhook",
     timeoutSeconds: ctx.timeoutSeconds,
@@ -156,7 +158,7 @@ async function waitForMetallbWebhook(ctx: StepContext, objects: Manifest[]): Pro
         // A webhook that accepts connections and never answers holds each dry run for its own
         // timeout (10 s unless configured); the dry run is stopped at the deadline so that
         // --timeout bounds the whole wait. It writes nothing, so stopping it is harmless.
-        await objectsThatWouldChange(ctx.cluster, objects, AbortSignal.timeout(Math.max(deadline - Date.now(), 1000)))
+        plan = await planApply(ctx.cluster, objects, AbortSignal.timeout(Math.max(deadline - Date.now(), 1000)))
         return { done: true, status: 'answering' }
       } catch (err) {
         const failure = admissionWebhookFailure(err)
@@ -180,6 +182,8 @@ async function waitForMetallbWebhook(ctx: StepContext, objects: Manifest[]): Pro
       'rerun 01-metallb once it is Running (or raise --timeout)',
     ])
   }
+  // The dry run that found the webhook answering is the plan: applying needs no second one.
+  return plan
 }
 
 /** The webhook answered and said no: MetalLB found the configuration invalid. */

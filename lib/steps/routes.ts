@@ -1,7 +1,9 @@
 /** Step 03: IngressRoutes for the admin UIs, on the internal entrypoints only. */
-import { applyManifests, refOf, summarize, type Change } from '../kube/apply.ts'
-import { isNotFound, retryTransient } from '../kube/cluster.ts'
-import { commandFailed, PreconditionError } from '../base/errors.ts'
+import { applyManifests, planApply, refOf, summarize, type Change } from '../kube/apply.ts'
+import { retryTransient } from '../kube/cluster.ts'
+import { PreconditionError } from '../base/errors.ts'
+import { allInOrder } from '../base/parallel.ts'
+import { apiPath, rawDelete, rawGet, rawList } from '../kube/raw.ts'
 import { type Claim, claimOf, INGRESSROUTES, isOurs, MANAGED_SELECTOR, ownerOf, refuseUnowned } from '../kube/ownership.ts'
 import type { Manifest } from '../base/objects.ts'
 import { internalRouteManifests } from '../render/render.ts'
@@ -10,7 +12,23 @@ import type { Args, StepContext, StepResult } from './context.ts'
 export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Promise<StepResult> {
   const { config, cluster, log } = ctx
   log.step(`03-internal-routes: ${config.internalRoutes.map((r) => r.name).join(', ') || '(none)'} on intweb/intwebsec`)
-  if (!(await traefikCrdsInstalled(ctx))) {
+  const manifests = internalRouteManifests(config)
+  // Every read at once, one per namespace, Service and route: 50 routes cost what one does.
+  const namespaces = [...new Set(config.internalRoutes.map((r) => r.namespace))]
+  const [routesCrd, oldRoutesCrd, namespacesFound, services, liveRoutes, managed] = await allInOrder([
+    crd(ctx, 'ingressroutes.traefik.io'),
+    crd(ctx, 'ingressroutes.traefik.containo.us'),
+    allInOrder(namespaces.map((name) => retryTransient(() => rawGet(cluster, apiPath('v1', 'namespaces', { name }))))),
+    // (each Service once, however many routes lead to it)
+    allInOrder([...new Set(config.internalRoutes.map((r) => `${r.namespace}/${r.service}`))].map((ref) =>
+      retryTransient(() => rawGet(cluster, apiPath('v1', 'services', { namespace: ref.split('/')[0], name: ref.split('/')[1] }))).then((s) => [ref, s] as const),
+    )).then((found) => new Map(found)),
+    // (404 while the CRD is missing: then there is none)
+    allInOrder(manifests.map((m) => retryTransient(() => rawGet(cluster, apiPath(INGRESSROUTES, 'ingressroutes', { namespace: m.metadata.namespace, name: m.metadata.name }))))),
+    // every route any configuration of the kit made, for pruning (applying the wanted ones changes no other)
+    retryTransient(() => rawList(cluster, apiPath(INGRESSROUTES, 'ingressroutes', { query: { labelSelector: MANAGED_SELECTOR } }))),
+  ] as const)
+  if (!routesCrd) {
     if (ctx.dryRun) {
       log.warn('the IngressRoute CRD is not installed yet (02-traefik installs it); nothing to compare against')
       return { ok: true, summary: `03-internal-routes: ${config.internalRoutes.length} would be created once 02-traefik has run` }
@@ -19,12 +37,14 @@ export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Pr
       'the Traefik chart installs it: run 02-traefik first (npx zx scripts/02-traefik.ts or make 02-traefik)',
     ])
   }
-  await warnAboutOldApiGroup(ctx)
+  // Traefik v3 ignores the v2 group; routes there look applied but are never served.
+  if (oldRoutesCrd) {
+    log.warn(
+      'the Traefik v2 CRDs (traefik.containo.us) are still installed; Traefik v3 ignores IngressRoutes in that group. Move any left there to traefik.io/v1alpha1.',
+    )
+  }
 
-  const manifests = internalRouteManifests(config)
-  // One read per namespace and one per Service, all at once: 50 routes cost what one does.
-  const namespaces = [...new Set(config.internalRoutes.map((r) => r.namespace))]
-  const present = new Set((await Promise.all(namespaces.map(async (ns) => ((await namespaceExists(ctx, ns)) ? ns : undefined)))).filter(Boolean))
+  const present = new Set(namespaces.filter((_, i) => namespacesFound[i] !== undefined))
   const wanted: Manifest[] = []
   const skipped: string[] = []
   for (const [i, route] of config.internalRoutes.entries()) {
@@ -35,18 +55,16 @@ export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Pr
       skipped.push(route.name)
       continue
     }
+    warnIfServiceMissing(ctx, services.get(`${route.namespace}/${route.service}`), route)
     wanted.push(manifests[i])
   }
-  await Promise.all(
-    config.internalRoutes
-      .filter((r) => present.has(r.namespace))
-      .map((r) => warnIfServiceMissing(ctx, r.namespace, r.service, r.port, r.name)),
-  )
 
-  await refuseRoutesNotOurs(ctx, wanted, args.adopt === true)
-  const result = await applyManifests(cluster, wanted, ctx.dryRun)
+  refuseRoutesNotOurs(ctx, manifests.flatMap((m, i) => (wanted.includes(m) && liveRoutes[i] ? [liveRoutes[i] as Manifest] : [])), args.adopt === true)
+  // The routes were read above: the plan needs only the dry runs.
+  const live = new Map(manifests.map((m, i) => [m, liveRoutes[i]]))
+  const result = await applyManifests(cluster, wanted, ctx.dryRun, await planApply(cluster, wanted, undefined, (m) => live.get(m)))
   if (ctx.dryRun && result.diff) log.info(`pending changes:\n${result.diff}`)
-  const pruned = await pruneStaleRoutes(ctx, wanted)
+  const pruned = await pruneStaleRoutes(ctx, wanted, (managed?.items ?? []) as Manifest[])
   const changes = [...result.changes, ...pruned]
   for (const change of changes) log.info(`${change.ref}: ${change.action}`)
   const skippedText = skipped.length ? `, ${skipped.length} skipped (${skipped.join(', ')}: namespace missing)` : ''
@@ -54,93 +72,43 @@ export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Pr
 }
 
 /** An IngressRoute of the same name that this configuration did not create is never overwritten. */
-async function refuseRoutesNotOurs(ctx: StepContext, wanted: Manifest[], adopt: boolean): Promise<void> {
-  const claims = await Promise.all(
-    wanted.map(async (route): Promise<Claim | undefined> => {
-      const { name, namespace = '' } = route.metadata
-      try {
-        const live = (await retryTransient(() => ctx.cluster.custom.getNamespacedCustomObject({ ...INGRESSROUTES, namespace, name }))) as Manifest
-        return claimOf(
-          `IngressRoute ${namespace}/${name}`,
-          live.metadata.labels,
-          ctx.config,
-          `rename the entry in INTERNAL_ROUTES (its route is <name>-internal), or delete the route yourself (kubectl -n ${namespace} delete ingressroutes.traefik.io ${name})`,
-        )
-      } catch (err) {
-        if (isNotFound(err)) return undefined
-        throw err
-      }
-    }),
+function refuseRoutesNotOurs(ctx: StepContext, existing: Manifest[], adopt: boolean): void {
+  const claims = existing.map(({ metadata: { name, namespace = '', labels } }): Claim =>
+    claimOf(
+      `IngressRoute ${namespace}/${name}`,
+      labels,
+      ctx.config,
+      `rename the entry in INTERNAL_ROUTES (its route is <name>-internal), or delete the route yourself (kubectl -n ${namespace} delete ingressroutes.traefik.io ${name})`,
+    ),
   )
-  refuseUnowned(claims.filter((c): c is Claim => c !== undefined), ctx.config, adopt)
+  refuseUnowned(claims, ctx.config, adopt)
 }
 
-async function traefikCrdsInstalled({ cluster }: StepContext): Promise<boolean> {
-  try {
-    await cluster.apiext.readCustomResourceDefinition({ name: 'ingressroutes.traefik.io' })
-    return true
-  } catch (err) {
-    if (isNotFound(err)) return false
-    throw err
+/** A CustomResourceDefinition, or undefined when it is not installed. */
+function crd({ cluster }: StepContext, name: string): Promise<any | undefined> {
+  return retryTransient(() => rawGet(cluster, apiPath('apiextensions.k8s.io/v1', 'customresourcedefinitions', { name })))
+}
+
+function warnIfServiceMissing(ctx: StepContext, service: any | undefined, route: { name: string; namespace: string; service: string; port: number }): void {
+  const ref = `Service ${route.namespace}/${route.service}`
+  if (!service) {
+    ctx.log.warn(`route ${route.name}: ${ref} does not exist yet; the route answers 404 until it does`)
+    return
   }
-}
-
-/** Traefik v3 ignores the v2 group; routes there look applied but are never served. */
-async function warnAboutOldApiGroup({ cluster, log }: StepContext): Promise<void> {
-  try {
-    await cluster.apiext.readCustomResourceDefinition({ name: 'ingressroutes.traefik.containo.us' })
-    log.warn(
-      'the Traefik v2 CRDs (traefik.containo.us) are still installed; Traefik v3 ignores IngressRoutes in that group. Move any left there to traefik.io/v1alpha1.',
-    )
-  } catch (err) {
-    if (!isNotFound(err)) throw err
-  }
-}
-
-async function namespaceExists({ cluster }: StepContext, name: string): Promise<boolean> {
-  try {
-    await cluster.core.readNamespace({ name })
-    return true
-  } catch (err) {
-    if (isNotFound(err)) return false
-    throw err
-  }
-}
-
-async function warnIfServiceMissing(ctx: StepContext, namespace: string, name: string, port: number, route: string): Promise<void> {
-  try {
-    const service = await ctx.cluster.core.readNamespacedService({ namespace, name })
-    const ports = (service.spec?.ports ?? []).map((p) => p.port)
-    if (!ports.includes(port)) {
-      ctx.log.warn(`route ${route}: Service ${namespace}/${name} has no port ${port} (it has ${ports.join(', ') || 'none'}); fix INTERNAL_ROUTES`)
-    }
-  } catch (err) {
-    if (!isNotFound(err)) throw err
-    ctx.log.warn(`route ${route}: Service ${namespace}/${name} does not exist yet; the route answers 404 until it does`)
+  const ports: number[] = (service.spec?.ports ?? []).map((p: { port: number }) => p.port)
+  if (!ports.includes(route.port)) {
+    ctx.log.warn(`route ${route.name}: ${ref} has no port ${route.port} (it has ${ports.join(', ') || 'none'}); fix INTERNAL_ROUTES`)
   }
 }
 
 /** Routes this configuration made for names no longer in INTERNAL_ROUTES are deleted; no others. */
-async function pruneStaleRoutes(ctx: StepContext, wanted: Manifest[]): Promise<Change[]> {
-  const list = (await retryTransient(() => ctx.cluster.custom.listClusterCustomObject({ ...INGRESSROUTES, labelSelector: MANAGED_SELECTOR }))) as {
-    items: Manifest[]
-  }
+async function pruneStaleRoutes(ctx: StepContext, wanted: Manifest[], managed: Manifest[]): Promise<Change[]> {
   const keep = new Set(wanted.map(refOf))
-  const stale = list.items.filter((o) => isOurs(ownerOf(o.metadata.labels, ctx.config)) && !keep.has(refOf({ ...o, kind: 'IngressRoute' })))
+  const stale = managed.filter((o) => isOurs(ownerOf(o.metadata.labels, ctx.config)) && !keep.has(refOf({ ...o, kind: 'IngressRoute' })))
   const changes: Change[] = []
   for (const route of stale) {
     const ref = refOf({ ...route, kind: 'IngressRoute' })
-    if (!ctx.dryRun) {
-      const out = await ctx.cluster.kubectl([
-        'delete',
-        'ingressroutes.traefik.io',
-        route.metadata.name,
-        '--namespace',
-        route.metadata.namespace ?? '',
-        '--ignore-not-found',
-      ])
-      if (out.exitCode !== 0) throw commandFailed(`deleting ${ref}`, out)
-    }
+    if (!ctx.dryRun) await rawDelete(ctx.cluster, { apiVersion: INGRESSROUTES, kind: 'IngressRoute', name: route.metadata.name, namespace: route.metadata.namespace })
     changes.push({ ref, action: 'deleted' })
   }
   return changes

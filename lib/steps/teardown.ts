@@ -5,10 +5,12 @@
  * through the API and fails loudly: "could not read" is never taken for "nothing there".
  */
 import { refOf, summarize, type Change } from '../kube/apply.ts'
-import { isNotFound, retryTransient } from '../kube/cluster.ts'
-import { commandFailed } from '../base/errors.ts'
+import { retryTransient } from '../kube/cluster.ts'
+import { commandFailed, EXIT, UserError } from '../base/errors.ts'
+import { waitUntil } from '../kube/wait.ts'
+import { apiPath, type ObjectRef, rawDelete, rawGet, rawList, rawRead } from '../kube/raw.ts'
 import { readRelease } from '../helm/release.ts'
-import { INGRESSROUTES, isOurs, MANAGED_SELECTOR, ownerOf } from '../kube/ownership.ts'
+import { INGRESSROUTES, isOurs, MANAGED_SELECTOR, ownerOf, volumeOwner } from '../kube/ownership.ts'
 import type { Manifest } from '../base/objects.ts'
 import { metallbManifests, RELEASE_NAME } from '../render/render.ts'
 import type { StepContext, StepResult } from './context.ts'
@@ -20,11 +22,12 @@ export async function removeIngress(ctx: StepContext & { purge: boolean }): Prom
   const leftAlone: string[] = []
 
   // 03: this configuration's IngressRoutes, wherever they are.
-  const routes = await listOrEmpty(() => cluster.custom.listClusterCustomObject({ ...INGRESSROUTES, labelSelector: MANAGED_SELECTOR }))
+  // A list the API does not serve (Traefik's CRDs not installed) is empty; any other failure is an error.
+  const routes: Manifest[] = (await retryTransient(() => rawList(cluster, apiPath(INGRESSROUTES, 'ingressroutes', { query: { labelSelector: MANAGED_SELECTOR } }))))?.items ?? []
   for (const route of routes) {
     const ref = refOf({ ...route, kind: 'IngressRoute' })
     if (!isOurs(ownerOf(route.metadata.labels, config))) continue // another configuration's
-    await deleteObject(ctx, 'ingressroutes.traefik.io', route.metadata.name, route.metadata.namespace)
+    await deleteObject(ctx, { apiVersion: INGRESSROUTES, kind: 'IngressRoute', name: route.metadata.name, namespace: route.metadata.namespace })
     changes.push({ ref, action: 'deleted' })
   }
 
@@ -42,9 +45,14 @@ export async function removeIngress(ctx: StepContext & { purge: boolean }): Prom
   }
   let volumeNote = ''
   if (release === undefined || ownerOf(release.labels, config) === 'ours') {
-    const pvc = await readOrUndefined(() => cluster.core.readNamespacedPersistentVolumeClaim({ name: RELEASE_NAME, namespace: config.traefikNamespace }))
-    if (pvc && ctx.purge) {
-      await deleteObject(ctx, 'pvc', RELEASE_NAME, config.traefikNamespace)
+    const pvcRef = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', name: RELEASE_NAME, namespace: config.traefikNamespace }
+    const pvc = await retryTransient(() => rawRead(cluster, pvcRef))
+    // With our release, the volume is the release's; without one, only the volume itself can say.
+    const ours = release !== undefined || (pvc && isOurs(volumeOwner(pvc.metadata?.annotations, config)))
+    if (pvc && !ours) {
+      leftAlone.push(`PersistentVolumeClaim ${config.traefikNamespace}/${RELEASE_NAME} (not created by this configuration)`)
+    } else if (pvc && ctx.purge) {
+      await deleteObject(ctx, pvcRef)
       changes.push({ ref: `PersistentVolumeClaim ${config.traefikNamespace}/${RELEASE_NAME}`, action: 'deleted' })
     } else if (pvc) {
       volumeNote = `; kept the acme.json volume ${config.traefikNamespace}/${RELEASE_NAME} (--purge deletes it)`
@@ -56,15 +64,15 @@ export async function removeIngress(ctx: StepContext & { purge: boolean }): Prom
   for (const kind of ['L2Advertisement', 'IPAddressPool']) {
     for (const object of wanted.filter((o) => o.kind === kind)) {
       const plural = kind === 'L2Advertisement' ? 'l2advertisements' : 'ipaddresspools'
-      const live = (await readOrUndefined(() =>
-        cluster.custom.getNamespacedCustomObject({ group: 'metallb.io', version: 'v1beta1', namespace: config.metallbNamespace, plural, name: object.metadata.name }),
+      const live = (await retryTransient(() =>
+        rawGet(cluster, apiPath('metallb.io/v1beta1', plural, { namespace: config.metallbNamespace, name: object.metadata.name })),
       )) as Manifest | undefined
       if (!live) continue
       if (!isOurs(ownerOf(live.metadata.labels, config))) {
         leftAlone.push(`${refOf(object)} (not created by this configuration)`)
         continue
       }
-      await deleteObject(ctx, `${plural}.metallb.io`, object.metadata.name, config.metallbNamespace)
+      await deleteObject(ctx, { apiVersion: 'metallb.io/v1beta1', kind, name: object.metadata.name, namespace: config.metallbNamespace })
       changes.push({ ref: refOf(object), action: 'deleted' })
     }
   }
@@ -74,27 +82,25 @@ export async function removeIngress(ctx: StepContext & { purge: boolean }): Prom
   return { ok: true, summary: `99-teardown: ${summarize(changes, dryRun)}${volumeNote}${leftText}` }
 }
 
-/** A list that may not exist yet (CRD not installed) is empty; any other failure is an error. */
-async function listOrEmpty(list: () => Promise<unknown>): Promise<Manifest[]> {
-  try {
-    return ((await retryTransient(list)) as { items: Manifest[] }).items
-  } catch (err) {
-    if (isNotFound(err)) return []
-    throw err
-  }
-}
-
-async function readOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await retryTransient(read)
-  } catch (err) {
-    if (isNotFound(err)) return undefined
-    throw err
-  }
-}
-
-async function deleteObject(ctx: StepContext, kind: string, name: string, namespace: string | undefined): Promise<void> {
+/** Deletes an object and waits (bounded by --timeout) until it is gone, finalizers included. */
+async function deleteObject(ctx: StepContext, ref: ObjectRef): Promise<void> {
   if (ctx.dryRun) return
-  const out = await ctx.cluster.kubectl(['delete', kind, name, '--namespace', namespace ?? '', '--ignore-not-found', '--wait=true', `--timeout=${ctx.timeoutSeconds}s`])
-  if (out.exitCode !== 0) throw commandFailed(`deleting ${kind} ${namespace}/${name}`, out)
+  const deleted = await rawDelete(ctx.cluster, ref)
+  if (deleted === undefined) return // already gone
+  // The answer is the object (with its finalizers) or a Status naming its uid.
+  const uid: string | undefined = deleted.metadata?.uid ?? deleted.details?.uid
+  const gone = await waitUntil({
+    what: `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name} to be deleted`,
+    timeoutSeconds: ctx.timeoutSeconds,
+    pollSeconds: 0.5,
+    log: ctx.log,
+    check: async () => {
+      const live = await retryTransient(() => rawRead(ctx.cluster, ref))
+      // A new object of the same name (another uid) is not the one being deleted.
+      return live === undefined || (uid !== undefined && live.metadata?.uid !== uid)
+        ? { done: true, status: 'gone' }
+        : { done: false, status: `still there${live.metadata?.finalizers?.length ? ` (finalizers: ${live.metadata.finalizers.join(', ')})` : ''}` }
+    },
+  })
+  if (!gone) throw new UserError(`${ref.kind} ${ref.namespace ?? ''}/${ref.name} was not deleted within ${ctx.timeoutSeconds}s (a finalizer waiting for its controller?); rerun 99-teardown once it is gone`, EXIT.failed)
 }

@@ -1,14 +1,15 @@
 /** Step 02: Traefik from its Helm chart, changed only when chart or values differ. */
-import { type ChartTarget, parseChartVersion, resolveChart } from '../traefik/chart.ts'
-import { isNotFound, retryTransient } from '../kube/cluster.ts'
+import { type ChartTarget, chartVersionOf, parseChartVersion, resolveChart } from '../traefik/chart.ts'
+import { retryTransient } from '../kube/cluster.ts'
 import { applyCrds, CRD_CHART_ANNOTATION, crdsBehind, PROBE_CRD, stampedCrds } from '../kube/crds.ts'
 import { EXIT, PreconditionError, UserError } from '../base/errors.ts'
+import { allInOrder } from '../base/parallel.ts'
 import { decideHelmAction, HELM_OPERATION_NOTE, type HelmOperation, judgePendingRelease, parseHelmOperation, recoveryFor } from '../helm/decide.ts'
 import { readLeaseNotes, runGone } from '../kube/lease.ts'
 import { chartCrds, checkChartSource, helmMajorVersion, recoverStuckRelease, requireHelmOnPath, templateRelease, upgradeRelease, valuesDiff } from '../helm/helm.ts'
 import { type DeployedRelease, readRelease } from '../helm/release.ts'
 import { poolEntryContains } from '../base/net.ts'
-import { objectPath, rawRead, rawRequest } from '../kube/raw.ts'
+import { apiPath, objectPath, rawGet, rawList, rawRead, rawRequest } from '../kube/raw.ts'
 import { type Drift, releaseDrift } from '../kube/drift.ts'
 import { claimOf, ownerOf, ownershipLabels, refuseUnowned } from '../kube/ownership.ts'
 import { EXTERNAL_SERVICE, INTERNAL_SERVICE, poolNames, RELEASE_NAME, traefikValues } from '../render/render.ts'
@@ -18,18 +19,27 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
   const { config, cluster, log } = ctx
   const { chart } = await traefikPreflight(ctx)
   log.step(`02-traefik: release ${RELEASE_NAME} (chart ${chart.ref}, values shape ${chart.shape}) in namespace ${config.traefikNamespace}`)
-  await requirePools(ctx)
-  await requireStorageClass(ctx)
-  await requireDnsSecret(ctx)
-  await warnAboutBundledTraefik(ctx)
+  // Every read the decision needs, at once; a failure is reported in this order (the pools first).
+  const reads = allInOrder([
+    requirePools(ctx),
+    requireStorageClass(ctx),
+    requireDnsSecret(ctx),
+    bundledTraefik(ctx),
+    readRelease(cluster, config.traefikNamespace, RELEASE_NAME),
+    crdStamp(ctx),
+  ] as const)
+  reads.catch(() => {}) // awaited below
+  // Rendered while the reads are under way.
+  const desired = { chart: chart.ref, values: traefikValues(config, chart.shape, chart.version) }
+  const [, , , bundled, deployed, stamp] = await reads
+  if (bundled) log.warn("k3s' bundled Traefik runs in kube-system and will serve the same routes; start k3s with --disable traefik")
   if (config.acmeChallenge.type === 'http') {
     log.info(
       "intwebsec serves Traefik's default certificate: HTTP-01 cannot validate LAN-only admin hosts (ACME_CHALLENGE=dns:<provider> gets real ones)",
     )
   }
 
-  const desired = { chart: chart.ref, values: traefikValues(config, chart.shape, chart.version) }
-  let current = await readRelease(cluster, config.traefikNamespace, RELEASE_NAME)
+  let current = deployed
   refuseReleaseNotOurs(ctx, current, args.adopt === true)
   refuseMajorDowngrade(current, chart.version, args['allow-downgrade'] === true)
   let decision = decideHelmAction(current, desired)
@@ -61,7 +71,7 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
 
   // CRDs: a no-op run reads one CRD's stamp; the chart's CRDs are read and compared only when the
   // stamp or the release says something changes.
-  const crdsStamped = decision.action === 'unchanged' && (await crdStamp(ctx)) === chart.ref
+  const crdsStamped = decision.action === 'unchanged' && stamp === chart.ref
   if (decision.action === 'unchanged' && current && crdsStamped) {
     const state = repaired ? 'repaired' : 'unchanged'
     return { ok: true, summary: `02-traefik: release ${RELEASE_NAME} ${state} (revision ${current.revision}, ${current.chart})` }
@@ -148,7 +158,9 @@ function refuseReleaseNotOurs({ config }: StepContext, current: DeployedRelease 
     `helm release ${config.traefikNamespace}/${RELEASE_NAME} (${current.chart})`,
     current.labels,
     config,
-    `use another TRAEFIK_NAMESPACE for this configuration, or remove that release yourself (helm uninstall ${RELEASE_NAME} -n ${config.traefikNamespace}). If an earlier version of homelab-ingress installed it, --adopt labels it once`,
+    current.labels === undefined
+      ? `helm does not show a release's labels with HELM_DRIVER=${process.env.HELM_DRIVER}, so whether this configuration installed it cannot be told; if it did, rerun with --adopt (needed on every run with this driver)`
+      : `use another TRAEFIK_NAMESPACE for this configuration, or remove that release yourself (helm uninstall ${RELEASE_NAME} -n ${config.traefikNamespace}). If an earlier version of homelab-ingress installed it, --adopt labels it once`,
   )
   refuseUnowned(owner === 'legacy' ? [{ ...claim, owner: 'foreign' }] : [claim], config, adopt)
 }
@@ -191,13 +203,8 @@ async function withHelmNote<T>(
 
 /** The chart whose CRDs the cluster holds, as 02 stamped it (undefined: none, or not stamped). */
 async function crdStamp({ cluster }: StepContext): Promise<string | undefined> {
-  try {
-    const crd = await retryTransient(() => cluster.apiext.readCustomResourceDefinition({ name: PROBE_CRD }))
-    return crd.metadata?.annotations?.[CRD_CHART_ANNOTATION]
-  } catch (err) {
-    if (isNotFound(err)) return undefined
-    throw err
-  }
+  const crd = await retryTransient(() => rawGet(cluster, apiPath('apiextensions.k8s.io/v1', 'customresourcedefinitions', { name: PROBE_CRD })))
+  return crd?.metadata?.annotations?.[CRD_CHART_ANNOTATION]
 }
 
 /**
@@ -207,7 +214,7 @@ async function crdStamp({ cluster }: StepContext): Promise<string | undefined> {
  */
 export function refuseMajorDowngrade(current: DeployedRelease | undefined, desiredVersion: string, allowed: boolean): void {
   if (!current || allowed) return
-  const deployed = parseChartVersion(/-(v?\d+\.\d+\.\d+\S*)$/.exec(current.chart)?.[1] ?? '')
+  const deployed = chartVersionOf(current.chart)
   const wanted = parseChartVersion(desiredVersion)
   if (!deployed || !wanted || wanted.major >= deployed.major) return
   throw new UserError(
@@ -230,19 +237,13 @@ async function requirePools({ config, cluster, dryRun, log }: StepContext): Prom
     { setting: 'INTERNAL_IP', ip: config.internalIp, name: names.internal },
     { setting: 'EXTERNAL_IP', ip: config.externalIp, name: names.external },
   ]
-  for (const { setting, ip, name } of wanted) {
+  const pools = await allInOrder(
+    wanted.map(({ name }) => retryTransient(() => rawGet(cluster, apiPath('metallb.io/v1beta1', 'ipaddresspools', { namespace: config.metallbNamespace, name })))),
+  )
+  for (const [i, { setting, ip, name }] of wanted.entries()) {
     const pool = { metadata: { name } }
-    let live: { spec?: { addresses?: string[] } }
-    try {
-      live = (await retryTransient(() => cluster.custom.getNamespacedCustomObject({
-        group: 'metallb.io',
-        version: 'v1beta1',
-        namespace: config.metallbNamespace,
-        plural: 'ipaddresspools',
-        name: pool.metadata.name,
-      }))) as typeof live
-    } catch (err) {
-      if (!isNotFound(err)) throw err
+    const live: { spec?: { addresses?: string[] } } | undefined = pools[i]
+    if (!live) {
       problems.push(`IPAddressPool ${config.metallbNamespace}/${pool.metadata.name} is missing`)
       continue
     }
@@ -264,12 +265,9 @@ async function requirePools({ config, cluster, dryRun, log }: StepContext): Prom
 }
 
 async function requireStorageClass({ config, cluster }: StepContext): Promise<void> {
-  try {
-    await cluster.storage.readStorageClass({ name: config.storageClass })
-  } catch (err) {
-    if (!isNotFound(err)) throw err
-    const all = await cluster.storage.listStorageClass()
-    const names = all.items.map((s) => s.metadata?.name).filter(Boolean)
+  if (!(await retryTransient(() => rawGet(cluster, apiPath('storage.k8s.io/v1', 'storageclasses', { name: config.storageClass }))))) {
+    const all = await retryTransient(() => rawList(cluster, apiPath('storage.k8s.io/v1', 'storageclasses')))
+    const names = (all?.items ?? []).map((s) => s.metadata?.name).filter(Boolean)
     throw new PreconditionError(`STORAGE_CLASS=${config.storageClass}: no such StorageClass in context ${cluster.context}`, [
       names.length ? `StorageClasses there: ${names.join(', ')}; set STORAGE_CLASS to one of them` : 'the cluster has no StorageClass',
       'or install the storage it names (Longhorn for the default), then rerun 02-traefik',
@@ -279,9 +277,13 @@ async function requireStorageClass({ config, cluster }: StepContext): Promise<vo
 
 async function requireDnsSecret({ config, cluster }: StepContext): Promise<void> {
   if (config.acmeChallenge.type !== 'dns') return
-  // Only existence is checked; the secret's contents are never read into the output.
-  const out = await cluster.kubectl(['get', 'secret', config.acmeDnsSecret, '--namespace', config.traefikNamespace, '-o', 'name'])
-  if (out.exitCode !== 0) {
+  // Only existence is checked: the Secret's metadata is asked for, never its data.
+  const secret = await retryTransient(() =>
+    cluster.transport.request('GET', apiPath('v1', 'secrets', { namespace: config.traefikNamespace, name: config.acmeDnsSecret }), {
+      accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1',
+    }),
+  )
+  if (!secret) {
     throw new PreconditionError(
       `ACME_DNS_SECRET=${config.acmeDnsSecret}: no such Secret in namespace ${config.traefikNamespace}`,
       [
@@ -292,9 +294,6 @@ async function requireDnsSecret({ config, cluster }: StepContext): Promise<void>
 }
 
 /** k3s ships its own Traefik; two controllers answer the same IngressRoutes. */
-async function warnAboutBundledTraefik({ cluster, log }: StepContext): Promise<void> {
-  const bundled = await retryTransient(() => rawRead(cluster, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'traefik', namespace: 'kube-system' }))
-  if (bundled) {
-    log.warn("k3s' bundled Traefik runs in kube-system and will serve the same routes; start k3s with --disable traefik")
-  }
+async function bundledTraefik({ cluster }: StepContext): Promise<boolean> {
+  return (await retryTransient(() => rawRead(cluster, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'traefik', namespace: 'kube-system' }))) !== undefined
 }

@@ -21,8 +21,13 @@ import {
   servicePortsCheck,
   traefikPodSelector,
 } from '../verify/checks.ts'
+import { retryTransient } from '../kube/cluster.ts'
+import { apiPath, rawGet, rawList } from '../kube/raw.ts'
+import { allInOrder } from '../base/parallel.ts'
+import { recordSpan } from '../base/timings.ts'
+import { errorText, firstLine } from '../base/errors.ts'
 import { containersToLog, isPodReady, LOG_LINES, logKey, type PodFacts, podsCheck } from '../verify/pod-trouble.ts'
-import { type Cluster, errorText, firstLine, retryTransient } from '../kube/cluster.ts'
+import type { Cluster } from '../kube/cluster.ts'
 import { type ContainerLog, readContainerLog, readSchedulingFacts } from '../kube/pods.ts'
 import { CRD_CHART_ANNOTATION, PROBE_CRD } from '../kube/crds.ts'
 import { formatCertificates, formatMatrix, judgeMatrix, matrixCheckNames, type ProbeMatrix, probeTargets } from '../verify/probe.ts'
@@ -77,29 +82,50 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
       loadBalancerCheck(services.get(`${ns}/${INTERNAL_SERVICE}`), INTERNAL_SERVICE, 'INTERNAL_IP', config.internalIp, events, allServices),
     ]
   }
+  /** Every route, Service, namespace and class in the cluster, and the CRDs' stamp, for the audit. */
+  function readEverything() {
+    // A list the API does not serve (a traefik.io one without Traefik's CRDs) has nothing in it.
+    const list = async (path: string) => ((await retryTransient(() => rawList(cluster, path))) ?? { items: [] }) as { items: Obj[] }
+    return allInOrder([
+      list(apiPath('v1', 'services')),
+      list(apiPath('traefik.io/v1alpha1', 'ingressroutes')),
+      list(apiPath('v1', 'namespaces')),
+      list(apiPath('networking.k8s.io/v1', 'ingresses')),
+      list(apiPath('traefik.io/v1alpha1', 'traefikservices')),
+      list(apiPath('networking.k8s.io/v1', 'ingressclasses')),
+      retryTransient(() => rawGet(cluster, apiPath('apiextensions.k8s.io/v1', 'customresourcedefinitions', { name: PROBE_CRD }))).then(
+        (crd) => crd?.metadata?.annotations?.[CRD_CHART_ANNOTATION] as string | undefined,
+      ),
+      // Only to tell a node's MAC from another device's (the LAN check): not being allowed to list
+      // Nodes makes that check say so, it does not fail the step.
+      retryTransient(() => rawList(cluster, apiPath('v1', 'nodes'))).then(
+        (list) => nodeAddresses((list?.items ?? []) as Obj[]),
+        (err) => ({ unknown: `cannot list the cluster's Nodes: ${firstLine(errorText(err))}` }),
+      ),
+    ] as const)
+  }
   let lastState: WatchState = [new Map(), new Map(), new Map(), new Map(), new Map()]
-  await watchUntil(cluster, {
+  const waited = { evaluations: 0 }
+  // Read while the wait lists too: when its first look already settles it (a converged cluster),
+  // these are as fresh as a read after it; when it had to wait, they are read again.
+  const early = readEverything()
+  early.catch(() => {}) // a failure here is met again when read again
+  const verdict = await watchUntil(cluster, {
     what: 'waiting for Traefik',
     timeoutSeconds: ctx.timeoutSeconds,
     log,
     sources: [
-      {
-        path: `/api/v1/namespaces/${ns}/pods`,
-        query: { labelSelector: selector },
-        list: () => cluster.core.listNamespacedPod({ namespace: ns, labelSelector: selector }),
-      },
-      { path: `/api/v1/namespaces/${ns}/services`, list: () => cluster.core.listNamespacedService({ namespace: ns }) },
+      { path: apiPath('v1', 'pods', { namespace: ns, query: { labelSelector: selector } }) },
+      { path: apiPath('v1', 'services', { namespace: ns }) },
       // MetalLB's answers about the Services, and the scheduler's, kubelet's and volume controllers'
       // about the pods and their claims.
-      { path: `/api/v1/namespaces/${ns}/events`, list: () => cluster.core.listNamespacedEvent({ namespace: ns }) },
-      {
-        path: `/apis/apps/v1/namespaces/${ns}/deployments`,
-        list: () => cluster.objects.list('apps/v1', 'Deployment', ns) as Promise<{ items: Obj[] }>,
-      },
-      { path: `/api/v1/namespaces/${ns}/persistentvolumeclaims`, list: () => cluster.core.listNamespacedPersistentVolumeClaim({ namespace: ns }) },
+      { path: apiPath('v1', 'events', { namespace: ns }) },
+      { path: apiPath('apps/v1', 'deployments', { namespace: ns }) },
+      { path: apiPath('v1', 'persistentvolumeclaims', { namespace: ns }) },
     ],
     wake: (evaluate) => (evaluateNow = evaluate),
     evaluate: (state, elapsed) => {
+      waited.evaluations++
       lastState = state
       around.refresh([...state[0].values()] as Obj[])
       const failing = waitedChecks(state).filter((c) => c.status === 'fail')
@@ -113,39 +139,14 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   })
   await around.refresh([...lastState[0].values()] as Obj[], true)
 
-  // A traefik.io list answers 404 when Traefik's CRDs are not installed: then there are none.
-  const listTraefikObjects = (plural: string) =>
-    retryTransient(() => cluster.custom.listClusterCustomObject({ group: 'traefik.io', version: 'v1alpha1', plural })).catch((err) => {
-      if ((err as { code?: number }).code === 404) return { items: [] }
-      throw err
-    }) as Promise<{ items: Obj[] }>
-  const [allServices, routes, namespaces, ingresses, traefikServices, ingressClasses, crdStamp, nodes] = await Promise.all([
-    cluster.core.listServiceForAllNamespaces(),
-    listTraefikObjects('ingressroutes'),
-    cluster.core.listNamespace(),
-    cluster.networking.listIngressForAllNamespaces(),
-    listTraefikObjects('traefikservices'),
-    cluster.networking.listIngressClass(),
-    retryTransient(() => cluster.apiext.readCustomResourceDefinition({ name: PROBE_CRD })).then(
-      (crd) => crd.metadata?.annotations?.[CRD_CHART_ANNOTATION],
-      (err) => {
-        if ((err as { code?: number }).code === 404) return undefined
-        throw err
-      },
-    ),
-    // Only to tell a node's MAC from another device's (the LAN check): not being allowed to list
-    // Nodes makes that check say so, it does not fail the step.
-    retryTransient(() => cluster.core.listNode()).then(
-      (list) => nodeAddresses(list.items as Obj[]),
-      (err) => ({ unknown: `cannot list the cluster's Nodes: ${firstLine(errorText(err))}` }),
-    ),
-  ])
+  const [allServices, routes, namespaces, ingresses, traefikServices, ingressClasses, crdStamp, nodes] =
+    verdict.done && waited.evaluations === 1 ? await early : await readEverything()
   // Asked while the rest is judged and probed: an address nobody answers for takes the kernel ~3 s.
   const lanChecks = timed('LAN check: who answers for the addresses (ARP)', () =>
     checkLanAddresses(lanAddresses(config, allServices.items as Obj[]), nodes),
   )
   // Every Service in the cluster is known now, to name whoever holds an address.
-  const checks = waitedChecks(lastState, allServices.items as Obj[])
+  const checks = waitedChecks(lastState, allServices.items)
   const deployment = lastState[3].get(`${ns}/${RELEASE_NAME}`) as Obj | undefined
   checks.push(imageCheck(deployment, [...lastState[0].values()]))
   checks.push(phoneHomeCheck(deployment, config.traefikPhoneHome))
@@ -163,9 +164,11 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   checks.push(...expectedRoutesCheck(config, routes.items, namespaceNames))
   // Default entrypoints, rule syntax and Ingress class as the running Traefik pods (and the
   // Deployment they roll out to) were started with.
+  const auditStart = performance.now()
   const settings = auditSettings([...lastState[0].values(), ...(deployment ? [deployment] : [])] as Obj[])
   checks.push(...auditIngressRoutes(routes.items, adminHosts(config), publicEntrypoints, { ...settings, traefikServices: traefikServices.items }))
-  checks.push(...auditIngresses(ingresses.items as Obj[], adminHosts(config), publicEntrypoints, { ...settings, ingressClasses: ingressClasses.items as Obj[] }))
+  checks.push(...auditIngresses(ingresses.items, adminHosts(config), publicEntrypoints, { ...settings, ingressClasses: ingressClasses.items }))
+  recordSpan(`route audit (${routes.items.length} IngressRoutes, ${ingresses.items.length} Ingresses)`, auditStart)
 
   let probes: ProbeMatrix | undefined
   if (ctx.probe) {

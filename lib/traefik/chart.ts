@@ -20,20 +20,31 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
+import parseSemver from 'semver/functions/parse.js'
 import YAML from 'yaml'
 import { CHART_SHAPES, type ChartShape, type Config } from '../config/config.ts'
 import { commandFailed, EXIT, UserError } from '../base/errors.ts'
 
 /** The chart versions the kit has values for: majors 33 to 41. */
-export const SUPPORTED_MAJORS = { min: 33, max: 41 } as const
-export const SUPPORTED_RANGE = `${SUPPORTED_MAJORS.min}.0.0 to ${SUPPORTED_MAJORS.max}.x`
+const SUPPORTED_MAJORS = { min: 33, max: 41 } as const
+const SUPPORTED_RANGE = `${SUPPORTED_MAJORS.min}.0.0 to ${SUPPORTED_MAJORS.max}.x`
 
 export type ChartVersion = { major: number; minor: number; patch: number; text: string }
 
+/** A chart version (semantic version, a leading `v` allowed, as helm takes it), or undefined. */
 export function parseChartVersion(text: string): ChartVersion | undefined {
-  const m = /^v?(\d+)\.(\d+)\.(\d+)(?:[-+].*)?$/.exec(text.trim())
-  if (!m) return undefined
-  return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]), text: text.trim().replace(/^v/, '') }
+  const v = parseSemver(text.trim())
+  return v ? { major: v.major, minor: v.minor, patch: v.patch, text: text.trim().replace(/^v/, '') } : undefined
+}
+
+/** The version in helm's `<name>-<version>` (chart names may hold dashes, and so may versions). */
+export function chartVersionOf(nameVersion: string): ChartVersion | undefined {
+  const parts = nameVersion.split('-')
+  for (let i = 1; i < parts.length; i++) {
+    const version = parseChartVersion(parts.slice(i).join('-'))
+    if (version) return version
+  }
+  return undefined
 }
 
 /** The values shape a chart major expects, or undefined outside the supported range. */

@@ -20,6 +20,7 @@
  *   serves an admin host; the detail says how to make the rule readable (or bind it internally).
  */
 import type { Check, Obj } from './checks.ts'
+import { traefikFlags } from '../traefik/flags.ts'
 import { ingressHostCovers, judgeHost, parseRule, type RuleNode, type RuleSyntax } from '../traefik/rule.ts'
 
 /** What the audit needs to know about the running Traefik (auditSettings reads it from its pods or Deployment). */
@@ -74,7 +75,7 @@ export function hostsInRule(rule: string): string[] {
  * `allEntrypoints` except Traefik's own `traefik` entrypoint and UDP ones.
  */
 export function defaultEntrypoints(deploymentArgs: string[], allEntrypoints: string[]): string[] {
-  const flags = entrypointFlags(deploymentArgs)
+  const flags = traefikFlags(deploymentArgs).entrypoints()
   const marked = [...flags.values()].filter((f) => f.asDefault).map((f) => f.name)
   const named = (name: string) => allEntrypoints.find((e) => e.toLowerCase() === name.toLowerCase()) ?? name
   if (marked.length) {
@@ -82,25 +83,6 @@ export function defaultEntrypoints(deploymentArgs: string[], allEntrypoints: str
     return [...allEntrypoints.filter((e) => names.includes(e)), ...names.filter((n) => !allEntrypoints.includes(n))]
   }
   return allEntrypoints.filter((e) => e !== 'traefik' && !flags.get(e.toLowerCase())?.address?.toLowerCase().endsWith('/udp'))
-}
-
-/** `--entryPoints.NAME.asDefault[=BOOL]` and `--entryPoints.NAME.address=ADDR`, by lower-case name (Traefik's flags ignore case). */
-function entrypointFlags(args: string[]): Map<string, { name: string; asDefault?: boolean; address?: string }> {
-  const flags = new Map<string, { name: string; asDefault?: boolean; address?: string }>()
-  for (const arg of args) {
-    const m = /^--entrypoints\.([^.=]+)\.(asdefault|address)(?:=(.*))?$/i.exec(arg)
-    if (!m) continue
-    const entry = flags.get(m[1].toLowerCase()) ?? { name: m[1] }
-    if (m[2].toLowerCase() === 'address') entry.address = m[3] ?? ''
-    else entry.asDefault = m[3] === undefined || m[3].toLowerCase() === 'true'
-    flags.set(m[1].toLowerCase(), entry)
-  }
-  return flags
-}
-
-function argValue(args: string[], flag: string): string | undefined {
-  const prefix = `--${flag.toLowerCase()}=`
-  return args.find((a) => a.toLowerCase().startsWith(prefix))?.slice(prefix.length)
 }
 
 /**
@@ -120,9 +102,10 @@ export function auditSettings(traefikPodsOrDeployments: Obj[]): AuditSettings {
   if (all.length === 0) return {}
   const defaults = new Set<string>()
   for (const args of all) {
-    const names = [...entrypointFlags(args).values()].filter((f) => f.address !== undefined).map((f) => f.name)
+    const names = [...traefikFlags(args).entrypoints().values()].filter((f) => f.address !== undefined).map((f) => f.name)
     for (const e of defaultEntrypoints(args, names)) defaults.add(e)
   }
+  const argValue = (args: string[], flag: string) => traefikFlags(args).value(flag)
   const syntax = all.map((a) => argValue(a, 'core.defaultRuleSyntax')).find(Boolean)
   return {
     defaultEntrypoints: [...defaults],

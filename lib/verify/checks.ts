@@ -4,6 +4,7 @@
  */
 import type { Config } from '../config/config.ts'
 import { internalRouteManifests, RELEASE_NAME } from '../render/render.ts'
+import { traefikFlags } from '../traefik/flags.ts'
 
 export type CheckStatus = 'pass' | 'fail' | 'skip' | 'warn'
 export type Check = { name: string; status: CheckStatus; detail: string }
@@ -85,7 +86,7 @@ export function expectedRoutesCheck(config: Config, routes: Obj[], namespaces: S
 }
 
 /** The Traefik container of the chart's Deployment. */
-export function traefikContainer(deployment: Obj | undefined): any | undefined {
+function traefikContainer(deployment: Obj | undefined): any | undefined {
   const containers: any[] = deployment?.spec?.template?.spec?.containers ?? []
   return containers.find((c) => c.name === 'traefik') ?? containers[0]
 }
@@ -116,17 +117,6 @@ export function rolloutCheck(deployment: Obj | undefined, name: string): Check {
   return { name: check, status: 'fail', detail: problems.join('; ') }
 }
 
-/** `--global.checknewversion[=v]`, case-insensitive as Traefik reads flags; undefined when absent. */
-function flagValue(args: string[], flag: string): boolean | undefined {
-  let value: boolean | undefined
-  for (const arg of args) {
-    const m = /^--?([^=]+)(?:=(.*))?$/.exec(arg)
-    if (!m || m[1].toLowerCase() !== flag.toLowerCase()) continue
-    value = m[2] === undefined ? true : m[2].toLowerCase() === 'true'
-  }
-  return value
-}
-
 /**
  * Proves from the running Deployment's arguments that Traefik does not phone home unless told to:
  * whatever the chart version, the flags it rendered are what Traefik runs with. Traefik checks for
@@ -137,8 +127,9 @@ export function phoneHomeCheck(deployment: Obj | undefined, phoneHomeWanted: boo
   const container = traefikContainer(deployment)
   if (!container) return { name, status: 'fail', detail: 'no Traefik container to read the arguments of' }
   const args: string[] = [...(container.command ?? []), ...(container.args ?? [])]
-  const checkNewVersion = flagValue(args, 'global.checknewversion') ?? true
-  const usage = flagValue(args, 'global.sendanonymoususage') ?? false
+  const flags = traefikFlags(args)
+  const checkNewVersion = flags.bool('global.checkNewVersion') ?? true
+  const usage = flags.bool('global.sendAnonymousUsage') ?? false
   const on = [checkNewVersion && 'version check (--global.checkNewVersion)', usage && 'usage report (--global.sendAnonymousUsage)'].filter(Boolean)
   if (phoneHomeWanted) return { name, status: 'pass', detail: on.length ? `${on.join(' and ')} on` : 'both off in the arguments' }
   return on.length

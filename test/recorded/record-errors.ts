@@ -1,8 +1,8 @@
 /**
  * Records how failures look to the kit, from the real test cluster, into test/recorded/errors.json:
- * client-node's errors (ApiException fields, fetch errors' fields) and the stderr of kubectl and helm,
- * with the MetalLB webhook down, hanging or saying no, and with the API server down, not trusted or
- * refusing the user.
+ * the errors of its API client (HTTP status and the server's Status, or Node's connection error) and
+ * helm's stderr, with the MetalLB webhook down, hanging or saying no, and with the API server down,
+ * not trusted or refusing the user.
  * The unit tests of the error classification (test/errors.test.ts) run on these. Rerun with:
  *   npm run cluster:up && node test/recorded/record-errors.ts
  * It stops and restarts MetalLB's controller and the API server, and leaves the cluster as it found it.
@@ -12,7 +12,8 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { connectCluster, type Cluster } from '../../lib/kube/cluster.ts'
-import { toYamlDocuments } from '../../lib/base/objects.ts'
+import { planApply } from '../../lib/kube/apply.ts'
+import { apiPath, rawGet } from '../../lib/kube/raw.ts'
 import { metallbManifests } from '../../lib/render/render.ts'
 import { loadConfig } from '../../lib/config/load.ts'
 import { CLUSTER_DIR, CLUSTER_SH, ENV_FILE, kubectl, kubectlMaybe, resetCluster, sh, testCluster } from '../integration/harness.ts'
@@ -26,7 +27,6 @@ Object.assign(process.env, { KUBECONFIG: c.env.KUBECONFIG, PATH: c.env.PATH })
 const config = loadConfig({ envFile: ENV_FILE })
 const cluster = connectCluster(config)
 const pools = metallbManifests(config)
-const pool = pools.find((o) => o.kind === 'IPAddressPool')!
 
 type Recorded = Record<string, unknown>
 const shapes: Record<string, Recorded> = {}
@@ -41,13 +41,13 @@ function fields(err: any): Recorded {
   return out
 }
 
-async function clientNode(name: string, note: string, action: () => Promise<unknown>): Promise<void> {
+async function api(name: string, note: string, action: () => Promise<unknown>): Promise<void> {
   try {
     await action()
     throw new Error(`${name}: expected a failure`)
   } catch (err) {
     if ((err as Error).message?.endsWith('expected a failure')) throw err
-    shapes[name] = { note, server: cluster.server, source: 'client-node', error: fields(err) }
+    shapes[name] = { note, server: cluster.server, source: 'api', error: fields(err) }
   }
 }
 
@@ -57,10 +57,10 @@ function command(name: string, note: string, bin: string, args: string[], input?
   shapes[name] = { note, server: cluster.server, source: bin, args, exitCode: out.status, stdout: out.stdout, stderr: out.stderr }
 }
 
-const createPool = (c: Cluster) => () =>
-  c.custom.createNamespacedCustomObject({ group: 'metallb.io', version: 'v1beta1', namespace: 'metallb-system', plural: 'ipaddresspools', body: pool, dryRun: 'All' })
-const diffPools = ['--context=homelab-test', 'diff', '--server-side', '--field-manager=homelab-ingress', '--force-conflicts', '-f', '-']
-const readCrd = (c: Cluster) => () => c.apiext.readCustomResourceDefinition({ name: 'ipaddresspools.metallb.io' })
+/** What 01 does first: a server-side dry run of its objects, through MetalLB's webhook. */
+const planPools = (c: Cluster) => () => planApply(c, pools)
+const readCrd = (c: Cluster) => () => rawGet(c, apiPath('apiextensions.k8s.io/v1', 'customresourcedefinitions', { name: 'ipaddresspools.metallb.io' }))
+const helmList = ['--kube-context=homelab-test', 'list', '--namespace', 'traefik', '--output', 'json']
 const clusterSh = (...args: string[]) => sh('bash', [CLUSTER_SH, ...args])
 const webhookPort = Number(/METALLB_WEBHOOK_PORT=(\d+)/.exec(fs.readFileSync(path.join(CLUSTER_DIR, 'ports.env'), 'utf8'))![1])
 
@@ -69,9 +69,7 @@ resetCluster()
 // --- the webhook down: the API server answers 500 "failed calling webhook ... connection refused"
 clusterSh('stop-metallb')
 try {
-  await clientNode('webhook-refused/client-node', 'MetalLB controller stopped; create of an IPAddressPool (dry run)', createPool(cluster))
-  command('webhook-refused/kubectl-diff', 'MetalLB controller stopped; kubectl diff --server-side of the 01-metallb objects', 'kubectl', diffPools, toYamlDocuments(pools))
-  command('webhook-refused/kubectl-apply', 'MetalLB controller stopped; kubectl apply of an IPAddressPool', 'kubectl', ['--context=homelab-test', 'apply', '-f', '-'], toYamlDocuments([pool]))
+  await api('webhook-refused/api', 'MetalLB controller stopped; server-side apply dry run of the 01-metallb objects', planPools(cluster))
 
   // --- the webhook hanging: it accepts connections and never answers; the API server gives up after the
   // webhook's timeoutSeconds (10 s by default)
@@ -79,7 +77,7 @@ try {
   const hanging = net.createServer((socket) => sockets.push(socket))
   await new Promise<void>((resolve) => hanging.listen(webhookPort, '127.0.0.1', resolve))
   try {
-    command('webhook-hanging/kubectl-diff', 'a listener on the webhook port that never answers; kubectl diff --server-side', 'kubectl', diffPools, toYamlDocuments(pools))
+    await api('webhook-hanging/api', 'a listener on the webhook port that never answers; server-side apply dry run of the 01-metallb objects', planPools(cluster))
   } finally {
     for (const s of sockets) s.destroy()
     await new Promise((resolve) => hanging.close(resolve))
@@ -109,8 +107,7 @@ spec: {addresses: [127.0.0.211/32], autoAssign: false}
   sh('kubectl', ['--context=homelab-test', 'apply', '-f', '-'], { input: JSON.stringify(webhookConfig) })
 }
 try {
-  await clientNode('webhook-denied/client-node', 'pools lab-a 127.0.0.210/31 and lab-b 127.0.0.211/32 overlap; create of another pool (dry run)', createPool(cluster))
-  command('webhook-denied/kubectl-diff', 'pools lab-a and lab-b overlap; kubectl diff --server-side of the 01-metallb objects', 'kubectl', diffPools, toYamlDocuments(pools))
+  await api('webhook-denied/api', 'pools lab-a 127.0.0.210/31 and lab-b 127.0.0.211/32 overlap; server-side apply dry run of the 01-metallb objects', planPools(cluster))
 } finally {
   kubectlMaybe('delete', 'ipaddresspools.metallb.io', 'lab-a', 'lab-b', '-n', 'metallb-system')
 }
@@ -123,8 +120,8 @@ fs.writeFileSync(untrusted, JSON.stringify(kubeconfig), { mode: 0o600 })
 try {
   process.env.KUBECONFIG = untrusted
   const distrusting = connectCluster(config)
-  await clientNode('apiserver-untrusted/client-node', 'kubeconfig CA is not the one that signed the API server certificate; read a CRD', readCrd(distrusting))
-  command('apiserver-untrusted/kubectl-get', 'kubeconfig CA is not the one that signed the API server certificate; kubectl get', 'kubectl', ['--context=homelab-test', 'get', 'ipaddresspools.metallb.io', '-A'], undefined, { KUBECONFIG: untrusted })
+  await api('apiserver-untrusted/api', 'kubeconfig CA is not the one that signed the API server certificate; read a CRD', readCrd(distrusting))
+  command('apiserver-untrusted/helm-list', 'kubeconfig CA is not the one that signed the API server certificate; helm list', 'helm', helmList, undefined, { KUBECONFIG: untrusted })
 } finally {
   process.env.KUBECONFIG = c.env.KUBECONFIG
   fs.rmSync(untrusted, { force: true })
@@ -138,8 +135,8 @@ nobodyConfig.users[0].user = { token: kubectl('create', 'token', 'errors-recorde
 fs.writeFileSync(nobody, JSON.stringify(nobodyConfig), { mode: 0o600 })
 try {
   process.env.KUBECONFIG = nobody
-  await clientNode('apiserver-forbidden/client-node', 'a user without rights; read a CRD', readCrd(connectCluster(config)))
-  command('apiserver-forbidden/kubectl-get', 'a user without rights; kubectl get', 'kubectl', ['--context=homelab-test', 'get', 'ipaddresspools.metallb.io', '-n', 'metallb-system', '-o', 'json'], undefined, { KUBECONFIG: nobody })
+  await api('apiserver-forbidden/api', 'a user without rights; read a CRD', readCrd(connectCluster(config)))
+  command('apiserver-forbidden/helm-list', 'a user without rights; helm list', 'helm', helmList, undefined, { KUBECONFIG: nobody })
 } finally {
   process.env.KUBECONFIG = c.env.KUBECONFIG
   fs.rmSync(nobody, { force: true })
@@ -147,19 +144,12 @@ try {
 }
 
 // --- the API server down (killed; its port refuses connections)
-const watchError = new Promise<unknown>((resolve) => {
-  import('@kubernetes/client-node').then(({ Watch }) =>
-    new Watch(cluster.kc).watch('/api/v1/namespaces/default/configmaps', {}, () => {}, (err) => resolve(err)),
-  )
-})
-await new Promise((resolve) => setTimeout(resolve, 1000))
-clusterSh('stop-apiserver', '--kill') // no graceful close of the watch: the connection just ends
+await readCrd(cluster)() // a connection kept alive, for the first read after
+clusterSh('stop-apiserver', '--kill') // no graceful close: the kept-alive connection just ends
 try {
-  shapes['apiserver-down/client-node-watch'] = { note: 'a watch open while the API server stops', server: cluster.server, source: 'client-node', error: fields(await watchError) }
-  await clientNode('apiserver-down/client-node', 'API server stopped; read a CRD', readCrd(cluster))
-  command('apiserver-down/kubectl-diff', 'API server stopped; kubectl diff --server-side of the 01-metallb objects', 'kubectl', diffPools, toYamlDocuments(pools))
-  command('apiserver-down/kubectl-get', 'API server stopped; kubectl get', 'kubectl', ['--context=homelab-test', 'get', 'ipaddresspools.metallb.io', '-n', 'metallb-system', '-o', 'json'])
-  command('apiserver-down/helm-list', 'API server stopped; helm list', 'helm', ['--kube-context=homelab-test', 'list', '--namespace', 'traefik', '--output', 'json'])
+  await api('apiserver-down/api-kept-alive', 'API server stopped; a read on a connection kept alive from before it stopped', readCrd(cluster))
+  await api('apiserver-down/api', 'API server stopped; read a CRD on a new connection', readCrd(connectCluster(config)))
+  command('apiserver-down/helm-list', 'API server stopped; helm list', 'helm', helmList)
 } finally {
   clusterSh('start-apiserver')
 }
