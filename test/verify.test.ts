@@ -5,7 +5,6 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { loadConfig } from '../lib/config/load.ts'
 import { adminHosts, INTERNAL_ENTRYPOINTS, PUBLIC_ENTRYPOINTS } from '../lib/render/render.ts'
-import { auditIngresses, auditIngressRoutes, hostsInRule } from '../lib/verify/audit.ts'
 import { expectedRoutesCheck, latestEvent, loadBalancerCheck, servicePortsCheck } from '../lib/verify/checks.ts'
 import { podsCheck } from '../lib/verify/pod-trouble.ts'
 
@@ -13,7 +12,6 @@ const ROOT = path.resolve(import.meta.dirname, '..')
 const config = loadConfig({ envFile: path.join(ROOT, 'test', 'integration', 'test.env'), env: {}, cwd: ROOT })
 const recorded = (name: string) => JSON.parse(fs.readFileSync(path.join(ROOT, 'test', 'recorded', `${name}.json`), 'utf8'))
 const converged = recorded('converged')
-const rogue = recorded('rogue-routes')
 const squatter = recorded('squatter')
 const service = (data: any, name: string) => data.services.find((s: any) => s.metadata.name === name)
 
@@ -105,48 +103,7 @@ ports('an admin entrypoint on the external Service fails', () => {
 ports.run()
 
 // ---
-const routes = suite('verify: IngressRoute audit (cluster-wide)')
-
-routes('the converged cluster: dashboard and ArgoCD on internal entrypoints only', () => {
-  const checks = auditIngressRoutes(converged.ingressRoutes, adminHosts(config), PUBLIC_ENTRYPOINTS)
-  assert.equal(
-    checks.map((c) => [c.name, c.status]),
-    [
-      ['IngressRoute argocd/argocd-internal (argocd.home.example) only on internal entrypoints', 'pass'],
-      ['IngressRoute traefik/traefik-dashboard (traefik.home.example) only on internal entrypoints', 'pass'],
-    ],
-  )
-})
-
-routes('routes someone else made: an admin host on web, and the dashboard on every entrypoint', () => {
-  const failed = auditIngressRoutes(rogue.ingressRoutes, adminHosts(config), PUBLIC_ENTRYPOINTS).filter((c) => c.status === 'fail')
-  assert.equal(
-    failed.map((c) => [c.name, c.detail]),
-    [
-      ['IngressRoute default/argocd-shortcut (argocd.home.example) only on internal entrypoints', 'it is bound to public entrypoint web'],
-      [
-        "IngressRoute default/dashboard-everywhere (Traefik's API/dashboard) only on internal entrypoints",
-        'it lists no entryPoints, so Traefik serves it on every entrypoint, public ones included',
-      ],
-    ],
-  )
-})
-
-routes('Ingresses: an admin host without the entrypoints annotation fails; internal-only passes; another class is ignored', () => {
-  const checks = auditIngresses(rogue.ingresses, adminHosts(config), PUBLIC_ENTRYPOINTS)
-  assert.equal(
-    checks.map((c) => [c.name, c.status, c.detail]),
-    [
-      ['Ingress default/argocd-internal-ingress (argocd.home.example) only on internal entrypoints', 'pass', 'intweb,intwebsec'],
-      [
-        'Ingress default/longhorn-ingress (longhorn.home.example) only on internal entrypoints',
-        'fail',
-        'it has no traefik.ingress.kubernetes.io/router.entrypoints annotation, so Traefik serves it on every entrypoint, public ones included',
-      ],
-    ],
-  )
-  assert.equal(auditIngresses(converged.ingresses, adminHosts(config), PUBLIC_ENTRYPOINTS), [])
-})
+const routes = suite('verify: the kit\'s own routes')
 
 routes('our routes exist where their namespace does; the absent app is skipped, not failed', () => {
   const checks = expectedRoutesCheck(config, converged.ingressRoutes, new Set(converged.namespaces))
@@ -158,11 +115,6 @@ routes('our routes exist where their namespace does; the absent app is skipped, 
       ['IngressRoute longhorn-system/longhorn-internal exists', 'skip'],
     ],
   )
-})
-
-routes('hostsInRule reads every Host matcher', () => {
-  assert.equal(hostsInRule('Host(`A.example`) && (PathPrefix(`/x`) || Host("b.example", `c.example`))'), ['a.example', 'b.example', 'c.example'])
-  assert.equal(hostsInRule('PathPrefix(`/dashboard`)'), [])
 })
 
 routes.run()

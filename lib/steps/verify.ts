@@ -6,7 +6,7 @@
  * The judgements are pure functions of API objects (checks.ts, audit.ts), tested on recorded objects;
  * the reachability matrix is judged in probe.ts and asked in probe-http.ts.
  */
-import { auditIngresses, auditIngressRoutes, auditSettings } from '../verify/audit.ts'
+import { type AdminBackend, auditRoutes, auditSettings } from '../verify/audit.ts'
 import {
   type Check,
   type CheckStatus,
@@ -33,6 +33,7 @@ import { CRD_CHART_ANNOTATION, PROBE_CRD } from '../kube/crds.ts'
 import { formatCertificates, formatMatrix, judgeMatrix, matrixCheckNames, type ProbeMatrix, probeTargets } from '../verify/probe.ts'
 import { askMatrix } from '../verify/probe-http.ts'
 import {
+  adminHost,
   adminHosts,
   EXTERNAL_SERVICE,
   hostsFileLine,
@@ -82,6 +83,9 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
       loadBalancerCheck(services.get(`${ns}/${INTERNAL_SERVICE}`), INTERNAL_SERVICE, 'INTERNAL_IP', config.internalIp, events, allServices),
     ]
   }
+  // The pods an admin Service could share with another Service: those of the admin UIs' namespaces
+  // and Traefik's (a Service selects pods of its own namespace only).
+  const podNamespaces = [...new Set([ns, ...config.internalRoutes.map((r) => r.namespace)])]
   /** Every route, Service, namespace and class in the cluster, and the CRDs' stamp, for the audit. */
   function readEverything() {
     // A list the API does not serve (a traefik.io one without Traefik's CRDs) has nothing in it.
@@ -102,6 +106,12 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
         (list) => nodeAddresses((list?.items ?? []) as Obj[]),
         (err) => ({ unknown: `cannot list the cluster's Nodes: ${firstLine(errorText(err))}` }),
       ),
+      list(apiPath('traefik.io/v1alpha1', 'ingressroutetcps')),
+      list(apiPath('traefik.io/v1alpha1', 'ingressrouteudps')),
+      list(apiPath('traefik.io/v1alpha1', 'middlewares')),
+      // Endpoints written by hand (Services without a selector): the controller's own follow selectors.
+      list(apiPath('discovery.k8s.io/v1', 'endpointslices', { query: { labelSelector: 'endpointslice.kubernetes.io/managed-by!=endpointslice-controller.k8s.io' } })),
+      Promise.all(podNamespaces.map((namespace) => list(apiPath('v1', 'pods', { namespace })))).then((lists) => lists.flatMap((l) => l.items)),
     ] as const)
   }
   let lastState: WatchState = [new Map(), new Map(), new Map(), new Map(), new Map()]
@@ -139,7 +149,7 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   })
   await around.refresh([...lastState[0].values()] as Obj[], true)
 
-  const [allServices, routes, namespaces, ingresses, traefikServices, ingressClasses, crdStamp, nodes] =
+  const [allServices, routes, namespaces, ingresses, traefikServices, ingressClasses, crdStamp, nodes, routeTCPs, routeUDPs, middlewares, endpointSlices, pods] =
     verdict.done && waited.evaluations === 1 ? await early : await readEverything()
   // Asked while the rest is judged and probed: an address nobody answers for takes the kernel ~3 s.
   const lanChecks = timed('LAN check: who answers for the addresses (ARP)', () =>
@@ -165,10 +175,33 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   // Default entrypoints, rule syntax and Ingress class as the running Traefik pods (and the
   // Deployment they roll out to) were started with.
   const auditStart = performance.now()
-  const settings = auditSettings([...lastState[0].values(), ...(deployment ? [deployment] : [])] as Obj[])
-  checks.push(...auditIngressRoutes(routes.items, adminHosts(config), publicEntrypoints, { ...settings, traefikServices: traefikServices.items }))
-  checks.push(...auditIngresses(ingresses.items, adminHosts(config), publicEntrypoints, { ...settings, ingressClasses: ingressClasses.items }))
-  recordSpan(`route audit (${routes.items.length} IngressRoutes, ${ingresses.items.length} Ingresses)`, auditStart)
+  const traefikObjects = [...lastState[0].values(), ...(deployment ? [deployment] : [])] as Obj[]
+  const scope = {
+    ...auditSettings(traefikObjects),
+    publicEntrypoints,
+    admin: adminBackends(config),
+    traefik: { namespace: ns, podLabels: traefikObjects.map((o) => (o.spec?.template?.metadata?.labels ?? o.metadata.labels ?? {}) as Record<string, string>) },
+    internalIp: config.internalIp,
+    internalEntrypoints: INTERNAL_ENTRYPOINTS,
+  }
+  checks.push(
+    ...auditRoutes(
+      {
+        ingressRoutes: routes.items,
+        ingressRouteTCPs: routeTCPs.items,
+        ingressRouteUDPs: routeUDPs.items,
+        ingresses: ingresses.items,
+        ingressClasses: ingressClasses.items,
+        traefikServices: traefikServices.items,
+        middlewares: middlewares.items,
+        services: allServices.items,
+        endpointSlices: endpointSlices.items,
+        pods,
+      },
+      scope,
+    ),
+  )
+  recordSpan(`route audit (${routes.items.length} IngressRoutes, ${routeTCPs.items.length + routeUDPs.items.length} TCP/UDP, ${ingresses.items.length} Ingresses)`, auditStart)
 
   let probes: ProbeMatrix | undefined
   if (ctx.probe) {
@@ -186,6 +219,11 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   const count = (s: CheckStatus) => checks.filter((c) => c.status === s).length
   const summary = `04-verify: ${ok ? 'OK' : 'FAILED'}: ${count('pass')} passed, ${count('fail')} failed, ${count('skip')} skipped`
   return { ok, summary, report }
+}
+
+/** The admin UIs the audit guards: every INTERNAL_ROUTES backend, named by its admin host. */
+export function adminBackends(config: Parameters<typeof adminHost>[0]): AdminBackend[] {
+  return config.internalRoutes.map((r) => ({ namespace: r.namespace, service: r.service, label: adminHost(config, r.name) }))
 }
 
 /**

@@ -1,27 +1,27 @@
 /**
- * The route audit: every route in the cluster that serves an admin host, or one of Traefik's own
- * admin services, must be bound to entrypoints that no public Service exposes. Pure functions of
- * API objects; router rules are read as Traefik v3 reads them (traefik-rule.ts).
+ * The route audit: no router on a public entrypoint may reach an admin UI. A router is judged by
+ * where it lands (its entrypoints, or Traefik's defaults) and by what it reaches, never by the
+ * host, path or SNI its rule matches: whoever scans the public address picks those.
  *
- * What counts as serving an admin host: a rule with a Host/HostRegexp matcher (or an Ingress host,
- * `*.domain` wildcards included) that picks the admin host out. A rule that matches every host name
- * (no Host matcher, `!Host(other)`, `HostRegexp(`.*`)`) also answers for the admin host names on
- * the public address, but it is a public app's catch-all, not an admin route: Traefik's admin
- * routers are on the internal entrypoints, so on the public ones such a rule only ever reaches its
- * own backend. Catch-alls are therefore not reported, unless they lead to one of Traefik's admin
- * services (api@internal and the like), which fails wherever the host.
+ * What counts as reaching an admin UI, followed the whole way from the router:
+ * - a configured admin Service (INTERNAL_ROUTES), or one of Traefik's admin services
+ *   (`api@internal` and the like);
+ * - any other Service that reaches the same **pods**: one whose selector selects an admin
+ *   Service's pods (or, with no such pod running, asks for nothing the admin selector does not),
+ *   one whose endpoints are those pods, an ExternalName naming an admin Service;
+ * - any Service that leads back into Traefik's own non-public entrypoints (intweb, intwebsec,
+ *   traefik), where the admin routers are, or an ExternalName naming INTERNAL_IP;
+ * - through TraefikService chains (weighted, mirroring with its mirrors, highestRandomWeight),
+ *   across namespaces where Traefik allows it, and through the page service of an `errors`
+ *   Middleware (chains followed).
+ * A router on a public entrypoint whose backend the audit cannot see (a service of another
+ * provider) fails closed, naming why and the fix.
  *
- * A rule the audit cannot judge, on a public entrypoint, is never passed silently:
- * - Traefik rejects it (syntax error, v2 forms under v3 syntax, a bad argument): `warn`. Traefik
- *   logs the error and serves nothing for that router, so nothing is exposed, but the route is
- *   broken and the audit's reading of it unproven.
- * - Traefik accepts it but the audit cannot read it (a HostRegexp with Unicode classes, a v2
- *   HostRegexp template, too many matchers): `fail`. The audit has to prove that no public route
- *   serves an admin host; the detail says how to make the rule readable (or bind it internally).
+ * Pure functions of API objects: lib/steps/verify.ts reads them, traefik-api.ts feeds Traefik's own
+ * view of its routers through the same backend judgement.
  */
 import type { Check, Obj } from './checks.ts'
 import { traefikFlags } from '../traefik/flags.ts'
-import { ingressHostCovers, judgeHost, parseRule, type RuleNode, type RuleSyntax } from '../traefik/rule.ts'
 
 /** What the audit needs to know about the running Traefik (auditSettings reads it from its pods or Deployment). */
 export type AuditSettings = {
@@ -30,10 +30,45 @@ export type AuditSettings = {
    * Undefined: unknown, taken as every entrypoint, public ones included.
    */
   defaultEntrypoints?: string[]
-  /** `--core.defaultRuleSyntax`: the syntax of routes that do not name one (Traefik's default: v3). */
-  defaultRuleSyntax?: RuleSyntax
   /** `--providers.kubernetesingress.ingressClass`: '' (unset) serves class-less Ingresses without the class annotation. */
   ingressProviderClass?: string
+  /** `--providers.kubernetescrd.allowCrossNamespace`; undefined (unknown) follows every reference. */
+  allowCrossNamespace?: boolean
+  /** `--providers.kubernetes{crd,ingress}.allowExternalNameServices` (either); undefined (unknown) follows them. */
+  allowExternalNameServices?: boolean
+  /** Entrypoint name -> the port it listens on inside the Traefik pod (`--entryPoints.X.address`). */
+  entrypointPorts?: Record<string, number>
+  /** UDP entrypoints (address ending in /udp). */
+  udpEntrypoints?: string[]
+}
+
+/** An admin UI the kit routes internally: its Service, and the label findings use (its admin host). */
+export type AdminBackend = { namespace: string; service: string; label: string }
+
+/** Every object the audit reads. A list left undefined was not read. */
+export type RouteObjects = {
+  ingressRoutes?: Obj[]
+  ingressRouteTCPs?: Obj[]
+  ingressRouteUDPs?: Obj[]
+  ingresses?: Obj[]
+  ingressClasses?: Obj[]
+  traefikServices?: Obj[]
+  middlewares?: Obj[]
+  services?: Obj[]
+  /** EndpointSlices of Services without a selector (others follow their selector). */
+  endpointSlices?: Obj[]
+  /** Pods of the admin UIs' namespaces and of Traefik's. */
+  pods?: Obj[]
+}
+
+export type AuditScope = AuditSettings & {
+  publicEntrypoints: string[]
+  admin: AdminBackend[]
+  /** Traefik's namespace and the labels of its pods (a pod's, or the Deployment's template). */
+  traefik?: { namespace: string; podLabels: Record<string, string>[]; podIps?: string[] }
+  internalIp?: string
+  /** The kit's admin entrypoints, named in the fixes. */
+  internalEntrypoints?: string[]
 }
 
 /**
@@ -41,7 +76,7 @@ export type AuditSettings = {
  * provider (writes routing configuration) and the Prometheus metrics. ping@internal, noop@internal
  * and acme-http@internal are harmless in public.
  */
-const ADMIN_INTERNAL_SERVICES: Record<string, string> = {
+export const ADMIN_INTERNAL_SERVICES: Record<string, string> = {
   'api@internal': "Traefik's API/dashboard",
   'dashboard@internal': "Traefik's dashboard",
   'rest@internal': "Traefik's REST provider",
@@ -51,23 +86,9 @@ const ADMIN_INTERNAL_SERVICES: Record<string, string> = {
 const TRAEFIK_INGRESS_CONTROLLER = 'traefik.io/ingress-controller'
 const INGRESS_CLASS_ANNOTATION = 'kubernetes.io/ingress.class'
 const ENTRYPOINTS_ANNOTATION = 'traefik.ingress.kubernetes.io/router.entrypoints'
+const MIDDLEWARES_ANNOTATION = 'traefik.ingress.kubernetes.io/router.middlewares'
 
-/** Hosts named in a rule's Host matchers (either syntax), lower case; [] when the rule does not parse. The audit itself judges rules with judgeHost. */
-export function hostsInRule(rule: string): string[] {
-  const parsed = parseRule(rule, 'v3')
-  const tree = parsed.ok ? parsed : parseRule(rule, 'v2')
-  if (!tree.ok) return []
-  const hosts: string[] = []
-  const walk = (node: RuleNode): void => {
-    if (node.kind === 'and' || node.kind === 'or') return (walk(node.left), walk(node.right))
-    if (node.kind === 'not') return walk(node.operand)
-    if (node.name === 'Host' || node.name === 'HostHeader') hosts.push(...node.args.map((a) => a.toLowerCase()))
-  }
-  walk(tree.tree)
-  return hosts
-}
-
-// --- entrypoints
+// --- Traefik's settings
 
 /**
  * The entrypoints Traefik gives a router that names none, as Traefik computes them from its
@@ -85,216 +106,392 @@ export function defaultEntrypoints(deploymentArgs: string[], allEntrypoints: str
   return allEntrypoints.filter((e) => e !== 'traefik' && !flags.get(e.toLowerCase())?.address?.toLowerCase().endsWith('/udp'))
 }
 
+function containerArgs(obj: Obj): string[] {
+  const podSpec = obj.spec?.template?.spec ?? obj.spec
+  const containers: any[] = podSpec?.containers ?? []
+  const container = containers.find((c) => c.name === 'traefik') ?? containers[0]
+  return [...(container?.command ?? []), ...(container?.args ?? [])].map(String)
+}
+
 /**
  * The settings of the running Traefik, from the arguments of its pods and/or its Deployment (pass
  * both: the pods are what runs now, the Deployment's template what runs after a rollout). Where
- * they differ, a route without entrypoints may land on the defaults of any of them: their union.
- * Nothing given: nothing known, every entrypoint.
+ * they differ, a route without entrypoints may land on the defaults of any of them: their union;
+ * cross-namespace references count as allowed when any allows them. Nothing given: nothing known.
  */
 export function auditSettings(traefikPodsOrDeployments: Obj[]): AuditSettings {
-  const argsOf = (obj: Obj): string[] => {
-    const podSpec = obj.spec?.template?.spec ?? obj.spec
-    const containers: any[] = podSpec?.containers ?? []
-    const container = containers.find((c) => c.name === 'traefik') ?? containers[0]
-    return [...(container?.command ?? []), ...(container?.args ?? [])].map(String)
-  }
-  const all = traefikPodsOrDeployments.map(argsOf)
+  const all = traefikPodsOrDeployments.map(containerArgs)
   if (all.length === 0) return {}
   const defaults = new Set<string>()
+  const ports: Record<string, number> = {}
+  const udp = new Set<string>()
   for (const args of all) {
-    const names = [...traefikFlags(args).entrypoints().values()].filter((f) => f.address !== undefined).map((f) => f.name)
-    for (const e of defaultEntrypoints(args, names)) defaults.add(e)
+    const entrypoints = [...traefikFlags(args).entrypoints().values()].filter((f) => f.address !== undefined)
+    for (const e of defaultEntrypoints(args, entrypoints.map((f) => f.name))) defaults.add(e)
+    for (const f of entrypoints) {
+      const m = /:(\d+)(\/(tcp|udp))?$/i.exec(f.address!)
+      if (m) ports[f.name] = Number(m[1])
+      if (m?.[3]?.toLowerCase() === 'udp') udp.add(f.name)
+    }
   }
-  const argValue = (args: string[], flag: string) => traefikFlags(args).value(flag)
-  const syntax = all.map((a) => argValue(a, 'core.defaultRuleSyntax')).find(Boolean)
+  const values = (flag: string) => all.map((a) => traefikFlags(a).value(flag))
   return {
     defaultEntrypoints: [...defaults],
-    defaultRuleSyntax: syntax === 'v2' ? 'v2' : 'v3',
-    ingressProviderClass: all.map((a) => argValue(a, 'providers.kubernetesingress.ingressClass')).find((v) => v !== undefined) ?? '',
+    ingressProviderClass: values('providers.kubernetesingress.ingressClass').find((v) => v !== undefined) ?? '',
+    allowCrossNamespace: values('providers.kubernetescrd.allowCrossNamespace').some((v) => v?.toLowerCase() === 'true'),
+    allowExternalNameServices: [...values('providers.kubernetescrd.allowExternalNameServices'), ...values('providers.kubernetesingress.allowExternalNameServices')].some(
+      (v) => v?.toLowerCase() === 'true',
+    ),
+    entrypointPorts: ports,
+    udpEntrypoints: [...udp],
   }
 }
 
-/** Where a router lands: its own entrypoints, or Traefik's defaults when it names none. */
-type Placement = { entryPoints: string[] | undefined; explicit: boolean }
+// --- what a backend reaches
 
-function exposure(placement: Placement, publicEntrypoints: string[], settings: AuditSettings, missing: string): { exposed: string[]; detail: string } {
-  if (placement.explicit) {
-    const list = placement.entryPoints ?? []
-    const exposed = list.filter((e) => publicEntrypoints.includes(e))
-    return { exposed, detail: exposed.length ? `it is bound to public entrypoint${exposed.length > 1 ? 's' : ''} ${exposed.join(', ')}` : list.join(', ') }
-  }
-  if (!settings.defaultEntrypoints) {
-    return { exposed: publicEntrypoints, detail: `it ${missing}, so Traefik serves it on every entrypoint, public ones included` }
-  }
-  const defaults = settings.defaultEntrypoints
-  const exposed = defaults.filter((e) => publicEntrypoints.includes(e))
-  return exposed.length
-    ? { exposed, detail: `it ${missing}, so Traefik serves it on its default entrypoints (${defaults.join(', ')}), public ${exposed.join(', ')} included` }
-    : { exposed, detail: `it ${missing}: Traefik's default entrypoints are ${defaults.join(', ')}` }
+/** A reference to a backend, as routes, TraefikServices and Middlewares write it. */
+export type BackendRef = { kind?: string; name?: unknown; namespace?: string; port?: unknown }
+
+/** An admin UI reached, and the way there (each hop named). */
+export type AdminReach = { label: string; path: string[] }
+/** A backend the audit cannot see into, why, and how to make it judgeable. */
+export type Unresolved = { path: string[]; why: string; fix: string }
+export type Reach = { admin: AdminReach[]; unresolved: Unresolved[] }
+
+const NONE: Reach = { admin: [], unresolved: [] }
+const merge = (reaches: Reach[]): Reach => ({ admin: reaches.flatMap((r) => r.admin), unresolved: reaches.flatMap((r) => r.unresolved) })
+
+const key = (namespace: string | undefined, name: string) => `${namespace ?? ''}/${name}`
+function index(objects: Obj[] | undefined): Map<string, Obj> {
+  return new Map((objects ?? []).map((o) => [key(o.metadata.namespace, o.metadata.name), o]))
 }
-
-// --- IngressRoutes
-
-type Ref = { kind?: string; name?: unknown; namespace?: string }
-type InternalReach = { service: string; through: string[] }
+function selects(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
+  const entries = Object.entries(selector ?? {})
+  return entries.length > 0 && entries.every(([k, v]) => labels?.[k] === v)
+}
 
 /**
- * Traefik's admin services a route's services reach: named directly (`api@internal` of kind
- * TraefikService), or through TraefikService objects (weighted, mirroring with its mirrors,
- * highestRandomWeight), however deeply nested; a cycle is followed once.
+ * Judges backends against the admin UIs: built once per audit over the objects read (indexes), then
+ * asked for each router's backends (memoised: a Service shared by many routes is judged once).
  */
-export function internalServicesReached(services: Ref[], namespace: string, traefikServices: Obj[], through: string[] = [], seen = new Set<string>()): InternalReach[] {
-  const found: InternalReach[] = []
-  for (const ref of services) {
-    if (ref.kind !== 'TraefikService') continue // a Kubernetes Service
-    const name = String(ref.name ?? '')
-    if (name.endsWith('@internal')) {
-      if (name in ADMIN_INTERNAL_SERVICES) found.push({ service: name, through })
-      continue
+export function backendJudge(objects: RouteObjects, scope: AuditScope) {
+  const services = index(objects.services)
+  const traefikServices = index(objects.traefikServices)
+  const middlewares = index(objects.middlewares)
+  const slicesByService = new Map<string, Obj[]>()
+  for (const slice of objects.endpointSlices ?? []) {
+    const owner = slice.metadata.labels?.['kubernetes.io/service-name']
+    if (!owner) continue
+    const k = key(slice.metadata.namespace, owner)
+    slicesByService.set(k, [...(slicesByService.get(k) ?? []), slice])
+  }
+  const podsByNamespace = new Map<string, Obj[]>()
+  for (const pod of objects.pods ?? []) {
+    const ns = pod.metadata.namespace ?? ''
+    podsByNamespace.set(ns, [...(podsByNamespace.get(ns) ?? []), pod])
+  }
+  const publicEntrypoints = new Set(scope.publicEntrypoints)
+  const ports = scope.entrypointPorts ?? {}
+  // Traefik's entrypoints a Service must not lead back into: every one no public Service exposes.
+  const privateEntrypoints = Object.keys(ports).filter((e) => !publicEntrypoints.has(e))
+  const adminOf = new Map(scope.admin.map((a) => [key(a.namespace, a.service), a]))
+
+  /** The admin Service's pods (running now) and its selector. */
+  const adminPods = new Map<string, Obj[]>()
+  for (const a of scope.admin) {
+    const selector = services.get(key(a.namespace, a.service))?.spec?.selector
+    adminPods.set(key(a.namespace, a.service), (podsByNamespace.get(a.namespace) ?? []).filter((p) => selects(selector, p.metadata.labels)))
+  }
+  const podNamed = new Map<string, { label: string; pod: Obj } | 'traefik'>()
+  const podAt = new Map<string, { label: string; pod: Obj } | 'traefik'>()
+  for (const a of scope.admin) {
+    for (const pod of adminPods.get(key(a.namespace, a.service)) ?? []) {
+      podNamed.set(key(a.namespace, pod.metadata.name), { label: a.label, pod })
+      for (const ip of podIps(pod)) podAt.set(ip, { label: a.label, pod })
     }
-    const [base, provider] = name.includes('@') ? [name.slice(0, name.lastIndexOf('@')), name.slice(name.lastIndexOf('@') + 1)] : [name, 'kubernetescrd']
-    if (provider !== 'kubernetescrd') continue // another provider's service: not visible from the cluster
-    const ns = ref.namespace || namespace
-    const key = `${ns}/${base}`
-    if (seen.has(key)) continue
-    seen.add(key)
-    const ts = traefikServices.find((t) => t.metadata.namespace === ns && t.metadata.name === base)
-    if (!ts) continue // Traefik reports the missing service and serves nothing through it
+  }
+  const traefikPods = scope.traefik ? (podsByNamespace.get(scope.traefik.namespace) ?? []).filter((p) => scope.traefik!.podLabels.some((l) => selects(l, p.metadata.labels))) : []
+  for (const pod of traefikPods) {
+    podNamed.set(key(pod.metadata.namespace, pod.metadata.name), 'traefik')
+    for (const ip of podIps(pod)) podAt.set(ip, 'traefik')
+  }
+  for (const ip of scope.traefik?.podIps ?? []) podAt.set(ip, 'traefik')
+
+  /** The private entrypoint a port of Traefik's pod belongs to (a number, or a container port's name). */
+  function entrypointOfTargetPort(target: unknown): string | undefined {
+    if (target === undefined || target === null || target === '') return undefined
+    let port = Number(target)
+    if (!Number.isInteger(port)) {
+      const named = traefikPods.flatMap((p) => (p.spec?.containers ?? []).flatMap((c: any) => c.ports ?? [])).find((p: any) => p.name === target)
+      if (named) port = Number(named.containerPort)
+      else return privateEntrypoints.find((e) => e.toLowerCase() === String(target).toLowerCase()) // the chart names container ports after entrypoints
+    }
+    return privateEntrypoints.find((e) => ports[e] === port)
+  }
+
+  /** The Service's ports a route's port picks (number or name), all when it names none. */
+  function servicePorts(service: Obj, port: unknown): any[] {
+    const all: any[] = service.spec?.ports ?? []
+    if (port === undefined || port === null || port === '') return all
+    return all.filter((p) => String(p.port) === String(port) || p.name === String(port))
+  }
+
+  const traefikLoop = (path: string[], entrypoint: string): AdminReach => ({
+    label: `Traefik's internal entrypoint ${entrypoint}`,
+    path: [...path, `Traefik's entrypoint ${entrypoint} (where the admin routes are)`],
+  })
+
+  function endpointReach(service: Obj, port: unknown, path: string[]): Reach {
+    const slices = slicesByService.get(key(service.metadata.namespace, service.metadata.name))
+    if (!slices) return NONE // no endpoints: Traefik serves nothing through it
+    const found: AdminReach[] = []
+    const wantedPorts = servicePorts(service, port).map((p) => p.targetPort ?? p.port)
+    for (const slice of slices) {
+      const slicePorts: any[] = slice.ports ?? []
+      for (const endpoint of slice.endpoints ?? []) {
+        const ref = endpoint.targetRef?.kind === 'Pod' ? podNamed.get(key(endpoint.targetRef.namespace ?? slice.metadata.namespace, endpoint.targetRef.name)) : undefined
+        for (const address of endpoint.addresses ?? []) {
+          const at = ref ?? podAt.get(address) ?? (address === scope.internalIp ? 'internal-ip' : undefined)
+          if (!at) continue
+          const hop = `endpoint ${address}`
+          if (at === 'internal-ip') found.push({ label: 'INTERNAL_IP', path: [...path, `${hop} (INTERNAL_IP, the admin address)`] })
+          else if (at === 'traefik') {
+            const entrypoints = (wantedPorts.length ? slicePorts.filter((p) => wantedPorts.some((w) => String(w) === String(p.port) || w === p.name)) : slicePorts)
+              .map((p) => entrypointOfTargetPort(p.port))
+              .filter((e): e is string => e !== undefined)
+            for (const e of new Set(entrypoints)) found.push(traefikLoop([...path, `${hop} (a Traefik pod)`], e))
+          } else found.push({ label: at.label, path: [...path, `${hop} (pod ${at.pod.metadata.namespace}/${at.pod.metadata.name} of ${at.label})`] })
+        }
+      }
+    }
+    return { admin: found, unresolved: [] }
+  }
+
+  const serviceMemo = new Map<string, Reach>()
+  function serviceReach(namespace: string, name: string, port: unknown, path: string[], seen: Set<string>): Reach {
+    const k = key(namespace, name)
+    const memoKey = `${k}:${port ?? ''}`
+    if (seen.has(k)) return NONE
+    const cached = serviceMemo.get(memoKey)
+    if (cached) return prefixed(cached, path)
+    const result = judgeService(namespace, name, port, [`Service ${k}`], new Set([...seen, k]))
+    serviceMemo.set(memoKey, result)
+    return prefixed(result, path)
+  }
+  /** A memoised reach is stored with paths starting at the Service; callers put their own hops first. */
+  function prefixed(reach: Reach, path: string[]): Reach {
+    if (path.length === 0) return reach
+    return {
+      admin: reach.admin.map((a) => ({ ...a, path: [...path, ...a.path] })),
+      unresolved: reach.unresolved.map((u) => ({ ...u, path: [...path, ...u.path] })),
+    }
+  }
+
+  function judgeService(namespace: string, name: string, port: unknown, path: string[], seen: Set<string>): Reach {
+    const k = key(namespace, name)
+    const admin = adminOf.get(k)
+    if (admin) return { admin: [{ label: admin.label, path: [...path.slice(0, -1), `Service ${k} (${admin.label})`] }], unresolved: [] }
+    const service = services.get(k)
+    if (!service) return NONE // Traefik reports the missing Service and serves nothing through it
+    const spec = service.spec ?? {}
+    if (spec.type === 'ExternalName') {
+      if (scope.allowExternalNameServices === false) return NONE // Traefik refuses ExternalName Services
+      const target = String(spec.externalName ?? '').toLowerCase().replace(/\.$/, '')
+      const inCluster = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.cluster\.local)?$/.exec(target)
+      if (inCluster) return serviceReach(inCluster[3], inCluster[1], port, [...path, `ExternalName ${target}`], seen)
+      if (scope.internalIp && target === scope.internalIp) return { admin: [{ label: 'INTERNAL_IP', path: [...path, `ExternalName ${target} (INTERNAL_IP, the admin address)`] }], unresolved: [] }
+      return NONE // outside the cluster
+    }
+    const selector: Record<string, string> | undefined = spec.selector
+    if (!selector || Object.keys(selector).length === 0) return endpointReach(service, port, path)
+    const found: AdminReach[] = []
+    // The admin UIs' pods this selector selects, or would select.
+    for (const a of scope.admin.filter((a) => a.namespace === namespace)) {
+      const pods = adminPods.get(key(a.namespace, a.service)) ?? []
+      const adminSelector: Record<string, string> | undefined = services.get(key(a.namespace, a.service))?.spec?.selector
+      const shared = pods.filter((p) => selects(selector, p.metadata.labels))
+      if (shared.length) found.push({ label: a.label, path: [...path, `pod ${namespace}/${shared[0].metadata.name} of ${a.label} (the selector ${formatSelector(selector)} selects it)`] })
+      else if (pods.length === 0 && adminSelector && selects(selector, adminSelector)) {
+        found.push({ label: a.label, path: [...path, `the pods of ${a.label} (selector ${formatSelector(selector)} selects every pod ${a.namespace}/${a.service} selects)`] })
+      }
+    }
+    // Traefik's own pods, on a port of a private entrypoint.
+    if (scope.traefik && namespace === scope.traefik.namespace) {
+      const selectsTraefik = traefikPods.some((p) => selects(selector, p.metadata.labels)) || scope.traefik.podLabels.some((l) => selects(selector, l))
+      if (selectsTraefik) {
+        const entrypoints = new Set(servicePorts(service, port).map((p) => entrypointOfTargetPort(p.targetPort ?? p.port)).filter((e): e is string => e !== undefined))
+        for (const e of entrypoints) found.push(traefikLoop([...path, `the Traefik pods (selector ${formatSelector(selector)})`], e))
+      }
+    }
+    return { admin: found, unresolved: [] }
+  }
+
+  const tsMemo = new Map<string, Reach>()
+  /** What a reference of a route, TraefikService or Middleware reaches; `from`: the namespace it is written in. */
+  function refReach(ref: BackendRef, from: string, path: string[], seen: Set<string> = new Set()): Reach {
+    const name = String(ref.name ?? '')
+    const kind = ref.kind || 'Service'
+    if (kind !== 'TraefikService') {
+      const ns = ref.namespace || from
+      if (ns !== from && scope.allowCrossNamespace === false) return NONE // Traefik refuses the reference
+      return serviceReach(ns, name, ref.port, path, seen)
+    }
+    if (name.includes('@')) {
+      const provider = name.slice(name.lastIndexOf('@') + 1)
+      if (provider === 'internal') {
+        const label = ADMIN_INTERNAL_SERVICES[name]
+        return label ? { admin: [{ label, path: [...path, name] }], unresolved: [] } : NONE
+      }
+      if (provider !== 'kubernetescrd') {
+        return {
+          admin: [],
+          unresolved: [
+            {
+              path: [...path, name],
+              why: `${name} is a service of Traefik's ${provider} provider, which the audit cannot read from the cluster`,
+              fix: 'use a Service or a TraefikService of this cluster, or bind the route to internal entrypoints',
+            },
+          ],
+        }
+      }
+    }
+    const base = name.includes('@') ? name.slice(0, name.lastIndexOf('@')) : name
+    const ns = ref.namespace || from
+    if (ns !== from && scope.allowCrossNamespace === false) return NONE
+    const k = key(ns, base)
+    if (seen.has(`ts:${k}`)) return NONE // a cycle: Traefik serves nothing through it
+    const cached = tsMemo.get(k)
+    if (cached) return prefixed(cached, path)
+    const ts = traefikServices.get(k)
+    if (!ts) return NONE // Traefik reports the missing service and serves nothing through it
     const spec = ts.spec ?? {}
-    const nested: Ref[] = [
+    const nested: BackendRef[] = [
       ...(spec.weighted?.services ?? []),
       ...(spec.mirroring ? [spec.mirroring, ...(spec.mirroring.mirrors ?? [])] : []),
       ...(spec.highestRandomWeight?.services ?? []),
     ]
-    found.push(...internalServicesReached(nested, ns, traefikServices, [...through, `TraefikService ${key}`], seen))
+    const nextSeen = new Set([...seen, `ts:${k}`])
+    const result = merge(nested.map((r) => refReach(r, ns, [`TraefikService ${k}`], nextSeen)))
+    tsMemo.set(k, result)
+    return prefixed(result, path)
   }
-  return found
+
+  /** What the Middlewares of a router reach (an `errors` Middleware's page service; chains followed). */
+  function middlewareReach(refs: { name?: unknown; namespace?: string }[], from: string, path: string[], seen: Set<string> = new Set()): Reach {
+    const reaches: Reach[] = []
+    for (const ref of refs) {
+      const name = String(ref.name ?? '')
+      if (name.includes('@') && !name.endsWith('@kubernetescrd')) continue // another provider's: it has no page service here
+      const base = name.replace(/@kubernetescrd$/, '')
+      const ns = ref.namespace || from
+      const k = key(ns, base)
+      if (seen.has(k)) continue
+      const middleware = middlewares.get(k)
+      if (!middleware) continue // Traefik refuses the router: it serves nothing
+      const hop = [...path, `Middleware ${k}`]
+      const spec = middleware.spec ?? {}
+      if (spec.errors?.service) reaches.push(refReach(spec.errors.service, ns, [...hop, 'its error page']))
+      if (spec.chain?.middlewares) reaches.push(middlewareReach(spec.chain.middlewares, ns, hop, new Set([...seen, k])))
+    }
+    return merge(reaches)
+  }
+
+  /** An Ingress annotation's `<namespace>-<name>@kubernetescrd` as a Middleware reference. */
+  function middlewareByAnnotation(value: string): { name: string; namespace: string } | undefined {
+    const id = value.trim().replace(/@kubernetescrd$/, '')
+    const match = (objects.middlewares ?? []).find((m) => `${m.metadata.namespace}-${m.metadata.name}` === id)
+    return match ? { name: match.metadata.name, namespace: match.metadata.namespace! } : undefined
+  }
+
+  return { refReach, middlewareReach, middlewareByAnnotation, serviceReach: (ns: string, name: string, port?: unknown) => serviceReach(ns, name, port, [], new Set()), podAt }
 }
 
-/** Where the routers of an IngressRoute land, and the rules of the parents they sit under. */
-type RouterContext = Placement & { parentRules: RuleNode[]; via: string[] }
+function podIps(pod: Obj): string[] {
+  return [pod.status?.podIP, ...(pod.status?.podIPs ?? []).map((p: any) => p.ip)].filter((ip): ip is string => typeof ip === 'string' && ip !== '')
+}
+function formatSelector(selector: Record<string, string>): string {
+  return Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',')
+}
+
+// --- routers
+
+/** One router Traefik builds from the cluster, where it lands and what it sends to. */
+export type Router = {
+  kind: 'IngressRoute' | 'IngressRouteTCP' | 'IngressRouteUDP' | 'Ingress'
+  namespace: string
+  name: string
+  /** Which part of the object: `route 1`, `rule argocd.example /`, `default backend`. */
+  part: string
+  /** Its own entrypoints; undefined when it names none (Traefik's defaults apply). */
+  entryPoints: string[] | undefined
+  /** Parent IngressRoutes it is reached through (then entryPoints are the parents'). */
+  via: string[]
+  reach: () => Reach
+}
+
+/** Where a router lands on public entrypoints, and how to say it. */
+function exposure(router: Router, scope: AuditScope): { exposed: string[]; where: string } {
+  if (router.entryPoints) {
+    const exposed = router.entryPoints.filter((e) => scope.publicEntrypoints.includes(e))
+    return { exposed, where: router.entryPoints.join(', ') }
+  }
+  const how = router.kind === 'Ingress' ? `has no ${ENTRYPOINTS_ANNOTATION} annotation` : 'lists no entryPoints'
+  if (router.kind === 'IngressRouteUDP') {
+    const udp = scope.udpEntrypoints
+    const exposed = udp ? scope.publicEntrypoints.filter((e) => udp.includes(e)) : scope.publicEntrypoints
+    return { exposed, where: `every UDP entrypoint (it ${how})` }
+  }
+  if (!scope.defaultEntrypoints) return { exposed: scope.publicEntrypoints, where: `every entrypoint (it ${how} and Traefik's defaults are unknown)` }
+  const exposed = scope.defaultEntrypoints.filter((e) => scope.publicEntrypoints.includes(e))
+  return { exposed, where: `Traefik's default entrypoints ${scope.defaultEntrypoints.join(', ')} (it ${how})` }
+}
+
+type RouteSpec = { services?: BackendRef[]; middlewares?: { name?: unknown; namespace?: string }[]; kind?: string; match?: string }
 
 /**
- * An IngressRoute without parentRefs lands on its entryPoints. One with parentRefs is a child: its
- * routers are reached only through every route of each parent (its own entryPoints are not used),
- * so it lands where the parents land, under the parents' rules. A missing parent makes Traefik skip
- * the whole IngressRoute; a cycle never reaches an entrypoint.
+ * The routers of an IngressRoute(-TCP/-UDP). One with parentRefs is a child: it is reached only
+ * through its parents, so it lands where they land (recursively; a missing parent makes Traefik
+ * skip it, a cycle reaches nothing).
  */
-function routerContexts(route: Obj, all: Obj[], settings: AuditSettings, seen: Set<string> = new Set()): RouterContext[] {
-  const key = `${route.metadata.namespace}/${route.metadata.name}`
+function crdRouters(kind: Router['kind'], route: Obj, all: Map<string, Obj>, judge: ReturnType<typeof backendJudge>): Router[] {
+  const namespace = route.metadata.namespace ?? ''
+  const placements = placementsOf(route, all, new Set())
+  const routes: RouteSpec[] = kind === 'IngressRouteUDP' ? route.spec?.routes ?? [] : route.spec?.routes ?? []
+  const routers: Router[] = []
+  routes.forEach((r, i) => {
+    if (kind === 'IngressRoute' && r.kind !== undefined && r.kind !== '' && r.kind !== 'Rule') return
+    for (const placement of placements) {
+      routers.push({
+        kind,
+        namespace,
+        name: route.metadata.name,
+        part: routes.length > 1 ? `route ${i + 1}` : '',
+        entryPoints: placement.entryPoints,
+        via: placement.via,
+        reach: () => merge([...(r.services ?? []).map((s) => judge.refReach(s, namespace, [])), judge.middlewareReach(r.middlewares ?? [], namespace, [])]),
+      })
+    }
+  })
+  return routers
+}
+
+function placementsOf(route: Obj, all: Map<string, Obj>, seen: Set<string>): { entryPoints: string[] | undefined; via: string[] }[] {
+  const k = key(route.metadata.namespace, route.metadata.name)
   const parentRefs: { name?: string; namespace?: string }[] = route.spec?.parentRefs ?? []
   if (parentRefs.length === 0) {
     const entryPoints: string[] = route.spec?.entryPoints ?? []
-    return [{ entryPoints: entryPoints.length ? entryPoints : undefined, explicit: entryPoints.length > 0, parentRules: [], via: [] }]
+    return [{ entryPoints: entryPoints.length ? entryPoints : undefined, via: [] }]
   }
-  if (seen.has(key)) return []
-  const contexts: RouterContext[] = []
+  if (seen.has(k)) return []
+  const out: { entryPoints: string[] | undefined; via: string[] }[] = []
   for (const ref of parentRefs) {
     const ns = ref.namespace || route.metadata.namespace
-    const parent = all.find((r) => r.metadata.namespace === ns && r.metadata.name === ref.name)
+    const parent = all.get(key(ns, String(ref.name ?? '')))
     if (!parent) return []
-    const rules = routesOf(parent, settings).flatMap((r) => (r.parsed.ok ? [r.parsed.tree] : []))
-    if (rules.length === 0) continue
-    const anyParentRule = rules.reduce((left, right) => ({ kind: 'or', left, right }))
-    for (const ctx of routerContexts(parent, all, settings, new Set([...seen, key]))) {
-      contexts.push({ ...ctx, parentRules: [...ctx.parentRules, anyParentRule], via: [...ctx.via, `parent IngressRoute ${ns}/${ref.name}`] })
-    }
+    for (const p of placementsOf(parent, all, new Set([...seen, k]))) out.push({ entryPoints: p.entryPoints, via: [...p.via, `parent IngressRoute ${ns}/${ref.name}`] })
   }
-  return contexts
+  return out
 }
-
-/** The routes Traefik builds routers from (kind Rule, a non-empty match), with their parsed rules. */
-function routesOf(route: Obj, settings: AuditSettings) {
-  return ((route.spec?.routes ?? []) as any[])
-    .map((r, index) => ({ index, match: String(r.match ?? ''), services: (r.services ?? []) as Ref[], syntax: r.syntax as string | undefined, kind: r.kind as string | undefined }))
-    .filter((r) => (r.kind === undefined || r.kind === '' || r.kind === 'Rule') && r.match !== '')
-    .map((r) => {
-      const syntax: RuleSyntax = r.syntax === 'v2' || r.syntax === 'v3' ? r.syntax : settings.defaultRuleSyntax ?? 'v3'
-      return { ...r, syntax, parsed: parseRule(r.match, syntax) }
-    })
-}
-
-/**
- * Every IngressRoute serving an admin host, or one of Traefik's admin services, must be bound to
- * entrypoints that no public Service exposes. Without entryPoints, a route lands on Traefik's
- * default entrypoints (`settings.defaultEntrypoints`; unknown: every entrypoint).
- */
-export function auditIngressRoutes(
-  routes: Obj[],
-  hosts: string[],
-  publicEntrypoints: string[],
-  options: AuditSettings & { traefikServices?: Obj[] } = {},
-): Check[] {
-  const checks: Check[] = []
-  for (const ingressRoute of routes) {
-    const ref = `IngressRoute ${ingressRoute.metadata.namespace}/${ingressRoute.metadata.name}`
-    const contexts = routerContexts(ingressRoute, routes, options)
-    const served = new Set<string>()
-    const internal = new Set<string>()
-    const problems: string[] = []
-    const placements: string[] = []
-    const unjudged: Check[] = []
-    for (const route of routesOf(ingressRoute, options)) {
-      const reached = internalServicesReached(route.services, ingressRoute.metadata.namespace!, options.traefikServices ?? [])
-      for (const ctx of contexts) {
-        const where = exposure(ctx, publicEntrypoints, options, 'lists no entryPoints')
-        const via = ctx.via.length ? ` (through ${ctx.via.join(', ')})` : ''
-        const routeHosts: string[] = []
-        const unknown: string[] = []
-        let rejected = false
-        if (!route.parsed.ok) {
-          rejected = true
-          unknown.push(`Traefik rejects this rule: ${route.parsed.error}`)
-        } else {
-          const tree = [route.parsed.tree, ...ctx.parentRules].reduce((left, right) => ({ kind: 'and', left, right }))
-          for (const host of hosts) {
-            const judged = judgeHost(tree, host)
-            if (judged.verdict === 'yes' && !judged.catchAll) routeHosts.push(host.toLowerCase())
-            if (judged.verdict === 'unknown') {
-              unknown.push(judged.reason)
-              rejected ||= judged.traefikRejects
-            }
-          }
-        }
-        // A router Traefik rejects serves nothing, its services included.
-        const reachedHere = route.parsed.ok ? reached : []
-        if (routeHosts.length === 0 && reachedHere.length === 0) {
-          if (unknown.length && where.exposed.length) {
-            unjudged.push({
-              name: `${ref} route ${route.index + 1} serves no admin host on public entrypoints`,
-              status: rejected ? 'warn' : 'fail',
-              detail: rejected
-                ? `${unknown[0]}; Traefik serves nothing for this router, fix or remove it (match: ${route.match})`
-                : `cannot tell: ${unknown[0]}; it is on ${where.exposed.join(', ')}${via}. Use Host(...) matchers or a plainer HostRegexp, or bind it to internal entrypoints`,
-            })
-          }
-          continue
-        }
-        routeHosts.forEach((h) => served.add(h))
-        for (const r of reachedHere) internal.add(r.service)
-        const reachedDetail = reachedHere
-          .filter((r) => r.through.length)
-          .map((r) => `${r.service} through ${r.through.join(' -> ')}`)
-        const suffix = `${via}${reachedDetail.length ? ` (${reachedDetail.join('; ')})` : ''}`
-        if (where.exposed.length) problems.push(`${where.detail}${suffix}`)
-        else placements.push(`${where.detail}${suffix}`)
-      }
-    }
-    if (served.size || internal.size) {
-      const what = served.size ? [...served].join(', ') : [...new Set([...internal].map((s) => ADMIN_INTERNAL_SERVICES[s]))].join(', ')
-      const name = `${ref} (${what}) only on internal entrypoints`
-      checks.push(problems.length ? { name, status: 'fail', detail: unique(problems).join('; ') } : { name, status: 'pass', detail: unique(placements).join('; ') })
-    }
-    checks.push(...unjudged.filter((c, i) => unjudged.findIndex((d) => d.name === c.name) === i))
-  }
-  return checks
-}
-
-function unique(items: string[]): string[] {
-  return [...new Set(items)]
-}
-
-// --- Ingresses
 
 /**
  * Whether Traefik's kubernetesingress provider serves an Ingress, as Traefik decides it: one with
@@ -302,9 +499,8 @@ function unique(items: string[]): string[] {
  * limited to one class, that name); one without, by its `kubernetes.io/ingress.class` annotation,
  * which must equal the provider's class, where an unset class also takes `traefik` and no
  * annotation at all (the chart's default). The `ingressclass.kubernetes.io/is-default-class`
- * annotation plays no part here: the API server uses it to fill in ingressClassName when an
- * Ingress is created, so such Ingresses carry the class name by the time Traefik and this audit
- * read them.
+ * annotation plays no part here: the API server fills in ingressClassName when an Ingress is
+ * created, so such Ingresses carry the class name by the time Traefik and this audit read them.
  */
 export function traefikServesIngress(ingress: Obj, traefikClassNames: string[], providerClass = ''): boolean {
   const className: string | undefined = ingress.spec?.ingressClassName
@@ -321,32 +517,112 @@ export function traefikIngressClassNames(ingressClasses: Obj[], providerClass = 
     .filter((name) => providerClass === '' || name === providerClass)
 }
 
-/**
- * Plain Ingress objects are served too (the chart enables Traefik's kubernetesingress provider):
- * one Traefik serves for an admin host (exact, or a `*.domain` wildcard covering it) must carry the
- * entrypoints annotation naming only internal entrypoints, or rely on default entrypoints that are
- * all internal. Without `ingressClasses` (not read), only a class named `traefik` is taken as Traefik's.
- */
-export function auditIngresses(ingresses: Obj[], hosts: string[], publicEntrypoints: string[], options: AuditSettings & { ingressClasses?: Obj[] } = {}): Check[] {
-  const providerClass = options.ingressProviderClass ?? ''
-  const classNames = options.ingressClasses ? traefikIngressClassNames(options.ingressClasses, providerClass) : ['traefik']
-  const checks: Check[] = []
-  for (const ingress of ingresses) {
-    if (!traefikServesIngress(ingress, classNames, providerClass)) continue
-    const ruleHosts: string[] = (ingress.spec?.rules ?? []).map((r: any) => String(r.host ?? '')).filter(Boolean)
-    const served = hosts.map((h) => h.toLowerCase()).filter((h) => ruleHosts.some((rh) => ingressHostCovers(rh, h)))
-    if (served.length === 0) continue
-    const name = `Ingress ${ingress.metadata.namespace}/${ingress.metadata.name} (${served.join(', ')}) only on internal entrypoints`
-    const annotation: string | undefined = ingress.metadata.annotations?.[ENTRYPOINTS_ANNOTATION]
-    const entryPoints = annotation ? annotation.split(',').map((e) => e.trim()).filter(Boolean) : []
-    const where = exposure({ entryPoints, explicit: entryPoints.length > 0 }, publicEntrypoints, options, `has no ${ENTRYPOINTS_ANNOTATION} annotation`)
-    const wildcard = ruleHosts.filter((rh) => rh.startsWith('*.') && served.some((h) => ingressHostCovers(rh, h)))
-    const through = wildcard.length ? ` (host ${wildcard.join(', ')})` : ''
-    checks.push(
-      where.exposed.length
-        ? { name, status: 'fail', detail: `${where.detail}${through}` }
-        : { name, status: 'pass', detail: entryPoints.length ? annotation! : where.detail },
-    )
+function ingressRouters(ingress: Obj, judge: ReturnType<typeof backendJudge>): Router[] {
+  const namespace = ingress.metadata.namespace ?? ''
+  const annotation: string | undefined = ingress.metadata.annotations?.[ENTRYPOINTS_ANNOTATION]
+  const entryPoints = annotation ? annotation.split(',').map((e) => e.trim()).filter(Boolean) : []
+  const middlewareRefs = String(ingress.metadata.annotations?.[MIDDLEWARES_ANNOTATION] ?? '')
+    .split(',')
+    .filter((m) => m.trim())
+    .map((m) => judge.middlewareByAnnotation(m))
+    .filter((m): m is { name: string; namespace: string } => m !== undefined)
+  const router = (part: string, backend: any): Router => ({
+    kind: 'Ingress',
+    namespace,
+    name: ingress.metadata.name,
+    part,
+    entryPoints: entryPoints.length ? entryPoints : undefined,
+    via: [],
+    reach: () =>
+      merge([
+        backend?.service ? judge.refReach({ name: backend.service.name, port: backend.service.port?.number ?? backend.service.port?.name }, namespace, []) : NONE,
+        judge.middlewareReach(middlewareRefs, namespace, []),
+      ]),
+  })
+  const routers: Router[] = []
+  if (ingress.spec?.defaultBackend) routers.push(router('default backend', ingress.spec.defaultBackend))
+  for (const rule of ingress.spec?.rules ?? []) {
+    for (const p of rule.http?.paths ?? []) routers.push(router(`rule ${rule.host ?? '*'} ${p.path ?? '/'}`, p.backend))
   }
+  return routers
+}
+
+/** Every router Traefik builds from the cluster's route objects. */
+export function routersOf(objects: RouteObjects, scope: AuditScope, judge = backendJudge(objects, scope)): Router[] {
+  const routes = index(objects.ingressRoutes)
+  const classNames = objects.ingressClasses ? traefikIngressClassNames(objects.ingressClasses, scope.ingressProviderClass ?? '') : ['traefik']
+  return [
+    ...(objects.ingressRoutes ?? []).flatMap((r) => crdRouters('IngressRoute', r, routes, judge)),
+    ...(objects.ingressRouteTCPs ?? []).flatMap((r) => crdRouters('IngressRouteTCP', r, new Map(), judge)),
+    ...(objects.ingressRouteUDPs ?? []).flatMap((r) => crdRouters('IngressRouteUDP', r, new Map(), judge)),
+    ...(objects.ingresses ?? []).filter((i) => traefikServesIngress(i, classNames, scope.ingressProviderClass ?? '')).flatMap((i) => ingressRouters(i, judge)),
+  ]
+}
+
+// --- the verdicts
+
+/** How to take a router off the public entrypoints, in its kind's words. */
+function fixFor(router: Router, scope: AuditScope): string {
+  const internal = scope.internalEntrypoints ?? []
+  const to = internal.length ? internal.join(', ') : 'the internal entrypoints'
+  if (router.via.length) return `move its parent (${router.via[0]}) to ${to}, or point it at a public app's backend`
+  if (router.kind === 'Ingress') return `set the annotation ${ENTRYPOINTS_ANNOTATION}: ${internal.join(',') || 'intweb,intwebsec'}, or point it at a public app's backend`
+  return `set its entryPoints to ${to}, or point it at a public app's backend`
+}
+
+const routerName = (r: Router) => `${r.kind} ${r.namespace}/${r.name}`
+
+/**
+ * The audit's checks: a failure per route object with a router on a public entrypoint that reaches
+ * an admin UI (each way there named) or that the audit cannot see through; a pass per route object
+ * that reaches an admin UI only on internal entrypoints; one pass summing up the public routers.
+ */
+export function auditRoutes(objects: RouteObjects, scope: AuditScope): Check[] {
+  const judge = backendJudge(objects, scope)
+  const routers = routersOf(objects, scope, judge)
+  const byObject = new Map<string, { fails: string[]; unresolved: string[]; admin: Set<string>; internal: string[] }>()
+  let publicRouters = 0
+  for (const router of routers) {
+    const reach = router.reach()
+    const { exposed, where } = exposure(router, scope)
+    const name = routerName(router)
+    const entry = byObject.get(name) ?? { fails: [], unresolved: [], admin: new Set<string>(), internal: [] }
+    const part = router.part ? `${router.part}: ` : ''
+    const via = router.via.length ? ` through ${router.via.join(' -> ')}` : ''
+    if (exposed.length) publicRouters++
+    for (const a of reach.admin) entry.admin.add(a.label)
+    if (exposed.length && reach.admin.length) {
+      for (const a of uniqueBy(reach.admin, (a) => a.path.join(' -> '))) {
+        entry.fails.push(`${part}on public ${exposed.join(', ')}${via}, it reaches ${a.label}: ${a.path.join(' -> ')}`)
+      }
+      entry.fails.push(`fix: ${fixFor(router, scope)}`)
+    } else if (exposed.length && reach.unresolved.length) {
+      for (const u of reach.unresolved) entry.unresolved.push(`${part}on public ${exposed.join(', ')}${via}: cannot tell what ${u.path.join(' -> ')} reaches: ${u.why}; ${u.fix}`)
+    } else if (reach.admin.length) {
+      entry.internal.push(`${part}${where}${via}`)
+    }
+    byObject.set(name, entry)
+  }
+  const checks: Check[] = []
+  for (const [name, entry] of byObject) {
+    const what = [...entry.admin].join(', ')
+    if (entry.fails.length) checks.push({ name: `${name} (${what}) only on internal entrypoints`, status: 'fail', detail: unique(entry.fails).join('; ') })
+    else if (entry.admin.size) checks.push({ name: `${name} (${what}) only on internal entrypoints`, status: 'pass', detail: unique(entry.internal).join('; ') })
+    if (entry.unresolved.length) checks.push({ name: `${name} on public entrypoints reaches a backend the audit can judge`, status: 'fail', detail: unique(entry.unresolved).join('; ') })
+  }
+  const failing = checks.filter((c) => c.status === 'fail').length
+  checks.push({
+    name: 'Routers on public entrypoints reach no admin UI',
+    status: failing ? 'fail' : 'pass',
+    detail: `${publicRouters} router${publicRouters === 1 ? '' : 's'} on ${scope.publicEntrypoints.join(', ')} judged by what they reach (any host, path or SNI)${failing ? `; ${failing} route object${failing === 1 ? '' : 's'} above fail` : ''}`,
+  })
   return checks
+}
+
+function unique(items: string[]): string[] {
+  return [...new Set(items)]
+}
+function uniqueBy<T>(items: T[], by: (t: T) => string): T[] {
+  const seen = new Set<string>()
+  return items.filter((t) => (seen.has(by(t)) ? false : (seen.add(by(t)), true)))
 }

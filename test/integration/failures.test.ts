@@ -9,6 +9,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
   ADMIN_INGRESSES,
+  installFakeApp,
   applyYaml,
   CLUSTER_DIR,
   createSquatter,
@@ -117,27 +118,41 @@ rf('an admin IngressRoute someone else put on web makes 04-verify fail and name 
     assert.is(r.code, 1, r.output)
     const report = JSON.parse(r.stdout)
     const failed = report.checks.filter((c: any) => c.status === 'fail')
-    assert.equal(failed.map((c: any) => c.name), ['IngressRoute default/argocd-shortcut (argocd.home.example) only on internal entrypoints'])
-    assert.is(failed[0].detail, 'it is bound to public entrypoint web')
+    assert.equal(failed.map((c: any) => c.name), [
+      'IngressRoute argocd/argocd-shortcut (argocd.home.example) only on internal entrypoints',
+      'Routers on public entrypoints reach no admin UI',
+    ])
+    assert.is(
+      failed[0].detail,
+      "on public web, it reaches argocd.home.example: Service argocd/argocd-server (argocd.home.example); fix: set its entryPoints to intweb, intwebsec, or point it at a public app's backend",
+    )
   } finally {
-    kubectl('delete', 'ingressroutes.traefik.io', 'argocd-shortcut', '-n', 'default')
+    kubectl('delete', 'ingressroutes.traefik.io', 'argocd-shortcut', '-n', 'argocd')
   }
 })
 
 rf('a plain Ingress for an admin host: without entrypoints it lands on the internal defaults; one on web fails 04, named', () => {
+  // Longhorn present (so the Ingress's backend exists), with the kit's own route to it.
+  installFakeApp('longhorn-system', 'longhorn-frontend', 80)
+  const routes = runScript('03-internal-routes', [])
+  assert.is(routes.code, 0, routes.output)
   applyYaml(ADMIN_INGRESSES)
   try {
     const quiet = runScript('04-verify', ['--json', '--no-probe', '--timeout', '30'])
     assert.is(quiet.code, 0, quiet.output)
-    const longhorn = JSON.parse(quiet.stdout).checks.find((c: any) => c.name.startsWith('Ingress default/longhorn-ingress'))
+    const longhorn = JSON.parse(quiet.stdout).checks.find((c: any) => c.name.startsWith('Ingress longhorn-system/longhorn-ingress'))
     assert.is(longhorn?.status, 'pass', JSON.stringify(longhorn))
-    kubectl('annotate', 'ingresses.networking.k8s.io', 'longhorn-ingress', '-n', 'default', 'traefik.ingress.kubernetes.io/router.entrypoints=web')
+    kubectl('annotate', 'ingresses.networking.k8s.io', 'longhorn-ingress', '-n', 'longhorn-system', 'traefik.ingress.kubernetes.io/router.entrypoints=web')
     const r = runScript('04-verify', ['--json', '--no-probe', '--timeout', '30'])
     assert.is(r.code, 1, r.output)
     const failed = JSON.parse(r.stdout).checks.filter((c: any) => c.status === 'fail')
-    assert.equal(failed.map((c: any) => c.name), ['Ingress default/longhorn-ingress (longhorn.home.example) only on internal entrypoints'])
+    assert.equal(failed.map((c: any) => c.name), [
+      'Ingress longhorn-system/longhorn-ingress (longhorn.home.example) only on internal entrypoints',
+      'Routers on public entrypoints reach no admin UI',
+    ])
   } finally {
-    kubectl('delete', 'ingresses.networking.k8s.io', '--all', '-n', 'default')
+    kubectl('delete', 'ingresses.networking.k8s.io', '--all', '-n', 'argocd')
+    kubectl('delete', 'namespace', 'longhorn-system', '--wait=true', '--timeout=120s')
   }
 })
 

@@ -238,7 +238,7 @@ spec:
 /** An ArgoCD route someone attached to the public entrypoint web. */
 export const ROGUE_ARGOCD_ROUTE = `apiVersion: traefik.io/v1alpha1
 kind: IngressRoute
-metadata: {name: argocd-shortcut, namespace: default}
+metadata: {name: argocd-shortcut, namespace: argocd}
 spec:
   entryPoints: [web, intweb]
   routes:
@@ -251,7 +251,7 @@ spec:
  * every entrypoint), one bound to the internal entrypoints, one of another controller's class. */
 export const ADMIN_INGRESSES = `apiVersion: networking.k8s.io/v1
 kind: Ingress
-metadata: {name: longhorn-ingress, namespace: default}
+metadata: {name: longhorn-ingress, namespace: longhorn-system}
 spec:
   rules:
   - host: longhorn.home.example
@@ -261,7 +261,7 @@ apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
   name: argocd-internal-ingress
-  namespace: default
+  namespace: argocd
   annotations: {traefik.ingress.kubernetes.io/router.entrypoints: "intweb,intwebsec"}
 spec:
   ingressClassName: traefik
@@ -271,7 +271,7 @@ spec:
 ---
 apiVersion: networking.k8s.io/v1
 kind: Ingress
-metadata: {name: argocd-other-controller, namespace: default}
+metadata: {name: argocd-other-controller, namespace: argocd}
 spec:
   ingressClassName: nginx
   rules:
