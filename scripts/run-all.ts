@@ -12,6 +12,7 @@ await runScript(
       from: { type: 'string', arg: 'STEP', help: 'start at this step (01, 02, 03, 04 or its name)' },
       json: { type: 'boolean', help: "print 04-verify's report as JSON on stdout" },
       'no-probe': { type: 'boolean', help: "skip 04-verify's HTTP requests" },
+      'no-matrix': { type: 'boolean', help: "04-verify asks only Traefik's API, not the admin hosts" },
       'require-probe': { type: 'boolean', help: '04-verify fails when an address cannot be reached from here (default: skipped)' },
       dns: DNS_OPTION,
     },

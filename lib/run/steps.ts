@@ -63,7 +63,7 @@ export function probeFlagsFrom(args: Args): ProbeFlags {
   if (args['no-probe'] && args['require-probe']) {
     throw new UserError('--no-probe and --require-probe contradict each other: drop one of them', EXIT.config)
   }
-  return { probe: !args['no-probe'], requireProbe: args['require-probe'] === true }
+  return { probe: !args['no-probe'], matrix: !args['no-probe'] && !args['no-matrix'], requireProbe: args['require-probe'] === true }
 }
 
 /** Builds the step context: flags first, then configuration, then the (guarded) cluster. */

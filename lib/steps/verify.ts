@@ -6,7 +6,8 @@
  * The judgements are pure functions of API objects (checks.ts, audit.ts), tested on recorded objects;
  * the reachability matrix is judged in probe.ts and asked in probe-http.ts.
  */
-import { type AdminBackend, auditRoutes, auditSettings } from '../verify/audit.ts'
+import { type AdminBackend, type AuditScope, auditRoutes, auditSettings, type RouteObjects } from '../verify/audit.ts'
+import { judgeTraefikView, type TraefikRawData } from '../verify/traefik-api.ts'
 import {
   type Check,
   type CheckStatus,
@@ -31,10 +32,11 @@ import type { Cluster } from '../kube/cluster.ts'
 import { type ContainerLog, readContainerLog, readSchedulingFacts } from '../kube/pods.ts'
 import { CRD_CHART_ANNOTATION, PROBE_CRD } from '../kube/crds.ts'
 import { formatCertificates, formatMatrix, judgeMatrix, matrixCheckNames, type ProbeMatrix, probeTargets } from '../verify/probe.ts'
-import { askMatrix } from '../verify/probe-http.ts'
+import { askMatrix, askTraefikRawData } from '../verify/probe-http.ts'
 import {
   adminHost,
   adminHosts,
+  DASHBOARD_HOST_NAME,
   EXTERNAL_SERVICE,
   hostsFileLine,
   INTERNAL_ENTRYPOINTS,
@@ -59,8 +61,12 @@ export type VerifyReport = {
   dns: Record<DnsFormat, string>
 }
 
-/** `probe`: ask Traefik over HTTP(S); `requireProbe`: a cell this machine cannot reach fails instead of being skipped. */
-export type ProbeFlags = { probe: boolean; requireProbe?: boolean }
+/**
+ * `probe`: ask Traefik over HTTP(S): its API for the routers it serves, and, with `matrix` (the
+ * default), every admin host on both addresses; `requireProbe`: what this machine cannot reach fails
+ * instead of being skipped.
+ */
+export type ProbeFlags = { probe: boolean; matrix?: boolean; requireProbe?: boolean }
 
 // --- the step
 
@@ -176,7 +182,7 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   // Deployment they roll out to) were started with.
   const auditStart = performance.now()
   const traefikObjects = [...lastState[0].values(), ...(deployment ? [deployment] : [])] as Obj[]
-  const scope = {
+  const scope: AuditScope = {
     ...auditSettings(traefikObjects),
     publicEntrypoints,
     admin: adminBackends(config),
@@ -184,31 +190,42 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
     internalIp: config.internalIp,
     internalEntrypoints: INTERNAL_ENTRYPOINTS,
   }
-  checks.push(
-    ...auditRoutes(
-      {
-        ingressRoutes: routes.items,
-        ingressRouteTCPs: routeTCPs.items,
-        ingressRouteUDPs: routeUDPs.items,
-        ingresses: ingresses.items,
-        ingressClasses: ingressClasses.items,
-        traefikServices: traefikServices.items,
-        middlewares: middlewares.items,
-        services: allServices.items,
-        endpointSlices: endpointSlices.items,
-        pods,
-      },
-      scope,
-    ),
-  )
+  const routeObjects: RouteObjects = {
+    ingressRoutes: routes.items,
+    ingressRouteTCPs: routeTCPs.items,
+    ingressRouteUDPs: routeUDPs.items,
+    ingresses: ingresses.items,
+    ingressClasses: ingressClasses.items,
+    traefikServices: traefikServices.items,
+    middlewares: middlewares.items,
+    services: allServices.items,
+    endpointSlices: endpointSlices.items,
+    pods,
+  }
+  checks.push(...auditRoutes(routeObjects, scope))
   recordSpan(`route audit (${routes.items.length} IngressRoutes, ${routeTCPs.items.length + routeUDPs.items.length} TCP/UDP, ${ingresses.items.length} Ingresses)`, auditStart)
 
   let probes: ProbeMatrix | undefined
   if (ctx.probe) {
     const addresses = { internal: config.internalIp, external: config.externalIp }
-    const judged = judgeMatrix(await askMatrix(probeTargets(config), addresses), addresses, { requireProbe: ctx.requireProbe === true })
-    checks.push(...judged.checks)
-    probes = judged.matrix
+    const dashboard = adminHost(config, DASHBOARD_HOST_NAME)
+    const [asked, api] = await Promise.all([
+      ctx.matrix === false ? undefined : askMatrix(probeTargets(config), addresses),
+      timed("Traefik's API: the routers it serves", () => askTraefikRawData(config.internalIp, dashboard)),
+    ])
+    if (asked) {
+      const judged = judgeMatrix(asked, addresses, { requireProbe: ctx.requireProbe === true })
+      checks.push(...judged.checks)
+      probes = judged.matrix
+    }
+    if ('data' in api) checks.push(...judgeTraefikView(api.data as TraefikRawData, routeObjects, scope))
+    else {
+      checks.push({
+        name: "Traefik's API and the cluster reading agree on the public routers",
+        status: ctx.requireProbe ? 'fail' : 'skip',
+        detail: `not checked: Traefik's API did not answer from here (${api.unreachable}); the cluster reading above is the audit`,
+      })
+    }
   }
   checks.push(...(await lanChecks))
 

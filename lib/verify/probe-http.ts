@@ -123,3 +123,45 @@ function isoDate(text: string): string {
   const t = Date.parse(text)
   return Number.isNaN(t) ? text : new Date(t).toISOString().slice(0, 10)
 }
+
+/**
+ * Traefik's runtime configuration from its API (`/api/rawdata`), asked over HTTPS on the internal
+ * address under the dashboard host, as the kit's dashboard route serves it (certificate not
+ * enforced, as above). Undefined with the reason when it does not answer with JSON.
+ */
+export function askTraefikRawData(ip: string, host: string, options: ProbeOptions = {}): Promise<{ data: unknown } | { unreachable: string }> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  const port = (options.ports ?? DEFAULT_PORTS).https
+  return new Promise((resolve) => {
+    const request = https.request({ host: ip, port, path: '/api/rawdata', method: 'GET', headers: { Host: host, Accept: 'application/json' }, agent: false, servername: host, rejectUnauthorized: false, ...(options.ca ? { ca: options.ca } : {}) })
+    let settled = false
+    const finish = (result: { data: unknown } | { unreachable: string }) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      resolve(result)
+      request.destroy()
+    }
+    const timer = setTimeout(() => finish({ unreachable: `no answer within ${timeoutMs} ms` }), timeoutMs)
+    request.on('response', (response) => {
+      if (response.statusCode !== 200) return finish({ unreachable: `https://${host}/api/rawdata on ${ip} answered ${response.statusCode}` })
+      const chunks: Buffer[] = []
+      let size = 0
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.length
+        if (size > 64 * 1024 * 1024) return finish({ unreachable: 'the answer is larger than 64 MB' })
+        chunks.push(chunk)
+      })
+      response.on('end', () => {
+        try {
+          finish({ data: JSON.parse(Buffer.concat(chunks).toString('utf8')) })
+        } catch {
+          finish({ unreachable: `https://${host}/api/rawdata on ${ip} did not answer with JSON` })
+        }
+      })
+      response.on('error', (err) => finish({ unreachable: err.message }))
+    })
+    request.on('error', (err: NodeJS.ErrnoException) => finish({ unreachable: `${err.code ?? ''} ${err.message}`.trim() }))
+    request.end()
+  })
+}

@@ -348,6 +348,7 @@ const rg = cluster && !unavailable ? rogues : rogues.skip
 
 // The last suite of the file stops everything (the first one's processes serve both suites).
 rogues.after(async () => {
+  if (!cluster) return // skipped: nothing was started
   for (const r of ROGUES) kubectlMaybe('delete', ...r.remove, '--ignore-not-found')
   kubectlMaybe('delete', 'traefikservices.traefik.io', 'api-wrapper', '-n', 'traefik', '--ignore-not-found')
   kubectlMaybe('delete', 'ingressclass', 'traefik-public', '--ignore-not-found')

@@ -2,12 +2,13 @@
  * Records the API objects 04-verify reads, from the real test cluster, into test/recorded/*.json:
  * the unit tests of the verify checks run on these. Rerun after a change to what verify reads:
  *   npm run cluster:up && node test/recorded/record.ts [SNAPSHOT...]
- * With snapshot names (converged, rogue-routes, audit-forms, squatter, stuck-pods), records only those.
+ * With snapshot names (converged, squatter, stuck-pods), records only those. The route forms the audit
+ * judges are not recorded: test/audit.test.ts reads test/recorded/audit-forms.ts itself, and
+ * test/integration/audit.test.ts applies them to the cluster and asks the real Traefik.
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import { ADMIN_INGRESSES, applyYaml, createSquatter, installFakeApp, kubectl, resetCluster, ROGUE_ARGOCD_ROUTE, runScript, sh, testCluster } from '../integration/harness.ts'
-import { AUDIT_FORMS } from './audit-forms.ts'
+import { applyYaml, createSquatter, installFakeApp, kubectl, resetCluster, runScript, sh, testCluster } from '../integration/harness.ts'
 import { pods, STUCK_CAUSES } from '../integration/stuck-pods.ts'
 
 if (!testCluster()) {
@@ -48,40 +49,11 @@ const must = (r: { code: number | null; output: string }) => {
 const wanted = process.argv.slice(2)
 const recording = (name: string) => wanted.length === 0 || wanted.includes(name)
 
-if (recording('converged') || recording('rogue-routes') || recording('audit-forms')) {
+if (recording('converged')) {
   resetCluster()
   installFakeApp('argocd', 'argocd-server', 80)
   must(runScript('run-all', ['--no-probe']))
-  if (recording('converged')) snapshot('converged', 'run-all on an empty cluster with ArgoCD present and Longhorn absent; 04-verify passed')
-}
-
-if (recording('rogue-routes')) {
-  applyYaml(ROGUE_ARGOCD_ROUTE)
-  applyYaml(`apiVersion: traefik.io/v1alpha1
-kind: IngressRoute
-metadata: {name: dashboard-everywhere, namespace: default}
-spec:
-  routes:
-  - kind: Rule
-    match: PathPrefix(\`/dashboard\`)
-    services: [{name: api@internal, kind: TraefikService}]
-`)
-  applyYaml(ADMIN_INGRESSES)
-  snapshot(
-    'rogue-routes',
-    'converged, plus an ArgoCD route someone attached to web, a dashboard route with no entryPoints, and Ingresses for admin hosts (no entrypoints annotation / internal / nginx class)',
-  )
-  kubectl('delete', 'ingressroutes.traefik.io', 'argocd-shortcut', 'dashboard-everywhere', '-n', 'default')
-  kubectl('delete', 'ingresses.networking.k8s.io', '--all', '-n', 'default')
-}
-
-if (recording('audit-forms')) {
-  applyYaml(AUDIT_FORMS)
-  snapshot(
-    'audit-forms',
-    'converged, plus the routes of test/recorded/audit-forms.ts: an admin host in HostRegexp and in an ||, a TraefikService chain to api@internal and a TraefikService cycle, no entryPoints, a public catch-all, an unreadable and a rejected rule, v2 syntax; Ingresses of a second Traefik IngressClass, a wildcard host, class-less ones, nginx ones',
-  )
-  sh('kubectl', ['--context=homelab-test', 'delete', '-f', '-'], { input: AUDIT_FORMS })
+  snapshot('converged', 'run-all on an empty cluster with ArgoCD present and Longhorn absent; 04-verify passed')
 }
 
 if (recording('squatter')) {
