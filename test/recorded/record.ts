@@ -2,13 +2,14 @@
  * Records the API objects 04-verify reads, from the real test cluster, into test/recorded/*.json:
  * the unit tests of the verify checks run on these. Rerun after a change to what verify reads:
  *   npm run cluster:up && node test/recorded/record.ts [SNAPSHOT...]
- * With snapshot names (converged, squatter, stuck-pods), records only those. The route forms the audit
+ * With snapshot names (converged, traefik-view, squatter, stuck-pods), records only those. The route forms the audit
  * judges are not recorded: test/audit.test.ts reads test/recorded/audit-forms.ts itself, and
  * test/integration/audit.test.ts applies them to the cluster and asks the real Traefik.
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import { applyYaml, createSquatter, installFakeApp, kubectl, resetCluster, runScript, sh, testCluster } from '../integration/harness.ts'
+import { AUDIT_FORMS } from './audit-forms.ts'
 import { pods, STUCK_CAUSES } from '../integration/stuck-pods.ts'
 
 if (!testCluster()) {
@@ -54,6 +55,45 @@ if (recording('converged')) {
   installFakeApp('argocd', 'argocd-server', 80)
   must(runScript('run-all', ['--no-probe']))
   snapshot('converged', 'run-all on an empty cluster with ArgoCD present and Longhorn absent; 04-verify passed')
+}
+
+if (recording('traefik-view')) {
+  // The route forms next to the kit's routes, and what the real Traefik (v3.6, the chart's
+  // arguments) says it serves: test/traefik-api.test.ts judges both witnesses on these.
+  resetCluster()
+  must(runScript('run-all', ['--no-probe']))
+  applyYaml(AUDIT_FORMS)
+  must(runScript('03-internal-routes'))
+  const { startRealTraefik, request, INTERNAL_IP } = await import('../integration/real-traefik.ts')
+  const rt = await startRealTraefik()
+  try {
+    let raw: any = {}
+    for (let i = 0; i < 120; i++) {
+      const answer = await request(INTERNAL_IP, 443, 'traefik.home.example', '/api/rawdata')
+      raw = answer.status === 200 ? JSON.parse(answer.body) : {}
+      if (Object.keys(raw.routers ?? {}).some((r) => r.startsWith('argocd-status-public-')) && Object.keys(raw.tcpRouters ?? {}).length >= 2) break
+      await new Promise((r) => setTimeout(r, 250))
+    }
+    const data = {
+      note: 'converged (chart 41.3.0), plus the routes of test/recorded/audit-forms.ts and the kit\'s routes for their namespaces; rawdata: /api/rawdata of the real Traefik run with the Deployment\'s arguments',
+      traefikPods: items('pods', '-n', 'traefik', '-l', 'app.kubernetes.io/name=traefik'),
+      ingressRoutes: items('ingressroutes.traefik.io', '--all-namespaces'),
+      ingressRouteTCPs: items('ingressroutetcps.traefik.io', '--all-namespaces'),
+      ingresses: items('ingresses.networking.k8s.io', '--all-namespaces'),
+      ingressClasses: items('ingressclasses.networking.k8s.io'),
+      traefikServices: items('traefikservices.traefik.io', '--all-namespaces'),
+      middlewares: items('middlewares.traefik.io', '--all-namespaces'),
+      services: items('services', '--all-namespaces'),
+      endpointSlices: items('endpointslices.discovery.k8s.io', '--all-namespaces', '-l', 'endpointslice.kubernetes.io/managed-by!=endpointslice-controller.k8s.io'),
+      pods: [...items('pods', '-n', 'argocd'), ...items('pods', '-n', 'longhorn-system'), ...items('pods', '-n', 'traefik')],
+      rawdata: raw,
+    }
+    fs.writeFileSync(path.join(OUT, 'traefik-view.json'), JSON.stringify(data, null, 1) + '\n')
+    console.error('wrote test/recorded/traefik-view.json')
+  } finally {
+    await rt.stop()
+    sh('kubectl', ['--context=homelab-test', 'delete', '--ignore-not-found', '--wait=true', '-f', '-'], { input: AUDIT_FORMS })
+  }
 }
 
 if (recording('squatter')) {
