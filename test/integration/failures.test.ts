@@ -111,7 +111,16 @@ rf('an address outside every pool stops 02-traefik with a fix-it message, before
   assert.equal(ownedState(), before)
 })
 
+/** Admin UIs present (a namespace and a Service each), with the kit's routes to them. */
+function withAdminApps(...apps: [string, string][]): void {
+  for (const [namespace, service] of apps) installFakeApp(namespace, service, 80)
+  const routes = runScript('03-internal-routes', [])
+  assert.is(routes.code, 0, routes.output)
+}
+const withoutAdminApps = (...namespaces: string[]) => kubectl('delete', 'namespace', ...namespaces, '--wait=true', '--timeout=120s')
+
 rf('an admin IngressRoute someone else put on web makes 04-verify fail and name it', () => {
+  withAdminApps(['argocd', 'argocd-server'])
   applyYaml(ROGUE_ARGOCD_ROUTE)
   try {
     const r = runScript('04-verify', ['--json', '--no-probe', '--timeout', '30'])
@@ -127,15 +136,12 @@ rf('an admin IngressRoute someone else put on web makes 04-verify fail and name 
       "on public web, it reaches argocd.home.example: Service argocd/argocd-server (argocd.home.example); fix: set its entryPoints to intweb, intwebsec, or point it at a public app's backend",
     )
   } finally {
-    kubectl('delete', 'ingressroutes.traefik.io', 'argocd-shortcut', '-n', 'argocd')
+    withoutAdminApps('argocd')
   }
 })
 
 rf('a plain Ingress for an admin host: without entrypoints it lands on the internal defaults; one on web fails 04, named', () => {
-  // Longhorn present (so the Ingress's backend exists), with the kit's own route to it.
-  installFakeApp('longhorn-system', 'longhorn-frontend', 80)
-  const routes = runScript('03-internal-routes', [])
-  assert.is(routes.code, 0, routes.output)
+  withAdminApps(['argocd', 'argocd-server'], ['longhorn-system', 'longhorn-frontend'])
   applyYaml(ADMIN_INGRESSES)
   try {
     const quiet = runScript('04-verify', ['--json', '--no-probe', '--timeout', '30'])
@@ -151,8 +157,7 @@ rf('a plain Ingress for an admin host: without entrypoints it lands on the inter
       'Routers on public entrypoints reach no admin UI',
     ])
   } finally {
-    kubectl('delete', 'ingresses.networking.k8s.io', '--all', '-n', 'argocd')
-    kubectl('delete', 'namespace', 'longhorn-system', '--wait=true', '--timeout=120s')
+    withoutAdminApps('argocd', 'longhorn-system')
   }
 })
 
