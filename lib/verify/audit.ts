@@ -216,6 +216,13 @@ export function backendJudge(objects: RouteObjects, scope: AuditScope) {
     for (const ip of podIps(pod)) podAt.set(ip, 'traefik')
   }
   for (const ip of scope.traefik?.podIps ?? []) podAt.set(ip, 'traefik')
+  // Addresses written by hand in EndpointSlices that name one of those pods: Traefik dials them.
+  for (const slice of objects.endpointSlices ?? []) {
+    for (const endpoint of slice.endpoints ?? []) {
+      const ref = endpoint.targetRef?.kind === 'Pod' ? podNamed.get(key(endpoint.targetRef.namespace ?? slice.metadata.namespace, endpoint.targetRef.name)) : undefined
+      if (ref) for (const address of endpoint.addresses ?? []) if (!podAt.has(address)) podAt.set(address, ref)
+    }
+  }
 
   /** The private entrypoint a port of Traefik's pod belongs to (a number, or a container port's name). */
   function entrypointOfTargetPort(target: unknown): string | undefined {

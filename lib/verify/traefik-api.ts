@@ -106,8 +106,12 @@ export function judgeTraefikView(raw: TraefikRawData, objects: RouteObjects, sco
 
   // The cluster's route objects, to name the one each loaded router comes from.
   const clusterRouters = routersOf(objects, scope, judge)
+  const entrypointNames = Object.keys(scope.entrypointPorts ?? {})
   const origin = (l: Loaded): Router | undefined => {
-    const id = bare(l.id)
+    // A route on several entrypoints may become one router per entrypoint, named `<entrypoint>-<id>`.
+    const named = bare(l.id)
+    const prefix = entrypointNames.find((e) => (l.router.entryPoints ?? []).includes(e) && named.startsWith(`${e}-`))
+    const id = prefix ? named.slice(prefix.length + 1) : named
     const kinds: Router['kind'][] =
       l.provider === 'kubernetes' ? ['Ingress'] : l.protocol === 'tcp' ? ['IngressRouteTCP'] : l.protocol === 'udp' ? ['IngressRouteUDP'] : ['IngressRoute']
     const candidates = clusterRouters.filter((r) => kinds.includes(r.kind) && (id.startsWith(`${r.namespace}-${r.name}-`) || id === `${r.namespace}-${r.name}`))
