@@ -87,6 +87,16 @@ test('every form: the cluster reading and Traefik name the same routes, with the
   )
   for (const clean of AUDIT_FORMS_CLEAN) assert.not.ok(r.checks.some((c) => c.name.startsWith(`${clean} `)), `${clean} is named`)
 
+  // without any request (--no-probe): the cluster reading alone, the same verdicts
+  const quiet = runScript('04-verify', ['--json', '--no-probe', '--timeout', '60'])
+  assert.is(quiet.code, 1, quiet.output)
+  const quietChecks: Check[] = JSON.parse(quiet.stdout).checks
+  assert.equal(
+    quietChecks.filter((c) => / only on internal entrypoints$| the audit can judge$/.test(c.name)).map((c) => [c.name, c.status]),
+    objectChecks.map((c) => [c.name, c.status]),
+  )
+  assert.not.ok(quietChecks.some((c) => c.name.startsWith('Traefik serves ') || c.name.startsWith("Traefik's API")))
+
   // Traefik's own view: a failing router for each failing form, and nothing else
   const witness = r.checks.filter((c) => c.name.startsWith('Traefik serves '))
   const witnessed = [...new Set(witness.map((c) => /\((\S+ \S+)\) on public/.exec(c.name)?.[1] ?? c.name))].sort()
