@@ -118,6 +118,24 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
       // Endpoints written by hand (Services without a selector): the controller's own follow selectors.
       list(apiPath('discovery.k8s.io/v1', 'endpointslices', { query: { labelSelector: 'endpointslice.kubernetes.io/managed-by!=endpointslice-controller.k8s.io' } })),
       Promise.all(podNamespaces.map((namespace) => list(apiPath('v1', 'pods', { namespace })))).then((lists) => lists.flatMap((l) => l.items)),
+      // Gateway API (empty where its CRDs are not installed)
+      Promise.all([
+        list(apiPath('gateway.networking.k8s.io/v1', 'gatewayclasses')),
+        list(apiPath('gateway.networking.k8s.io/v1', 'gateways')),
+        list(apiPath('gateway.networking.k8s.io/v1', 'httproutes')),
+        list(apiPath('gateway.networking.k8s.io/v1', 'grpcroutes')),
+        list(apiPath('gateway.networking.k8s.io/v1alpha2', 'tlsroutes')),
+        list(apiPath('gateway.networking.k8s.io/v1alpha2', 'tcproutes')),
+        list(apiPath('gateway.networking.k8s.io/v1beta1', 'referencegrants')),
+      ]).then(([gatewayClasses, gateways, httpRoutes, grpcRoutes, tlsRoutes, tcpRoutes, referenceGrants]) => ({
+        gatewayClasses: gatewayClasses.items,
+        gateways: gateways.items,
+        httpRoutes: httpRoutes.items,
+        grpcRoutes: grpcRoutes.items,
+        tlsRoutes: tlsRoutes.items,
+        tcpRoutes: tcpRoutes.items,
+        referenceGrants: referenceGrants.items,
+      })),
     ] as const)
   }
   let lastState: WatchState = [new Map(), new Map(), new Map(), new Map(), new Map()]
@@ -155,7 +173,7 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   })
   await around.refresh([...lastState[0].values()] as Obj[], true)
 
-  const [allServices, routes, namespaces, ingresses, traefikServices, ingressClasses, crdStamp, nodes, routeTCPs, routeUDPs, middlewares, endpointSlices, pods] =
+  const [allServices, routes, namespaces, ingresses, traefikServices, ingressClasses, crdStamp, nodes, routeTCPs, routeUDPs, middlewares, endpointSlices, pods, gatewayApi] =
     verdict.done && waited.evaluations === 1 ? await early : await readEverything()
   // Asked while the rest is judged and probed: an address nobody answers for takes the kernel ~3 s.
   const lanChecks = timed('LAN check: who answers for the addresses (ARP)', () =>
@@ -201,6 +219,8 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
     services: allServices.items,
     endpointSlices: endpointSlices.items,
     pods,
+    ...gatewayApi,
+    namespaces: namespaces.items,
   }
   checks.push(...auditRoutes(routeObjects, scope))
   recordSpan(`route audit (${routes.items.length} IngressRoutes, ${routeTCPs.items.length + routeUDPs.items.length} TCP/UDP, ${ingresses.items.length} Ingresses)`, auditStart)

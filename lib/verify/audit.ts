@@ -40,6 +40,8 @@ export type AuditSettings = {
   entrypointPorts?: Record<string, number>
   /** UDP entrypoints (address ending in /udp). */
   udpEntrypoints?: string[]
+  /** `--providers.kubernetesgateway`: Traefik serves Gateway API routes; undefined (unknown) taken as on. */
+  gatewayProvider?: boolean
 }
 
 /** An admin UI the kit routes internally: its Service, and the label findings use (its admin host). */
@@ -51,6 +53,15 @@ export type RouteObjects = {
   ingressRouteTCPs?: Obj[]
   ingressRouteUDPs?: Obj[]
   ingresses?: Obj[]
+  /** Gateway API: classes, Gateways, the routes that attach to them, and ReferenceGrants. */
+  gatewayClasses?: Obj[]
+  gateways?: Obj[]
+  httpRoutes?: Obj[]
+  grpcRoutes?: Obj[]
+  tlsRoutes?: Obj[]
+  tcpRoutes?: Obj[]
+  referenceGrants?: Obj[]
+  namespaces?: Obj[]
   ingressClasses?: Obj[]
   traefikServices?: Obj[]
   middlewares?: Obj[]
@@ -144,6 +155,7 @@ export function auditSettings(traefikPodsOrDeployments: Obj[]): AuditSettings {
     ),
     entrypointPorts: ports,
     udpEntrypoints: [...udp],
+    gatewayProvider: values('providers.kubernetesgateway').some((v) => v?.toLowerCase() === 'true'),
   }
 }
 
@@ -335,12 +347,12 @@ export function backendJudge(objects: RouteObjects, scope: AuditScope) {
 
   const tsMemo = new Map<string, Reach>()
   /** What a reference of a route, TraefikService or Middleware reaches; `from`: the namespace it is written in. */
-  function refReach(ref: BackendRef, from: string, path: string[], seen: Set<string> = new Set()): Reach {
+  function refReach(ref: BackendRef, from: string, path: string[], seen: Set<string> = new Set(), granted = false): Reach {
     const name = String(ref.name ?? '')
     const kind = ref.kind || 'Service'
     if (kind !== 'TraefikService') {
       const ns = ref.namespace || from
-      if (ns !== from && scope.allowCrossNamespace === false) return NONE // Traefik refuses the reference
+      if (ns !== from && !granted && scope.allowCrossNamespace === false) return NONE // Traefik refuses the reference
       return serviceReach(ns, name, ref.port, path, seen)
     }
     if (name.includes('@')) {
@@ -424,7 +436,7 @@ function formatSelector(selector: Record<string, string>): string {
 
 /** One router Traefik builds from the cluster, where it lands and what it sends to. */
 export type Router = {
-  kind: 'IngressRoute' | 'IngressRouteTCP' | 'IngressRouteUDP' | 'Ingress'
+  kind: 'IngressRoute' | 'IngressRouteTCP' | 'IngressRouteUDP' | 'Ingress' | GatewayRouteKind
   namespace: string
   name: string
   /** Which part of the object: `route 1`, `rule argocd.example /`, `default backend`. */
@@ -554,6 +566,142 @@ function ingressRouters(ingress: Obj, judge: ReturnType<typeof backendJudge>): R
   return routers
 }
 
+// --- Gateway API routes
+
+export type GatewayRouteKind = 'HTTPRoute' | 'GRPCRoute' | 'TLSRoute' | 'TCPRoute'
+const TRAEFIK_GATEWAY_CONTROLLER = 'traefik.io/gateway-controller'
+const GATEWAY_GROUP = 'gateway.networking.k8s.io'
+/** The route kinds a listener takes when its allowedRoutes names none, by its protocol. */
+const KINDS_BY_PROTOCOL: Record<string, GatewayRouteKind[]> = { HTTP: ['HTTPRoute', 'GRPCRoute'], HTTPS: ['HTTPRoute', 'GRPCRoute'], TLS: ['TLSRoute', 'TCPRoute'], TCP: ['TCPRoute'] }
+
+/** A Gateway API route that no Gateway of Traefik's takes, and why. */
+export type Detached = { kind: GatewayRouteKind; namespace: string; name: string; why: string }
+
+/**
+ * The routers of Gateway API routes: one per listener of a Traefik Gateway that takes the route
+ * (parentRefs with or without sectionName/port, the listener's allowedRoutes namespaces and kinds),
+ * landing on the entrypoint whose port is the listener's (Traefik's rule). Host names play no part.
+ * Backends: backendRefs (Services, or Traefik's TraefikServices), RequestMirror filters, and
+ * ExtensionRef filters to Traefik Middlewares; a Service in another namespace only with a
+ * ReferenceGrant there.
+ */
+export function gatewayRouters(objects: RouteObjects, scope: AuditScope, judge: ReturnType<typeof backendJudge>): { routers: Router[]; detached: Detached[] } {
+  const classes = new Map((objects.gatewayClasses ?? []).map((c) => [c.metadata.name, c]))
+  const gateways = index(objects.gateways)
+  const namespaceLabels = new Map((objects.namespaces ?? []).map((n) => [n.metadata.name, { ...(n.metadata.labels ?? {}), 'kubernetes.io/metadata.name': n.metadata.name }]))
+  const ports = scope.entrypointPorts ?? {}
+  const routers: Router[] = []
+  const detached: Detached[] = []
+  const all: [GatewayRouteKind, Obj[] | undefined][] = [['HTTPRoute', objects.httpRoutes], ['GRPCRoute', objects.grpcRoutes], ['TLSRoute', objects.tlsRoutes], ['TCPRoute', objects.tcpRoutes]]
+  for (const [kind, routes] of all) {
+    for (const route of routes ?? []) {
+      const namespace = route.metadata.namespace ?? ''
+      const whyNot: string[] = []
+      const landings: { entrypoint: string; via: string }[] = []
+      for (const ref of (route.spec?.parentRefs ?? []) as any[]) {
+        if ((ref.group ?? GATEWAY_GROUP) !== GATEWAY_GROUP || (ref.kind ?? 'Gateway') !== 'Gateway') continue
+        const gwNamespace = ref.namespace || namespace
+        const gateway = gateways.get(key(gwNamespace, ref.name))
+        const gw = `Gateway ${gwNamespace}/${ref.name}`
+        if (!gateway) {
+          whyNot.push(`${gw} does not exist`)
+          continue
+        }
+        const controller = classes.get(gateway.spec?.gatewayClassName)?.spec?.controllerName
+        if (controller !== TRAEFIK_GATEWAY_CONTROLLER) {
+          whyNot.push(`${gw} is of GatewayClass ${gateway.spec?.gatewayClassName}${controller ? ` (controller ${controller})` : ''}, not Traefik's`)
+          continue
+        }
+        if (scope.gatewayProvider === false) {
+          whyNot.push(`Traefik's Gateway provider is off (no --providers.kubernetesgateway)`)
+          continue
+        }
+        for (const listener of (gateway.spec?.listeners ?? []) as any[]) {
+          if (ref.sectionName && listener.name !== ref.sectionName) continue
+          if (ref.port && Number(listener.port) !== Number(ref.port)) continue
+          const allowed = listener.allowedRoutes ?? {}
+          const from = allowed.namespaces?.from ?? 'Same'
+          const namespaceOk =
+            from === 'All' || (from === 'Same' && gwNamespace === namespace) || (from === 'Selector' && selectsNamespace(allowed.namespaces?.selector, namespaceLabels.get(namespace)))
+          const kinds: string[] = allowed.kinds?.length ? allowed.kinds.map((k: any) => k.kind) : KINDS_BY_PROTOCOL[String(listener.protocol).toUpperCase()] ?? []
+          if (!namespaceOk || !kinds.includes(kind)) {
+            whyNot.push(`listener ${listener.name} of ${gw} does not allow ${kind}s from namespace ${namespace}`)
+            continue
+          }
+          const entrypoint = Object.keys(ports).find((e) => ports[e] === Number(listener.port))
+          if (!entrypoint) {
+            whyNot.push(`listener ${listener.name} of ${gw} is on port ${listener.port}, which is no entrypoint of Traefik's`)
+            continue
+          }
+          landings.push({ entrypoint, via: `${gw} listener ${listener.name}` })
+        }
+      }
+      if (landings.length === 0) {
+        detached.push({ kind, namespace, name: route.metadata.name, why: whyNot.length ? unique(whyNot).join('; ') : 'it names no Gateway' })
+        continue
+      }
+      const rules: any[] = route.spec?.rules ?? []
+      rules.forEach((rule, i) => {
+        const refs: BackendRef[] = []
+        const middlewares: { name?: unknown; namespace?: string }[] = []
+        for (const b of rule.backendRefs ?? []) refs.push(...gatewayBackend(b, namespace, kind, objects))
+        for (const f of [...(rule.filters ?? []), ...(rule.backendRefs ?? []).flatMap((b: any) => b.filters ?? [])]) {
+          if (f.type === 'RequestMirror' && f.requestMirror?.backendRef) refs.push(...gatewayBackend(f.requestMirror.backendRef, namespace, kind, objects))
+          if (f.type === 'ExtensionRef' && f.extensionRef?.kind === 'Middleware') middlewares.push({ name: f.extensionRef.name, namespace })
+        }
+        for (const landing of landings) {
+          routers.push({
+            kind,
+            namespace,
+            name: route.metadata.name,
+            part: rules.length > 1 ? `rule ${i + 1}` : '',
+            entryPoints: [landing.entrypoint],
+            via: [landing.via],
+            reach: () => merge([...refs.map((r) => judge.refReach(r, namespace, [], new Set(), true)), judge.middlewareReach(middlewares, namespace, [])]),
+          })
+        }
+      })
+    }
+  }
+  return { routers, detached }
+}
+
+function selectsNamespace(selector: any, labels: Record<string, string> | undefined): boolean {
+  if (!selector || !labels) return false
+  const matchLabels = Object.entries(selector.matchLabels ?? {})
+  const expressions: any[] = selector.matchExpressions ?? []
+  return (
+    matchLabels.every(([k, v]) => labels[k] === v) &&
+    expressions.every((e) => {
+      const has = e.key in labels
+      if (e.operator === 'In') return has && (e.values ?? []).includes(labels[e.key])
+      if (e.operator === 'NotIn') return !has || !(e.values ?? []).includes(labels[e.key])
+      if (e.operator === 'Exists') return has
+      if (e.operator === 'DoesNotExist') return !has
+      return false
+    })
+  )
+}
+
+/** A backendRef as the backend judgement reads it; a Service in another namespace needs a ReferenceGrant there. */
+function gatewayBackend(ref: any, routeNamespace: string, kind: GatewayRouteKind, objects: RouteObjects): BackendRef[] {
+  const group = ref.group ?? ''
+  const refKind = ref.kind ?? 'Service'
+  const namespace = ref.namespace || routeNamespace
+  if (group === 'traefik.io' && refKind === 'TraefikService') return [{ kind: 'TraefikService', name: ref.name, namespace }]
+  if (group !== '' || refKind !== 'Service') return []
+  if (namespace !== routeNamespace) {
+    const granted = (objects.referenceGrants ?? []).some(
+      (g) =>
+        g.metadata.namespace === namespace &&
+        (g.spec?.from ?? []).some((f: any) => f.group === GATEWAY_GROUP && f.kind === kind && f.namespace === routeNamespace) &&
+        (g.spec?.to ?? []).some((t: any) => (t.group ?? '') === '' && t.kind === 'Service' && (!t.name || t.name === ref.name)),
+    )
+    if (!granted) return [] // Traefik refuses it (ResolvedRefs False: RefNotPermitted)
+  }
+  return [{ kind: 'Service', name: ref.name, namespace, port: ref.port }]
+}
+
 /** Every router Traefik builds from the cluster's route objects. */
 export function routersOf(objects: RouteObjects, scope: AuditScope, judge = backendJudge(objects, scope)): Router[] {
   const routes = index(objects.ingressRoutes)
@@ -563,6 +711,7 @@ export function routersOf(objects: RouteObjects, scope: AuditScope, judge = back
     ...(objects.ingressRouteTCPs ?? []).flatMap((r) => crdRouters('IngressRouteTCP', r, new Map(), judge)),
     ...(objects.ingressRouteUDPs ?? []).flatMap((r) => crdRouters('IngressRouteUDP', r, new Map(), judge)),
     ...(objects.ingresses ?? []).filter((i) => traefikServesIngress(i, classNames, scope.ingressProviderClass ?? '')).flatMap((i) => ingressRouters(i, judge)),
+    ...gatewayRouters(objects, scope, judge).routers,
   ]
 }
 
@@ -572,6 +721,9 @@ export function routersOf(objects: RouteObjects, scope: AuditScope, judge = back
 function fixFor(router: Router, scope: AuditScope): string {
   const internal = scope.internalEntrypoints ?? []
   const to = internal.length ? internal.join(', ') : 'the internal entrypoints'
+  if (['HTTPRoute', 'GRPCRoute', 'TLSRoute', 'TCPRoute'].includes(router.kind)) {
+    return `attach it (parentRefs) to the internal Gateway only, or point it at a public app's backend; a public Gateway's listeners can also refuse its namespace (allowedRoutes)`
+  }
   if (router.via.length) return `move its parent (${router.via[0]}) to ${to}, or point it at a public app's backend`
   if (router.kind === 'Ingress') return `set the annotation ${ENTRYPOINTS_ANNOTATION}: ${internal.join(',') || 'intweb,intwebsec'}, or point it at a public app's backend`
   return `set its entryPoints to ${to}, or point it at a public app's backend`
@@ -616,6 +768,14 @@ export function auditRoutes(objects: RouteObjects, scope: AuditScope): Check[] {
     if (entry.fails.length) checks.push({ name: `${name} (${what}) only on internal entrypoints`, status: 'fail', detail: unique(entry.fails).join('; ') })
     else if (entry.admin.size) checks.push({ name: `${name} (${what}) only on internal entrypoints`, status: 'pass', detail: unique(entry.internal).join('; ') })
     if (entry.unresolved.length) checks.push({ name: `${name} on public entrypoints reaches a backend the audit can judge`, status: 'fail', detail: unique(entry.unresolved).join('; ') })
+  }
+  const { detached } = gatewayRouters(objects, scope, judge)
+  if (detached.length) {
+    checks.push({
+      name: 'Gateway API routes attached to nothing Traefik serves',
+      status: 'warn',
+      detail: detached.map((d) => `${d.kind} ${d.namespace}/${d.name}: ${d.why}`).join('; '),
+    })
   }
   const failing = checks.filter((c) => c.status === 'fail').length
   checks.push({

@@ -5,7 +5,9 @@
  *
  * How Traefik names what it loads from the cluster (v3): routers of IngressRoutes are
  * `<namespace>-<name>-<hash>@kubernetescrd`, of Ingresses `<namespace>-<name>-<host>-<path>@kubernetes`
- * (an Ingress default backend: `default-router@kubernetes`); a route's Kubernetes Service becomes the
+ * (an Ingress default backend: `default-router@kubernetes`), of Gateway API routes
+ * `<kind>-<namespace>-<name>-gw-<gateway namespace>-<gateway>-ep-<entrypoint>-<rule>...@kubernetesgateway`
+ * (pkg/provider/kubernetes/gateway of v3.6.12); a route's Kubernetes Service becomes the
  * service `<namespace>-<service>-<port>@<provider>` whose load balancer lists the endpoints Traefik
  * dials; a TraefikService keeps `<namespace>-<name>@kubernetescrd`. Pure functions: probe-http.ts
  * fetches the data.
@@ -53,7 +55,10 @@ export function judgeTraefikView(raw: TraefikRawData, objects: RouteObjects, sco
   for (const s of objects.services ?? []) {
     for (const p of s.spec?.ports ?? []) {
       for (const port of [p.port, p.name].filter((v) => v !== undefined && v !== '')) {
-        serviceIds.set(`${s.metadata.namespace}-${s.metadata.name}-${port}`, { namespace: s.metadata.namespace!, name: s.metadata.name, port: String(port) })
+        const target = { namespace: s.metadata.namespace!, name: s.metadata.name, port: String(port) }
+        serviceIds.set(`${s.metadata.namespace}-${s.metadata.name}-${port}`, target)
+        // the Gateway provider's HTTP services: `<namespace>-<name>-http-<port>`
+        serviceIds.set(`${s.metadata.namespace}-${s.metadata.name}-http-${port}`, target)
       }
     }
   }
@@ -112,6 +117,12 @@ export function judgeTraefikView(raw: TraefikRawData, objects: RouteObjects, sco
     const named = bare(l.id)
     const prefix = entrypointNames.find((e) => (l.router.entryPoints ?? []).includes(e) && named.startsWith(`${e}-`))
     const id = prefix ? named.slice(prefix.length + 1) : named
+    if (l.provider === 'kubernetesgateway') {
+      // `<kind>-<namespace>-<name>-gw-<gateway namespace>-<gateway>-ep-<entrypoint>-<rule>[-<hash>]`
+      return clusterRouters
+        .filter((r) => id.startsWith(`${r.kind.toLowerCase()}-${r.namespace}-${r.name}-gw-`))
+        .sort((a, b) => b.name.length - a.name.length)[0]
+    }
     const kinds: Router['kind'][] =
       l.provider === 'kubernetes' ? ['Ingress'] : l.protocol === 'tcp' ? ['IngressRouteTCP'] : l.protocol === 'udp' ? ['IngressRouteUDP'] : ['IngressRoute']
     const candidates = clusterRouters.filter((r) => kinds.includes(r.kind) && (id.startsWith(`${r.namespace}-${r.name}-`) || id === `${r.namespace}-${r.name}`))
