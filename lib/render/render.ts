@@ -215,6 +215,8 @@ export function certManagerManifests(config: Config): Manifest[] {
       metadata: { name: c.name, namespace: config.traefikNamespace },
       spec: {
         secretName: c.secretName,
+        // The Secret says which configuration it belongs to, so going back to acme removes it too.
+        secretTemplate: { labels: ownershipLabels(config) },
         dnsNames: c.dnsNames,
         privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
         issuerRef: { group: 'cert-manager.io', kind: 'ClusterIssuer', name: names.issuer },
