@@ -9,15 +9,14 @@ import { readLeaseNotes, runGone } from '../kube/lease.ts'
 import { chartCrds, checkChartSource, helmMajorVersion, recoverStuckRelease, requireHelmOnPath, templateRelease, upgradeRelease, valuesDiff } from '../helm/helm.ts'
 import { type DeployedRelease, readRelease } from '../helm/release.ts'
 import { poolEntryContains } from '../base/net.ts'
-import { apiPath, objectPath, rawDelete, rawGet, rawList, rawRead, rawRequest } from '../kube/raw.ts'
+import { apiPath, objectPath, rawGet, rawList, rawRead, rawRequest } from '../kube/raw.ts'
 import { type Drift, releaseDrift } from '../kube/drift.ts'
 import { claimOf, ownerOf, ownershipLabels, refuseUnowned } from '../kube/ownership.ts'
-import { CERT_MANAGER_GROUP, certManagerManifests, certificatePlan, EXTERNAL_SERVICE, INTERNAL_SERVICE, poolNames, RELEASE_NAME, traefikValues } from '../render/render.ts'
+import { certManagerManifests, certificatePlan, EXTERNAL_SERVICE, INTERNAL_SERVICE, poolNames, RELEASE_NAME, traefikValues } from '../render/render.ts'
 import { CERT_MANAGER_DNS_PROVIDERS } from '../config/config.ts'
-import { CERTIFICATE_CRD, type CertManagerFound, findCertManager } from '../kube/cert-manager.ts'
+import { CERTIFICATE_CRD, type CertManagerFound, findCertManager, pruneCertManagerObjects } from '../kube/cert-manager.ts'
 import { applyManifests, type Change, planApply, refOf, summarize } from '../kube/apply.ts'
-import { isOurs, MANAGED_SELECTOR, volumeOwner } from '../kube/ownership.ts'
-import type { Manifest } from '../base/objects.ts'
+import { isOurs, volumeOwner } from '../kube/ownership.ts'
 import type { Args, StepContext, StepResult } from './context.ts'
 
 export async function installTraefik(ctx: StepContext, args: Args = {}): Promise<StepResult> {
@@ -340,11 +339,6 @@ async function requireCertManager({ config, cluster }: StepContext): Promise<Cer
   return found
 }
 
-const CERT_MANAGER_KINDS = [
-  { kind: 'ClusterIssuer', plural: 'clusterissuers' },
-  { kind: 'Certificate', plural: 'certificates' },
-] as const
-
 /**
  * cert-manager mode: the ClusterIssuer and Certificates applied (nothing sent when they match), and
  * this configuration's ones no longer wanted deleted with their Secrets. acme mode: every one this
@@ -355,10 +349,6 @@ async function syncCertManagerObjects(ctx: StepContext, certManager: CertManager
   const { config, cluster, log, dryRun } = ctx
   if (!certManager.installed) return ''
   const wanted = config.certificates === 'cert-manager' ? certManagerManifests(config) : []
-  const listed = await allInOrder(
-    CERT_MANAGER_KINDS.map(({ plural }) => retryTransient(() => rawList(cluster, apiPath(CERT_MANAGER_GROUP, plural, { query: { labelSelector: MANAGED_SELECTOR } })))),
-  )
-  const managed = listed.flatMap((list, i) => ((list?.items ?? []) as any[]).map((o): Manifest & { spec?: any } => ({ ...o, kind: CERT_MANAGER_KINDS[i].kind })))
   const changes: Change[] = []
   if (wanted.length > 0) {
     const plan = await planApply(cluster, wanted)
@@ -372,43 +362,11 @@ async function syncCertManagerObjects(ctx: StepContext, certManager: CertManager
     if (dryRun && result.diff) log.info(`pending changes:\n${result.diff}`)
     changes.push(...result.changes)
   }
-  const keep = new Set(wanted.map(refOf))
-  for (const object of managed.filter((o) => isOurs(ownerOf(o.metadata.labels, config)) && !keep.has(refOf(o)))) {
-    if (!dryRun) await rawDelete(cluster, { apiVersion: CERT_MANAGER_GROUP, kind: object.kind, name: object.metadata.name, namespace: object.metadata.namespace })
-    changes.push({ ref: refOf(object), action: 'deleted' })
-    if (object.kind === 'Certificate' && object.spec?.secretName) changes.push(...(await deleteCertificateSecret(ctx, object.metadata.namespace ?? '', object.spec.secretName)))
-  }
-  // A Certificate removed by hand earlier leaves its Secret behind: gone too when the kit labelled it.
-  const wantedSecrets = new Set(config.certificates === 'cert-manager' ? certificatePlan(config).certificates.map((c) => `${config.traefikNamespace}/${c.secretName}`) : [])
-  const secrets: { metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> } }[] =
-    (
-      await retryTransient(() =>
-        // metadata only: the kit never reads a Secret's data
-        cluster.transport.request('GET', apiPath('v1', 'secrets', { namespace: config.traefikNamespace, query: { labelSelector: MANAGED_SELECTOR } }), {
-          accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1',
-        }),
-      )
-    )?.items ?? []
-  for (const secret of secrets) {
-    const ref = `${secret.metadata.namespace}/${secret.metadata.name}`
-    if (wantedSecrets.has(ref) || changes.some((c) => c.ref === `Secret ${ref}`) || !isOurs(ownerOf(secret.metadata.labels, config))) continue
-    if (!secret.metadata.annotations?.['cert-manager.io/certificate-name']) continue
-    changes.push(...(await deleteCertificateSecret(ctx, secret.metadata.namespace ?? '', secret.metadata.name)))
-  }
+  const keepSecrets = config.certificates === 'cert-manager' ? certificatePlan(config).certificates.map((c) => `${config.traefikNamespace}/${c.secretName}`) : []
+  changes.push(...(await pruneCertManagerObjects(cluster, config, { keep: wanted.map(refOf), keepSecrets, dryRun })))
   for (const change of changes.filter((c) => c.action !== 'unchanged')) log.info(`${change.ref}: ${dryRun ? `would be ${change.action}` : change.action}`)
   if (changes.length === 0) return ''
   return `; cert-manager objects: ${summarize(changes, dryRun)}`
-}
-
-/** A Certificate's Secret, deleted only when it carries this configuration's labels (secretTemplate). */
-async function deleteCertificateSecret(ctx: StepContext, namespace: string, name: string): Promise<Change[]> {
-  const ref = { apiVersion: 'v1', kind: 'Secret', name, namespace }
-  const secret = await retryTransient(() =>
-    ctx.cluster.transport.request('GET', apiPath('v1', 'secrets', { namespace, name }), { accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1' }),
-  )
-  if (!secret || !isOurs(ownerOf(secret.metadata?.labels, ctx.config))) return []
-  if (!ctx.dryRun) await rawDelete(ctx.cluster, ref)
-  return [{ ref: `Secret ${namespace}/${name}`, action: 'deleted' }]
 }
 
 /** On the way to cert-manager the acme.json volume stays, said once per run, until the user removes it. */
