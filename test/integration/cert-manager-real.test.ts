@@ -122,6 +122,12 @@ test.after(() => {
     } catch {}
   }
   if (!process.env.KEEP_LOGS) fs.rmSync(WORK, { recursive: true, force: true })
+  // what this file installed: cert-manager's CRDs and namespace
+  resetCluster()
+  const crds = kubectlMaybe('get', 'customresourcedefinitions', '-o', 'json')
+  const names = crds.code === 0 ? JSON.parse(crds.stdout).items.filter((c: any) => /cert-manager\.io$/.test(c.spec.group)).map((c: any) => c.metadata.name) : []
+  if (names.length) kubectlMaybe('delete', 'customresourcedefinitions', ...names, '--wait=true')
+  kubectlMaybe('delete', 'namespace', 'cert-manager', '--ignore-not-found', '--wait=true', '--timeout=60s')
 })
 
 const kitEnv = () => ({ CERTIFICATES: env.CERTIFICATES, ACME_CA: env.ACME_CA, ACME_CHALLENGE: env.ACME_CHALLENGE, PUBLIC_PROBE_HOST: env.PUBLIC_PROBE_HOST })

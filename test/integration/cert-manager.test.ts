@@ -129,6 +129,10 @@ test.before(() => {
 
 test.after(() => {
   if (skip) return
+  // the kit's objects first (no controller runs: nothing holds a finalizer), then what this file installed
+  resetCluster()
+  kubectlMaybe('delete', 'clusterissuers.cert-manager.io,certificates.cert-manager.io', '--all', '-A', '--wait=true')
+  removeCertManagerCrds()
   kubectlMaybe('delete', 'node', SECOND_NODE, '--ignore-not-found')
 })
 
