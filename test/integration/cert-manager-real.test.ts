@@ -9,8 +9,9 @@
  *   why with cert-manager's own Challenge reason;
  * - a no-op rerun of 02 writes nothing although the test gave the issuer Pebble's CA (caBundle) under
  *   a field manager of its own; going back to acme removes the kit's objects while the controller runs.
- * Not covered here: issuance through the real Traefik (cert-manager-smoke.sh does that by hand), the
- * webhook (not registered in this test).
+ * - cert-manager's real webhook (its registrations rendered from its chart, pointing at 127.0.0.1) admits
+ *   the kit's objects, and is shown to be judging by refusing an invalid Certificate.
+ * Not covered here: issuance through the real Traefik (cert-manager-smoke.sh does that by hand).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -18,6 +19,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { suite } from 'uvu'
+import YAML from 'yaml'
 import * as assert from 'uvu/assert'
 import { applyYaml, CLUSTER_SH, CLUSTER_DIR, installFakeApp, kubectl, kubectlMaybe, resetCluster, runScript, sh, skipReason, testCluster } from './harness.ts'
 
@@ -60,6 +62,37 @@ async function until<T>(what: string, seconds: number, probe: () => T | undefine
   }
 }
 
+const WEBHOOK_RELEASE = 'homelab-ingress-test-cm'
+
+/** cert-manager's webhook on 127.0.0.1 (certificate from the test cluster's CA), registered from its chart. */
+async function startWebhook(): Promise<void> {
+  const pki = path.join(CLUSTER_DIR, 'pki')
+  const port = await freePort()
+  const key = path.join(WORK, 'webhook.key')
+  const csr = path.join(WORK, 'webhook.csr')
+  const crt = path.join(WORK, 'webhook.crt')
+  const ext = path.join(WORK, 'webhook.ext')
+  fs.writeFileSync(ext, 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n')
+  for (const args of [
+    ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key],
+    ['req', '-new', '-key', key, '-subj', '/CN=cert-manager-webhook.cert-manager.svc', '-out', csr],
+    ['x509', '-req', '-in', csr, '-CA', path.join(pki, 'ca.crt'), '-CAkey', path.join(pki, 'ca.key'), '-CAcreateserial', '-CAserial', path.join(WORK, 'ca.srl'), '-sha256', '-days', '1', '-extfile', ext, '-out', crt],
+  ]) {
+    const out = spawnSync('openssl', args, { encoding: 'utf8' })
+    if (out.status !== 0) throw new Error(`openssl ${args[0]}: ${out.stderr}`)
+  }
+  start('webhook', bin('cert-manager-webhook'), ['--kubeconfig', path.join(CLUSTER_DIR, 'kubeconfig'), '--secure-port', String(port), '--tls-cert-file', crt, '--tls-private-key-file', key, '--v=2'])
+  await until('the webhook answering', 60, () => {
+    const out = spawnSync('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', '--cacert', path.join(pki, 'ca.crt'), `https://127.0.0.1:${port}/validate`], { encoding: 'utf8' })
+    return /^[1-5]\d\d$/.test(out.stdout) && out.stdout !== '404' ? true : undefined
+  })
+  const rendered = sh('helm', ['template', WEBHOOK_RELEASE, bin('cert-manager-chart'), '--namespace', 'cert-manager', '--set', `webhook.url.host=127.0.0.1:${port}`, '--show-only', 'templates/webhook-validating-webhook.yaml', '--show-only', 'templates/webhook-mutating-webhook.yaml']).stdout
+  const caBundle = fs.readFileSync(path.join(pki, 'ca.crt')).toString('base64')
+  const docs = YAML.parseAllDocuments(rendered).map((d) => d.toJS()).filter(Boolean)
+  for (const doc of docs) for (const hook of doc.webhooks) hook.clientConfig.caBundle = caBundle
+  sh('kubectl', ['--context=homelab-test', 'apply', '-f', '-'], { input: docs.map((d) => YAML.stringify(d)).join('---\n') })
+}
+
 const test = suite('integration: the real cert-manager controller and Pebble on the kit\'s objects')
 const it = skip ? test.skip : test
 
@@ -94,6 +127,7 @@ test.before(async () => {
   fs.writeFileSync(path.join(WORK, 'pebble.json'), JSON.stringify(config))
   start('pebble', bin('pebble'), ['-config', path.join(WORK, 'pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`], { PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' })
   await until('Pebble listening', 30, () => (/Listening on: /.test(fs.readFileSync(path.join(WORK, 'pebble.log'), 'utf8')) ? true : undefined))
+  await startWebhook()
   start('controller', bin('cert-manager-controller'), [
     '--kubeconfig', path.join(CLUSTER_DIR, 'kubeconfig'),
     '--cluster-resource-namespace', 'cert-manager',
@@ -116,6 +150,8 @@ test.after(() => {
   // the namespace's Challenges keep a finalizer until the controller removes it: delete while it runs
   kubectlMaybe('delete', 'certificates.cert-manager.io,orders.acme.cert-manager.io,challenges.acme.cert-manager.io', '--all', '-n', 'traefik', '--wait=true', '--timeout=30s')
   kubectlMaybe('delete', 'clusterissuers.cert-manager.io', '--all')
+  // before the webhook stops: with failurePolicy Fail they would refuse every cert-manager object
+  kubectlMaybe('delete', 'validatingwebhookconfiguration,mutatingwebhookconfiguration', '-l', `app.kubernetes.io/instance=${WEBHOOK_RELEASE}`)
   for (const p of procs) {
     try {
       process.kill(-p.pid!, 'SIGTERM')
@@ -133,7 +169,16 @@ test.after(() => {
 const kitEnv = () => ({ CERTIFICATES: env.CERTIFICATES, ACME_CA: env.ACME_CA, ACME_CHALLENGE: env.ACME_CHALLENGE, PUBLIC_PROBE_HOST: env.PUBLIC_PROBE_HOST })
 const json = (...args: string[]) => JSON.parse(kubectl(...args, '-o', 'json').stdout)
 
-it('02 in cert-manager mode; given Pebble\'s CA, cert-manager registers the ACME account: ClusterIssuer Ready', async () => {
+it('cert-manager\'s real webhook is judging: it refuses a Certificate without names', () => {
+  const out = sh('kubectl', ['--context=homelab-test', 'apply', '-f', '-'], {
+    allowFail: true,
+    input: JSON.stringify({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name: 'invalid', namespace: 'default' }, spec: { secretName: 'invalid-tls', issuerRef: { name: 'x', kind: 'ClusterIssuer' } } }),
+  })
+  assert.is.not(out.code, 0)
+  assert.match(out.stderr, /admission webhook "webhook\.cert-manager\.io" denied the request/)
+})
+
+it('02 in cert-manager mode (its objects admitted by the webhook); given Pebble\'s CA, cert-manager registers the ACME account: ClusterIssuer Ready', async () => {
   assert.is(runScript('01-metallb').code, 0)
   const r = runScript('02-traefik', [], kitEnv())
   assert.is(r.code, 0, r.output)
