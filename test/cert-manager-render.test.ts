@@ -34,7 +34,7 @@ for (const shape of CHART_SHAPES) {
     assert.is(spread.topologyKey, 'kubernetes.io/hostname')
     assert.equal(spread.labelSelector.matchLabels, { 'app.kubernetes.io/name': 'traefik', 'app.kubernetes.io/instance': 'traefik-traefik' })
     for (const name of ENTRYPOINTS) {
-      assert.equal(v.ports[name].transport, { lifeCycle: { requestAcceptGraceTimeout: '5s', graceTimeOut: '10s' } }, name)
+      assert.equal(v.ports[name].transport, { lifeCycle: { requestAcceptGraceTimeout: '15s', graceTimeOut: '10s' } }, name)
     }
     // TLS stays on for both secure entrypoints; no entrypoint names a resolver.
     const tls = (port: any) => port.http?.tls ?? port.tls

@@ -95,8 +95,12 @@ function withTraefikAcme(values: Record<string, any>, config: Config): void {
   // burn Let's Encrypt's failed-validation limit, so intwebsec keeps Traefik's default certificate.
 }
 
-/** How long an entrypoint keeps accepting requests once told to stop, and how long it lets them finish. */
-export const DRAIN = { requestAcceptGraceTimeout: '5s', graceTimeOut: '10s' } as const
+/**
+ * How long an entrypoint keeps accepting requests once told to stop, and then how long it lets those in
+ * flight finish. The first outlasts the chart's readiness probe (every 10 s, one failure) plus the
+ * endpoint's removal from the Services; both together stay within the pod's 60 s grace period.
+ */
+export const DRAIN = { requestAcceptGraceTimeout: '15s', graceTimeOut: '10s' } as const
 
 /**
  * cert-manager mode: TRAEFIK_REPLICAS pods spread over the nodes, no volume and no resolver (the

@@ -10,6 +10,9 @@
  *   cert-manager's acmesolver for it on loopback and makes the solver Service an ExternalName to it;
  * - Traefik's Ingress provider is started with allowExternalNameServices=true (for that ExternalName);
  * - the issuer gets Pebble's caBundle.
+ * Then the drain: the real Traefik, sent SIGTERM, stops answering /ping at once (what takes a pod out of
+ * its Services) while it keeps serving requests on EXTERNAL_IP for requestAcceptGraceTimeout. One
+ * process: kube-proxy removing the endpoint and a second replica taking over are not exercised.
  * Needs root (ports 80/443) and runs under the lock other tests on 127.0.0.200/201 use:
  *   flock /tmp/homelab-ingress-lb.lock node test/integration/cert-manager-http01.test.ts
  */
@@ -178,6 +181,37 @@ it('04 in cert-manager mode: the ClusterIssuer and the real Certificate pass, wi
   assert.match(r.stderr, /\[ok {2}\] ClusterIssuer homelab-ingress-acme Ready/)
   assert.match(r.stderr, new RegExp(`\\[ok {2}\\] Certificate traefik/homelab-ingress-public \\(${HOST.replaceAll('.', '\\.')}\\) Ready, not about to expire: valid until \\S+ \\(\\d+ days left\\)`))
   assert.match(r.stderr, /\[ok {2}\] Secret traefik\/homelab-ingress-public-tls present/)
+})
+
+it('drain: told to stop, the real Traefik fails /ping at once (readiness) while it keeps serving a bounded load on EXTERNAL_IP for requestAcceptGraceTimeout', async () => {
+  const args = rt!.plan.args
+  assert.ok(args.includes('--entryPoints.websecure.transport.lifeCycle.requestAcceptGraceTimeout=15s'), args.join(' '))
+  const pingPort = rt!.plan.entrypoints.get('traefik')!
+  const pid = Number(spawnSync('pgrep', ['-f', '--', `--entryPoints.web.address=${rt!.traefikIp}:`], { encoding: 'utf8' }).stdout.trim().split('\n')[0])
+  assert.ok(pid > 0, 'the real Traefik process')
+  assert.is((await request(rt!.traefikIp, pingPort, rt!.traefikIp, '/ping', { tls: false })).status, 200)
+  process.kill(pid, 'SIGTERM')
+  const results = { requests: 0, failed: 0, pingStatuses: new Set<number>(), errors: [] as string[] }
+  const deadline = Date.now() + 8000 // within the 15 s grace, with margin
+  while (Date.now() < deadline) {
+    const [answer, ping] = await Promise.all([
+      request(EXTERNAL_IP, 443, HOST, '/', { tls: true, timeoutMs: 3000 }).then((a) => a.status, (e: Error) => e.message),
+      request(rt!.traefikIp, pingPort, rt!.traefikIp, '/ping', { tls: false, timeoutMs: 3000 }).then((a) => a.status, () => 0),
+    ])
+    results.requests++
+    if (typeof answer !== 'number') {
+      results.failed++
+      results.errors.push(answer)
+    }
+    results.pingStatuses.add(ping)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  console.log(`    drain: ${results.requests} requests to ${EXTERNAL_IP}:443 in the 8 s after SIGTERM, ${results.failed} failed; /ping answered ${[...results.pingStatuses].join(', ')}`)
+  assert.is(results.failed, 0, results.errors.slice(0, 3).join('; '))
+  assert.ok(results.requests > 20)
+  // the readiness probe's /ping is on the entrypoint traefik, which has no grace: it stops at once
+  // (refused, 0 here; a 503 would do as well), so the pod leaves its Services while web/websecure serve on
+  assert.not.ok(results.pingStatuses.has(200), 'readiness fails at once and stays failed')
 })
 
 test.run()

@@ -174,7 +174,7 @@ it('acme -> cert-manager: 2 replicas on the two nodes, no volume mounted, PDB, T
   assert.equal(deployment.spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } })
   assert.is(deployment.spec.template.spec.volumes.some((v: any) => v.persistentVolumeClaim), false)
   const args: string[] = deployment.spec.template.spec.containers[0].args
-  assert.ok(args.includes('--entryPoints.websecure.transport.lifeCycle.requestAcceptGraceTimeout=5s'), args.join(' '))
+  assert.ok(args.includes('--entryPoints.websecure.transport.lifeCycle.requestAcceptGraceTimeout=15s'), args.join(' '))
   assert.not.ok(args.some((a) => a.includes('certificatesresolvers') || a.includes('certResolver')), args.join(' '))
   assert.equal(json('-n', 'traefik', 'get', 'poddisruptionbudget', 'traefik').spec.maxUnavailable, 1)
   assert.equal(json('-n', 'traefik', 'get', 'tlsstores.traefik.io', 'default').spec, { defaultCertificate: { secretName: 'homelab-ingress-admin-tls' } })
