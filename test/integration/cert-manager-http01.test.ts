@@ -121,7 +121,7 @@ test.before(async () => {
 })
 
 test.after(async () => {
-  if (skip) return
+  if (skip) return void fs.rmSync(WORK, { recursive: true, force: true })
   if (rt) await rt.stop()
   kubectlMaybe('delete', 'certificates.cert-manager.io,orders.acme.cert-manager.io,challenges.acme.cert-manager.io', '--all', '-n', 'traefik', '--wait=true', '--timeout=30s')
   kubectlMaybe('delete', 'clusterissuers.cert-manager.io', '--all')

@@ -146,7 +146,7 @@ test.before(async () => {
 })
 
 test.after(() => {
-  if (skip) return
+  if (skip) return void fs.rmSync(WORK, { recursive: true, force: true })
   // the namespace's Challenges keep a finalizer until the controller removes it: delete while it runs
   kubectlMaybe('delete', 'certificates.cert-manager.io,orders.acme.cert-manager.io,challenges.acme.cert-manager.io', '--all', '-n', 'traefik', '--wait=true', '--timeout=30s')
   kubectlMaybe('delete', 'clusterissuers.cert-manager.io', '--all')
