@@ -61,6 +61,15 @@ valid('every setting is parsed from the full file', () => {
   assert.is(config.publicProbeHost, 'blog.example.org')
 })
 
+valid('CERTIFICATES is acme with one replica by default; cert-manager takes 2 unless TRAEFIK_REPLICAS says otherwise', () => {
+  const minimal = load(path.join(ENV_DIR, 'valid', 'minimal.env'))
+  assert.equal([minimal.certificates, minimal.traefikReplicas], ['acme', 1])
+  assert.equal([load(path.join(ENV_DIR, 'valid', 'cert-manager-dns.env')).certificates, load(path.join(ENV_DIR, 'valid', 'cert-manager-dns.env')).traefikReplicas], ['cert-manager', 2])
+  assert.is(load(path.join(ENV_DIR, 'valid', 'cert-manager.env')).traefikReplicas, 3)
+  assert.is(load(path.join(ENV_DIR, 'valid', 'minimal.env'), { TRAEFIK_REPLICAS: '1' }).traefikReplicas, 1)
+  assert.is(load(path.join(ENV_DIR, 'valid', 'minimal.env'), { CERTIFICATES: 'cert-manager', TRAEFIK_REPLICAS: '1' }).traefikReplicas, 1)
+})
+
 valid('a local chart path resolves against the working directory', () => {
   const config = load(path.join(ENV_DIR, 'valid', 'test-cluster.env'))
   assert.equal(config.traefikChart, { kind: 'local', ref: path.join(ROOT, 'test', 'chart', 'traefik-41.3.0') })

@@ -15,6 +15,16 @@ export type InternalRoute = {
   port: number
 }
 
+/** Who gets the certificates: Traefik's own ACME resolver (one replica), or cert-manager (several). */
+export const CERTIFICATE_MODES = ['acme', 'cert-manager'] as const
+export type CertificateMode = (typeof CERTIFICATE_MODES)[number]
+
+/** The DNS-01 providers cert-manager mode can configure from ACME_DNS_SECRET, with the Secret key each reads. */
+export const CERT_MANAGER_DNS_PROVIDERS = {
+  cloudflare: 'CF_DNS_API_TOKEN',
+  digitalocean: 'DO_AUTH_TOKEN',
+} as const
+
 export type AcmeChallenge = { type: 'http' } | { type: 'dns'; provider: string }
 
 export type ChartSource =
@@ -33,6 +43,10 @@ export type Config = {
   acmeChallenge: AcmeChallenge
   /** Secret in the Traefik namespace whose keys become the DNS provider's environment. */
   acmeDnsSecret: string
+  /** `acme`: Traefik's resolver and acme.json; `cert-manager`: a ClusterIssuer, Certificates, Secrets. */
+  certificates: CertificateMode
+  /** Traefik pods: 1 with acme (the only value allowed there), 2 by default with cert-manager. */
+  traefikReplicas: number
   traefikNamespace: string
   traefikChart: ChartSource
   traefikChartVersion: string
@@ -68,6 +82,14 @@ export const SETTINGS: Record<string, Setting> = {
   ACME_CA: { default: 'production', help: 'production, staging, or an ACME directory URL' },
   ACME_CHALLENGE: { default: 'http', help: 'http (HTTP-01 on web) or dns:<provider> (DNS-01)' },
   ACME_DNS_SECRET: { default: '', help: 'Secret in TRAEFIK_NAMESPACE holding the DNS provider credentials' },
+  CERTIFICATES: {
+    default: 'acme',
+    help: "acme (Traefik's own ACME resolver, one replica, acme.json on a volume) or cert-manager (an ACME ClusterIssuer and Certificates; Traefik on several nodes)",
+  },
+  TRAEFIK_REPLICAS: {
+    default: '',
+    help: 'Traefik pods: 1 with CERTIFICATES=acme (the only value allowed there), default 2 with CERTIFICATES=cert-manager',
+  },
   TRAEFIK_NAMESPACE: { default: 'traefik', help: 'namespace of the Traefik release' },
   TRAEFIK_CHART: { default: 'traefik/traefik', help: 'repo/chart, oci:// reference, or local chart dir/.tgz' },
   TRAEFIK_CHART_VERSION: { default: '41.3.0', help: 'chart version for repo and oci charts (33.0.0 to 41.x)' },

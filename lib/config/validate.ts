@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import parseSemver from 'semver/functions/parse.js'
 import { parseCidr } from '../base/net.ts'
-import { type AcmeChallenge, ACME_DIRECTORIES, CHART_SHAPES, type ChartSource, type Config, type InternalRoute, SETTINGS } from './config.ts'
+import { type AcmeChallenge, ACME_DIRECTORIES, CERT_MANAGER_DNS_PROVIDERS, CERTIFICATE_MODES, type CertificateMode, CHART_SHAPES, type ChartSource, type Config, type InternalRoute, SETTINGS } from './config.ts'
 import { didYouMean, dnsLabelProblem, dnsNameProblem, emailProblem, ipv4Problem, portProblem, urlProblem } from './rules.ts'
 
 /** Reads one setting at a time and collects every problem (one line each, naming the variable). */
@@ -46,6 +46,7 @@ export function validate(raw: Record<string, string | undefined>, problems: stri
   const domain = r.get('DOMAIN').replace(/\.$/, '')
   r.check('DOMAIN', domain, dnsNameProblem)
   const acmeSettings = acme(r)
+  const certificateSettings = certificates(r, acmeSettings.acmeChallenge)
   const places = namespaces(r)
   const chartSettings = chart(r, cwd)
   const metallbAnnotationPrefix = annotationPrefix(r)
@@ -61,6 +62,7 @@ export function validate(raw: Record<string, string | undefined>, problems: stri
     ...ips,
     domain,
     ...acmeSettings,
+    ...certificateSettings,
     ...places,
     ...chartSettings,
     metallbAnnotationPrefix,
@@ -124,6 +126,40 @@ function acme(r: Reader): Pick<Config, 'acmeEmail' | 'acmeCaServer' | 'acmeChall
     )
   }
   return { acmeEmail, acmeCaServer, acmeChallenge, acmeDnsSecret }
+}
+
+const MAX_REPLICAS = 20
+
+function certificates(r: Reader, challenge: AcmeChallenge): Pick<Config, 'certificates' | 'traefikReplicas'> {
+  const mode = r.get('CERTIFICATES')
+  const modes: string[] = [...CERTIFICATE_MODES]
+  if (!modes.includes(mode)) {
+    r.problems.push(
+      `CERTIFICATES: ${JSON.stringify(mode)} is not acme or cert-manager (acme: Traefik's own resolver, one replica; cert-manager: several replicas)${didYouMean(mode, modes)}`,
+    )
+  }
+  const certificates = (modes.includes(mode) ? mode : 'acme') as CertificateMode
+  if (certificates === 'cert-manager' && challenge.type === 'dns' && !(challenge.provider in CERT_MANAGER_DNS_PROVIDERS)) {
+    const known = Object.keys(CERT_MANAGER_DNS_PROVIDERS)
+    r.problems.push(
+      `ACME_CHALLENGE: dns:${challenge.provider} cannot be configured for cert-manager by the kit (it knows ${known.map((p) => `dns:${p}`).join(', ')}); use one of those, ACME_CHALLENGE=http, or CERTIFICATES=acme`,
+    )
+  }
+  const raw = r.get('TRAEFIK_REPLICAS')
+  let traefikReplicas = certificates === 'cert-manager' ? 2 : 1
+  if (raw !== '') {
+    if (!/^[0-9]+$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_REPLICAS) {
+      r.problems.push(`TRAEFIK_REPLICAS: ${JSON.stringify(raw)} is not a whole number from 1 to ${MAX_REPLICAS}`)
+    } else {
+      traefikReplicas = Number(raw)
+    }
+  }
+  if (certificates === 'acme' && traefikReplicas > 1) {
+    r.problems.push(
+      `TRAEFIK_REPLICAS: ${traefikReplicas} needs CERTIFICATES=cert-manager: Traefik's ACME cannot run with more than one replica (one acme.json on a ReadWriteOnce volume, and replicas would each order the same certificates); set TRAEFIK_REPLICAS=1, or CERTIFICATES=cert-manager`,
+    )
+  }
+  return { certificates, traefikReplicas }
 }
 
 function namespaces(r: Reader): Pick<Config, 'traefikNamespace' | 'metallbNamespace' | 'storageClass'> {

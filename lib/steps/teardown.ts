@@ -8,6 +8,7 @@ import { refOf, summarize, type Change } from '../kube/apply.ts'
 import { retryTransient } from '../kube/cluster.ts'
 import { commandFailed, EXIT, UserError } from '../base/errors.ts'
 import { waitUntil } from '../kube/wait.ts'
+import { pruneCertManagerObjects } from '../kube/cert-manager.ts'
 import { apiPath, type ObjectRef, rawDelete, rawGet, rawList, rawRead } from '../kube/raw.ts'
 import { readRelease } from '../helm/release.ts'
 import { INGRESSROUTES, isOurs, MANAGED_SELECTOR, ownerOf, volumeOwner } from '../kube/ownership.ts'
@@ -17,7 +18,7 @@ import type { StepContext, StepResult } from './context.ts'
 
 export async function removeIngress(ctx: StepContext & { purge: boolean }): Promise<StepResult> {
   const { config, cluster, log, dryRun } = ctx
-  log.step(`99-teardown: routes, release ${RELEASE_NAME}, MetalLB pools${ctx.purge ? ', and the acme.json volume' : ''}`)
+  log.step(`99-teardown: routes, cert-manager objects, release ${RELEASE_NAME}, MetalLB pools${ctx.purge ? ', and the acme.json volume' : ''}`)
   const changes: Change[] = []
   const leftAlone: string[] = []
 
@@ -30,6 +31,9 @@ export async function removeIngress(ctx: StepContext & { purge: boolean }): Prom
     await deleteObject(ctx, { apiVersion: INGRESSROUTES, kind: 'IngressRoute', name: route.metadata.name, namespace: route.metadata.namespace })
     changes.push({ ref, action: 'deleted' })
   }
+
+  // 02 (cert-manager mode): this configuration's ClusterIssuer, Certificates and their Secrets.
+  changes.push(...(await pruneCertManagerObjects(cluster, config, { keep: [], keepSecrets: [], dryRun })))
 
   // 02: the release, if this configuration installed it. The chart marks the acme.json PVC
   // helm.sh/resource-policy: keep, so it survives.

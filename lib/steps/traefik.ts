@@ -12,17 +12,30 @@ import { poolEntryContains } from '../base/net.ts'
 import { apiPath, objectPath, rawGet, rawList, rawRead, rawRequest } from '../kube/raw.ts'
 import { type Drift, releaseDrift } from '../kube/drift.ts'
 import { claimOf, ownerOf, ownershipLabels, refuseUnowned } from '../kube/ownership.ts'
-import { EXTERNAL_SERVICE, INTERNAL_SERVICE, poolNames, RELEASE_NAME, traefikValues } from '../render/render.ts'
+import { certManagerManifests, certificatePlan, EXTERNAL_SERVICE, INTERNAL_SERVICE, poolNames, RELEASE_NAME, traefikValues } from '../render/render.ts'
+import { CERT_MANAGER_DNS_PROVIDERS } from '../config/config.ts'
+import { CERTIFICATE_CRD, type CertManagerFound, findCertManager, pruneCertManagerObjects } from '../kube/cert-manager.ts'
+import { applyManifests, type Change, planApply, refOf, summarize } from '../kube/apply.ts'
+import { isOurs, volumeOwner } from '../kube/ownership.ts'
 import type { Args, StepContext, StepResult } from './context.ts'
 
 export async function installTraefik(ctx: StepContext, args: Args = {}): Promise<StepResult> {
+  // cert-manager first: in cert-manager mode, nothing is changed when it is not installed.
+  const certManager = await requireCertManager(ctx)
+  const release = await installRelease(ctx, args)
+  const certificates = await syncCertManagerObjects(ctx, certManager, args.adopt === true)
+  const volume = ctx.config.certificates === 'cert-manager' ? await keptAcmeVolume(ctx) : ''
+  return { ok: release.ok, summary: `${release.summary}${certificates}${volume}` }
+}
+
+async function installRelease(ctx: StepContext, args: Args): Promise<StepResult> {
   const { config, cluster, log } = ctx
   const { chart } = await traefikPreflight(ctx)
   log.step(`02-traefik: release ${RELEASE_NAME} (chart ${chart.ref}, values shape ${chart.shape}) in namespace ${config.traefikNamespace}`)
   // Every read the decision needs, at once; a failure is reported in this order (the pools first).
   const reads = allInOrder([
     requirePools(ctx),
-    requireStorageClass(ctx),
+    config.certificates === 'acme' ? requireStorageClass(ctx) : Promise.resolve(),
     requireDnsSecret(ctx),
     bundledTraefik(ctx),
     readRelease(cluster, config.traefikNamespace, RELEASE_NAME),
@@ -33,7 +46,7 @@ export async function installTraefik(ctx: StepContext, args: Args = {}): Promise
   const desired = { chart: chart.ref, values: traefikValues(config, chart.shape, chart.version) }
   const [, , , bundled, deployed, stamp] = await reads
   if (bundled) log.warn("k3s' bundled Traefik runs in kube-system and will serve the same routes; start k3s with --disable traefik")
-  if (config.acmeChallenge.type === 'http') {
+  if (config.acmeChallenge.type === 'http' && config.certificates === 'acme') {
     log.info(
       "intwebsec serves Traefik's default certificate: HTTP-01 cannot validate LAN-only admin hosts (ACME_CHALLENGE=dns:<provider> gets real ones)",
     )
@@ -277,12 +290,22 @@ async function requireStorageClass({ config, cluster }: StepContext): Promise<vo
 
 async function requireDnsSecret({ config, cluster }: StepContext): Promise<void> {
   if (config.acmeChallenge.type !== 'dns') return
+  // A ClusterIssuer's Secrets are read from cert-manager's own namespace, not from Traefik's.
+  const namespace = config.certificates === 'cert-manager' ? (await findCertManager(cluster)).namespace : config.traefikNamespace
   // Only existence is checked: the Secret's metadata is asked for, never its data.
   const secret = await retryTransient(() =>
-    cluster.transport.request('GET', apiPath('v1', 'secrets', { namespace: config.traefikNamespace, name: config.acmeDnsSecret }), {
+    cluster.transport.request('GET', apiPath('v1', 'secrets', { namespace, name: config.acmeDnsSecret }), {
       accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1',
     }),
   )
+  if (!secret && config.certificates === 'cert-manager') {
+    throw new PreconditionError(
+      `ACME_DNS_SECRET=${config.acmeDnsSecret}: no such Secret in namespace ${namespace}, where cert-manager reads the ClusterIssuer's DNS credentials`,
+      [
+        `create it there with the key cert-manager's ${config.acmeChallenge.provider} solver reads (${CERT_MANAGER_DNS_PROVIDERS[config.acmeChallenge.provider as keyof typeof CERT_MANAGER_DNS_PROVIDERS]}), e.g. kubectl -n ${namespace} create secret generic ${config.acmeDnsSecret} --from-literal=${CERT_MANAGER_DNS_PROVIDERS[config.acmeChallenge.provider as keyof typeof CERT_MANAGER_DNS_PROVIDERS]}=...`,
+      ],
+    )
+  }
   if (!secret) {
     throw new PreconditionError(
       `ACME_DNS_SECRET=${config.acmeDnsSecret}: no such Secret in namespace ${config.traefikNamespace}`,
@@ -296,4 +319,62 @@ async function requireDnsSecret({ config, cluster }: StepContext): Promise<void>
 /** k3s ships its own Traefik; two controllers answer the same IngressRoutes. */
 async function bundledTraefik({ cluster }: StepContext): Promise<boolean> {
   return (await retryTransient(() => rawRead(cluster, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'traefik', namespace: 'kube-system' }))) !== undefined
+}
+
+// --- cert-manager mode
+
+/**
+ * In cert-manager mode cert-manager must already be installed (found through the API by its CRDs);
+ * the kit uses it, never installs or adopts it. In acme mode, whether it is there says whether
+ * objects of an earlier cert-manager run may be left to remove.
+ */
+async function requireCertManager({ config, cluster }: StepContext): Promise<CertManagerFound> {
+  const found = await findCertManager(cluster)
+  if (config.certificates === 'cert-manager' && !found.installed) {
+    throw new PreconditionError(`CERTIFICATES=cert-manager: cert-manager is not installed in context ${cluster.context} (no CRD ${CERTIFICATE_CRD}); nothing was changed`, [
+      'install it from its official Helm chart first (its installation guide: helm install cert-manager jetstack/cert-manager --namespace cert-manager --create-namespace --set crds.enabled=true), wait for its pods to be Ready, then rerun 02-traefik',
+      'or keep Traefik\'s own ACME: CERTIFICATES=acme',
+    ])
+  }
+  return found
+}
+
+/**
+ * cert-manager mode: the ClusterIssuer and Certificates applied (nothing sent when they match), and
+ * this configuration's ones no longer wanted deleted with their Secrets. acme mode: every one this
+ * configuration made removed, with its Secret. Objects of the same name the kit did not make are
+ * refused, never changed.
+ */
+async function syncCertManagerObjects(ctx: StepContext, certManager: CertManagerFound, adopt: boolean): Promise<string> {
+  const { config, cluster, log, dryRun } = ctx
+  if (!certManager.installed) return ''
+  const wanted = config.certificates === 'cert-manager' ? certManagerManifests(config) : []
+  const changes: Change[] = []
+  if (wanted.length > 0) {
+    const plan = await planApply(cluster, wanted)
+    const claims = plan.flatMap((p) =>
+      p.live
+        ? [claimOf(refOf(p.object), p.live.metadata?.labels, config, `it has the name the kit gives its own; delete or rename it yourself (kubectl delete ${p.object.kind.toLowerCase()}${p.object.metadata.namespace ? ` -n ${p.object.metadata.namespace}` : ''} ${p.object.metadata.name}), or use INSTANCE to give this configuration other names`)]
+        : [],
+    )
+    refuseUnowned(claims, config, adopt)
+    const result = await applyManifests(cluster, wanted, dryRun, plan)
+    if (dryRun && result.diff) log.info(`pending changes:\n${result.diff}`)
+    changes.push(...result.changes)
+  }
+  const keepSecrets = config.certificates === 'cert-manager' ? certificatePlan(config).certificates.map((c) => `${config.traefikNamespace}/${c.secretName}`) : []
+  changes.push(...(await pruneCertManagerObjects(cluster, config, { keep: wanted.map(refOf), keepSecrets, dryRun })))
+  for (const change of changes.filter((c) => c.action !== 'unchanged')) log.info(`${change.ref}: ${dryRun ? `would be ${change.action}` : change.action}`)
+  if (changes.length === 0) return ''
+  return `; cert-manager objects: ${summarize(changes, dryRun)}`
+}
+
+/** On the way to cert-manager the acme.json volume stays, said once per run, until the user removes it. */
+async function keptAcmeVolume({ config, cluster, log }: StepContext): Promise<string> {
+  const pvc = await retryTransient(() => rawRead(cluster, { apiVersion: 'v1', kind: 'PersistentVolumeClaim', name: RELEASE_NAME, namespace: config.traefikNamespace }))
+  if (!pvc || !isOurs(volumeOwner(pvc.metadata?.annotations, config))) return ''
+  log.warn(
+    `the acme.json volume (PersistentVolumeClaim ${config.traefikNamespace}/${RELEASE_NAME}) of CERTIFICATES=acme is kept: Traefik no longer uses it. Delete it once cert-manager's certificates are Ready (kubectl -n ${config.traefikNamespace} delete pvc ${RELEASE_NAME}), or keep it to switch back`,
+  )
+  return `; acme.json volume ${config.traefikNamespace}/${RELEASE_NAME} kept (unused; delete it yourself)`
 }

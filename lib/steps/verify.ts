@@ -33,9 +33,13 @@ import { type ContainerLog, readContainerLog, readSchedulingFacts } from '../kub
 import { CRD_CHART_ANNOTATION, PROBE_CRD } from '../kube/crds.ts'
 import { formatCertificates, formatMatrix, judgeMatrix, matrixCheckNames, type ProbeMatrix, probeTargets } from '../verify/probe.ts'
 import { askMatrix, askTraefikRawData } from '../verify/probe-http.ts'
+import { certificateChecks, disruptionBudgetCheck, issuerCheck, replicasCheck } from '../verify/certificates.ts'
 import {
   adminHost,
   adminHosts,
+  CERT_MANAGER_GROUP,
+  certificatePlan,
+  certManagerNames,
   DASHBOARD_HOST_NAME,
   EXTERNAL_SERVICE,
   hostsFileLine,
@@ -185,6 +189,7 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   checks.push(imageCheck(deployment, [...lastState[0].values()]))
   checks.push(phoneHomeCheck(deployment, config.traefikPhoneHome))
   checks.push(crdCheck(crdStamp, deployment?.metadata.labels?.['helm.sh/chart']))
+  if (config.certificates === 'cert-manager') checks.push(...(await certManagerChecks(cluster, config, [...lastState[0].values()] as Obj[])))
   const externalService = lastState[1].get(`${ns}/${EXTERNAL_SERVICE}`) as Obj | undefined
   const internalService = lastState[1].get(`${ns}/${INTERNAL_SERVICE}`) as Obj | undefined
 
@@ -261,6 +266,36 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
 /** The admin UIs the audit guards: every INTERNAL_ROUTES backend, named by its admin host. */
 export function adminBackends(config: Parameters<typeof adminHost>[0]): AdminBackend[] {
   return config.internalRoutes.map((r) => ({ namespace: r.namespace, service: r.service, label: adminHost(config, r.name) }))
+}
+
+/**
+ * cert-manager mode: the ClusterIssuer, the Certificates with their Secrets (and, for one that is not
+ * Ready, its requests, Orders and Challenges), the replicas' nodes, the PodDisruptionBudget.
+ */
+async function certManagerChecks(cluster: Cluster, config: StepContext['config'], pods: Obj[]): Promise<Check[]> {
+  const ns = config.traefikNamespace
+  const list = async (path: string, accept?: string) =>
+    (((await retryTransient(() => cluster.transport.request('GET', path, accept ? { accept } : {}))) ?? { items: [] }) as { items: Obj[] }).items
+  const names = certManagerNames(config)
+  const [certificates, requests, orders, challenges, secrets, issuer, pdb, nodes] = await allInOrder([
+    list(apiPath(CERT_MANAGER_GROUP, 'certificates', { namespace: ns })),
+    list(apiPath(CERT_MANAGER_GROUP, 'certificaterequests', { namespace: ns })),
+    list(apiPath('acme.cert-manager.io/v1', 'orders', { namespace: ns })),
+    list(apiPath('acme.cert-manager.io/v1', 'challenges', { namespace: ns })),
+    // metadata only: the kit never reads a Secret's data
+    list(apiPath('v1', 'secrets', { namespace: ns }), 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1'),
+    retryTransient(() => rawGet(cluster, apiPath(CERT_MANAGER_GROUP, 'clusterissuers', { name: names.issuer }))),
+    retryTransient(() => rawGet(cluster, apiPath('policy/v1', 'poddisruptionbudgets', { namespace: ns, name: RELEASE_NAME }))),
+    list(apiPath('v1', 'nodes')),
+  ] as const)
+  const wanted = certificatePlan(config).certificates.map((c) => ({ namespace: ns, name: c.name, secretName: c.secretName, dnsNames: c.dnsNames }))
+  const withNamespace = secrets.map((s) => ({ ...s, metadata: { ...s.metadata, namespace: s.metadata.namespace ?? ns } }))
+  return [
+    issuerCheck(issuer, names.issuer),
+    ...certificateChecks(wanted, { certificates, requests, orders, challenges, secrets: withNamespace }, new Date()),
+    replicasCheck(pods, nodes, config.traefikReplicas),
+    disruptionBudgetCheck(pdb, `${ns}/${RELEASE_NAME}`),
+  ]
 }
 
 /**

@@ -131,6 +131,14 @@ spec:
         {{- with $cfg.asDefault }}
         - {{ printf "--entryPoints.%s.asDefault=%v" $name . | quote }}
         {{- end }}
+        {{- with ($cfg.transport).lifeCycle }}
+        {{- with .requestAcceptGraceTimeout }}
+        - {{ printf "--entryPoints.%s.transport.lifeCycle.requestAcceptGraceTimeout=%v" $name . | quote }}
+        {{- end }}
+        {{- with .graceTimeOut }}
+        - {{ printf "--entryPoints.%s.transport.lifeCycle.graceTimeOut=%v" $name . | quote }}
+        {{- end }}
+        {{- end }}
         {{- end }}
         {{- end }}
         - "--api.dashboard=true"
