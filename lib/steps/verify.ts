@@ -7,6 +7,7 @@
  * the reachability matrix is judged in probe.ts and asked in probe-http.ts.
  */
 import { auditIngresses, auditIngressRoutes, auditSettings } from '../verify/audit.ts'
+import { readAdmissionGuardCheck } from '../verify/admission.ts'
 import {
   type Check,
   type CheckStatus,
@@ -110,6 +111,7 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   // these are as fresh as a read after it; when it had to wait, they are read again.
   const early = readEverything()
   early.catch(() => {}) // a failure here is met again when read again
+  const admissionGuard = readAdmissionGuardCheck(cluster, config) // (never rejects)
   const verdict = await watchUntil(cluster, {
     what: 'waiting for Traefik',
     timeoutSeconds: ctx.timeoutSeconds,
@@ -169,6 +171,7 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   checks.push(...auditIngressRoutes(routes.items, adminHosts(config), publicEntrypoints, { ...settings, traefikServices: traefikServices.items }))
   checks.push(...auditIngresses(ingresses.items, adminHosts(config), publicEntrypoints, { ...settings, ingressClasses: ingressClasses.items }))
   recordSpan(`route audit (${routes.items.length} IngressRoutes, ${ingresses.items.length} Ingresses)`, auditStart)
+  checks.push(await admissionGuard)
 
   let probes: ProbeMatrix | undefined
   if (ctx.probe) {
