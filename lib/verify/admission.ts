@@ -33,7 +33,6 @@ export function admissionGuardCheck(config: Config, live: GuardObjects): Check {
       : 'this cluster has no ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1, Kubernetes 1.30 or newer): nothing refuses an admin route on a public entrypoint before it exists; the route audit alone catches it')
   }
   if (mode === 'off') {
-    // (list items carry no kind)
     const left = [ours(live.policy) && POLICY_KIND, ours(live.binding) && BINDING_KIND].filter((k) => k !== false)
     return left.length
       ? check('warn', `off, but this configuration's ${left.join(' and ')} ${left.length > 1 ? 'are' : 'is'} still there (${RERUN} to remove ${left.length > 1 ? 'them' : 'it'})`)
@@ -68,7 +67,9 @@ export async function readGuardObjects(cluster: Cluster, name: string): Promise<
     retryTransient(() => rawList(cluster, apiPath(ADMISSION_API, 'validatingadmissionpolicies', { query: { fieldSelector: `metadata.name=${name}` } }))),
     retryTransient(() => rawGet(cluster, apiPath(ADMISSION_API, 'validatingadmissionpolicybindings', { name }))),
   ])
-  return { served: policies !== undefined, policy: policies?.items[0], binding }
+  // A list's items carry no kind: the policy is given its own, as a read of it alone has them.
+  const policy = policies?.items[0] && { apiVersion: ADMISSION_API, kind: POLICY_KIND, ...policies.items[0] }
+  return { served: policies !== undefined, policy, binding }
 }
 
 /** Reads the guard's objects and judges them; a failed read is a failed check, never "nothing there". */

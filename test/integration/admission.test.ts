@@ -7,6 +7,7 @@
  *
  * The expected messages are written out here, as a user would read them, not taken from the code.
  */
+import { spawnSync } from 'node:child_process'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { applyYaml, installFakeApp, kubectl, kubectlMaybe, ownedState, resetCluster, type Run, runScript, sh, skipReason, testCluster } from './harness.ts'
@@ -221,6 +222,32 @@ spec:
   },
 ]
 
+/**
+ * The API server picks a new or changed policy or binding up from its own informers, a moment after
+ * the write: waits (bounded) until a server-side dry run of a route to api@internal on web meets
+ * `expected`, so that what a test then sees is the policy in force.
+ */
+function untilEnforced(expected: 'deny' | 'warn' | 'off'): void {
+  const probe = `apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: guard-probe, namespace: default}
+spec:
+  entryPoints: [web]
+  routes:
+  - {kind: Rule, match: PathPrefix(\`/\`), services: [{name: api@internal, kind: TraefikService}]}
+`
+  const deadline = Date.now() + 15_000
+  let seen = ''
+  while (Date.now() < deadline) {
+    const r = sh('kubectl', ['--context=homelab-test', 'create', '--dry-run=server', '-f', '-'], { input: probe, allowFail: true })
+    const now = r.code !== 0 ? (r.stderr.includes(DENIED) ? 'deny' : `error: ${r.stderr}`) : r.stderr.includes(`Warning: Validation failed for ValidatingAdmissionPolicy '${POLICY}'`) ? 'warn' : 'off'
+    if (now === expected) return
+    seen = now
+    spawnSync('sleep', ['0.25'])
+  }
+  assert.unreachable(`the guard is not ${expected} after 15 s: ${seen}`)
+}
+
 const remove = (f: Form) => kubectlMaybe('delete', f.kind, f.name, '-n', f.namespace, '--ignore-not-found', '--wait=true')
 
 function verifyGuardCheck(env: Record<string, string> = {}): { status: string; detail: string; name: string } {
@@ -243,6 +270,7 @@ deny.before(() => {
   const r = runScript('run-all', ['--no-probe'])
   assert.is(r.code, 0, r.output)
   assert.match(r.stdout, /^03-internal-routes: 2 created; admission guard \(deny\): 2 created$/m)
+  untilEnforced('deny')
 })
 
 deny.after(() => {
@@ -312,7 +340,7 @@ it("the kit's own routes pass it: 03 recreates a deleted admin route, and a copy
   kubectl('delete', 'ingressroutes.traefik.io', 'argocd-internal', '-n', 'argocd', '--wait=true')
   const r = runScript('03-internal-routes')
   assert.is(r.code, 0, r.output)
-  assert.match(r.stdout, /^03-internal-routes: 1 created, 1 unchanged; admission guard \(deny\): 2 unchanged$/m)
+  assert.match(r.stdout, /^03-internal-routes: 1 created, 1 unchanged; admission guard \(deny\): 2 unchanged$/m, r.output)
   // The chart's dashboard IngressRoute (api@internal on the internal entrypoints), created again under another name.
   const dashboard = JSON.parse(kubectl('get', 'ingressroutes.traefik.io', 'traefik-dashboard', '-n', 'traefik', '-o', 'json').stdout)
   const copy = { apiVersion: dashboard.apiVersion, kind: dashboard.kind, metadata: { name: 'dashboard-copy', namespace: 'traefik' }, spec: dashboard.spec }
@@ -341,6 +369,7 @@ it('04-verify reports the guard in place; a missing binding fails it, and 03 put
   const r = runScript('03-internal-routes')
   assert.match(r.stdout, /admission guard \(deny\): 1 created, 1 unchanged$/m)
   assert.is(verifyGuardCheck().status, 'pass')
+  untilEnforced('deny')
 })
 
 deny.run()
@@ -363,6 +392,7 @@ mt('warn: 03 switches the binding to Warn and Audit, and the route is created wi
   assert.is(r.code, 0, r.output)
   assert.match(r.stdout, /admission guard \(warn\): 1 changed, 1 unchanged$/m)
   assert.equal(JSON.parse(kubectl('get', VAPB, POLICY, '-o', 'json').stdout).spec.validationActions, ['Warn', 'Audit'])
+  untilEnforced('warn')
   const created = create(WARN_FORM.yaml)
   try {
     assert.is(created.code, 0, created.output)
@@ -387,6 +417,7 @@ mt('off: 03 removes the policy and binding, a rerun writes nothing, and the rout
   assert.match(r.stdout, /^03-internal-routes: 2 unchanged; admission guard \(off\): 2 deleted$/m)
   assert.not.ok(exists(VAP, POLICY))
   assert.not.ok(exists(VAPB, POLICY))
+  untilEnforced('off')
   const before = ownedState()
   const again = runScript('03-internal-routes', [], { ADMISSION_GUARD: 'off' })
   assert.match(again.stdout, /^03-internal-routes: 2 unchanged$/m)
