@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { applyYaml, installFakeApp, kubectl, kubectlMaybe, ownedState, resetCluster, type Run, runScript, sh, skipReason, testCluster } from './harness.ts'
+import { applyYaml, CLUSTER_SH, installFakeApp, kubectl, kubectlMaybe, ownedState, resetCluster, type Run, runScript, sh, skipReason, testCluster } from './harness.ts'
 
 const cluster = testCluster()
 if (!cluster) console.log(`\n  admission guard tests skipped: ${skipReason()}\n`)
@@ -470,3 +470,50 @@ spec:
 })
 
 modes.run()
+
+// ---
+const old = suite('integration: a cluster without ValidatingAdmissionPolicy, as before Kubernetes 1.30')
+const ot = cluster ? old : old.skip
+const clusterSh = (...args: string[]) => sh('bash', [CLUSTER_SH, ...args])
+// The kube-apiserver of the test cluster restarted with both kinds switched off, and the admission
+// plugin that enforces them (without its kinds it refuses every write, "not yet ready"): it serves
+// admissionregistration.k8s.io/v1 (webhooks) without them, as 1.28 and 1.29 do.
+const WITHOUT_VAP = [
+  '--runtime-config=admissionregistration.k8s.io/v1/validatingadmissionpolicies=false,admissionregistration.k8s.io/v1/validatingadmissionpolicybindings=false',
+  '--disable-admission-plugins=ValidatingAdmissionPolicy',
+]
+
+// uvu swallows an error thrown by before(): keep it and fail the test with it.
+let oldSetup: Error | undefined
+old.before(() => {
+  if (!cluster) return
+  try {
+    clusterSh('stop-apiserver')
+    clusterSh('start-apiserver', ...WITHOUT_VAP)
+  } catch (err) {
+    oldSetup = err as Error
+  }
+})
+
+old.after(() => {
+  if (!cluster) return
+  clusterSh('stop-apiserver')
+  clusterSh('start-apiserver')
+})
+
+ot('03 says the guard cannot be installed and carries on; 04 reports it skipped', () => {
+  if (oldSetup) throw oldSetup
+  assert.is(kubectlMaybe('get', VAP).code, 1, 'the API server still serves ValidatingAdmissionPolicy')
+  const r = runScript('03-internal-routes')
+  assert.is(r.code, 0, r.output)
+  assert.match(r.stdout, /^03-internal-routes: 2 unchanged; admission guard \(deny\): not available before Kubernetes 1\.30, the route audit alone$/m)
+  assert.match(r.stderr, /this cluster does not serve ValidatingAdmissionPolicy \(admissionregistration\.k8s\.io\/v1, Kubernetes 1\.30 or newer\): ADMISSION_GUARD=deny cannot be installed/)
+  const check = verifyGuardCheck()
+  assert.is(check.status, 'skip')
+  assert.match(check.detail, /this cluster has no ValidatingAdmissionPolicy/)
+  const down = runScript('03-internal-routes', ['--dry-run'], { ADMISSION_GUARD: 'off' })
+  assert.is(down.code, 0, down.output)
+  assert.match(down.stdout, /^03-internal-routes: 2 unchanged$/m)
+})
+
+old.run()
