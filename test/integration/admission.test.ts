@@ -6,6 +6,8 @@
  * a policy of the same name that the kit did not create is refused, never adopted.
  *
  * The expected messages are written out here, as a user would read them, not taken from the code.
+ * test.env turns the guard off for the other integration tests (they create rogue routes on
+ * purpose); every run here says which mode it wants.
  */
 import { spawnSync } from 'node:child_process'
 import { suite } from 'uvu'
@@ -16,6 +18,8 @@ const cluster = testCluster()
 if (!cluster) console.log(`\n  admission guard tests skipped: ${skipReason()}\n`)
 
 const POLICY = 'homelab-ingress-admin-routes'
+/** The default mode, which test.env turns off. */
+const DENY = { ADMISSION_GUARD: 'deny' }
 const VAP = 'validatingadmissionpolicies.admissionregistration.k8s.io'
 const VAPB = 'validatingadmissionpolicybindings.admissionregistration.k8s.io'
 const DENIED = `ValidatingAdmissionPolicy '${POLICY}' with binding '${POLICY}' denied request: `
@@ -250,7 +254,7 @@ spec:
 
 const remove = (f: Form) => kubectlMaybe('delete', f.kind, f.name, '-n', f.namespace, '--ignore-not-found', '--wait=true')
 
-function verifyGuardCheck(env: Record<string, string> = {}): { status: string; detail: string; name: string } {
+function verifyGuardCheck(env: Record<string, string> = DENY): { status: string; detail: string; name: string } {
   const r = runScript('04-verify', ['--json', '--no-probe', '--timeout', '60'], env)
   const checks: { name: string; status: string; detail: string }[] = r.stdout.trim() ? JSON.parse(r.stdout).checks : []
   const found = checks.find((c) => c.name.startsWith('admission guard '))
@@ -267,7 +271,7 @@ deny.before(() => {
   resetCluster()
   installFakeApp('argocd', 'argocd-server', 80)
   installFakeApp('longhorn-system', 'longhorn-frontend', 80)
-  const r = runScript('run-all', ['--no-probe'])
+  const r = runScript('run-all', ['--no-probe'], DENY)
   assert.is(r.code, 0, r.output)
   assert.match(r.stdout, /^03-internal-routes: 2 created; admission guard \(deny\): 2 created$/m)
   untilEnforced('deny')
@@ -338,7 +342,7 @@ spec:
 
 it("the kit's own routes pass it: 03 recreates a deleted admin route, and a copy of the chart's dashboard route is accepted", () => {
   kubectl('delete', 'ingressroutes.traefik.io', 'argocd-internal', '-n', 'argocd', '--wait=true')
-  const r = runScript('03-internal-routes')
+  const r = runScript('03-internal-routes', [], DENY)
   assert.is(r.code, 0, r.output)
   assert.match(r.stdout, /^03-internal-routes: 1 created, 1 unchanged; admission guard \(deny\): 2 unchanged$/m, r.output)
   // The chart's dashboard IngressRoute (api@internal on the internal entrypoints), created again under another name.
@@ -352,7 +356,7 @@ it("the kit's own routes pass it: 03 recreates a deleted admin route, and a copy
 it('a rerun of 03 writes nothing', () => {
   const before = ownedState()
   assert.ok(Object.keys(before).some((k) => k.startsWith('ValidatingAdmissionPolicy ')), JSON.stringify(before))
-  const r = runScript('03-internal-routes')
+  const r = runScript('03-internal-routes', [], DENY)
   assert.is(r.code, 0, r.output)
   assert.match(r.stdout, /^03-internal-routes: 2 unchanged; admission guard \(deny\): 2 unchanged$/m)
   assert.equal(ownedState(), before)
@@ -366,7 +370,7 @@ it('04-verify reports the guard in place; a missing binding fails it, and 03 put
   const missing = verifyGuardCheck()
   assert.is(missing.status, 'fail')
   assert.match(missing.detail, /its binding is missing \(rerun 03-internal-routes\)/)
-  const r = runScript('03-internal-routes')
+  const r = runScript('03-internal-routes', [], DENY)
   assert.match(r.stdout, /admission guard \(deny\): 1 created, 1 unchanged$/m)
   assert.is(verifyGuardCheck().status, 'pass')
   untilEnforced('deny')
@@ -434,7 +438,7 @@ mt('off: 03 removes the policy and binding, a rerun writes nothing, and the rout
 
 mt('--dry-run shows the policy and binding it would create, and writes nothing', () => {
   const before = ownedState()
-  const r = runScript('03-internal-routes', ['--dry-run'])
+  const r = runScript('03-internal-routes', ['--dry-run'], DENY)
   assert.is(r.code, 0, r.output)
   assert.match(r.stdout, /^03-internal-routes: 2 unchanged; admission guard \(deny\): 2 would be created$/m)
   assert.match(r.stderr, /\+kind: ValidatingAdmissionPolicy\n/)
@@ -452,7 +456,7 @@ spec:
     resourceRules: [{apiGroups: [''], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}]
   validations: [{expression: 'true'}]
 `)
-  const r = runScript('03-internal-routes')
+  const r = runScript('03-internal-routes', [], DENY)
   assert.is(r.code, 3, r.output)
   assert.match(r.stderr, new RegExp(`ValidatingAdmissionPolicy ${POLICY} was not created by homelab-ingress`))
   assert.not.ok(exists(VAPB, POLICY), 'the binding was created although 03 refused')
@@ -465,8 +469,6 @@ spec:
   assert.is(check.status, 'fail')
   assert.match(check.detail, /a policy of that name exists that this configuration did not create/)
   kubectl('delete', VAP, POLICY)
-  // back to the default for the test files that follow
-  assert.is(runScript('03-internal-routes').code, 0)
 })
 
 modes.run()
@@ -504,7 +506,7 @@ old.after(() => {
 ot('03 says the guard cannot be installed and carries on; 04 reports it skipped', () => {
   if (oldSetup) throw oldSetup
   assert.is(kubectlMaybe('get', VAP).code, 1, 'the API server still serves ValidatingAdmissionPolicy')
-  const r = runScript('03-internal-routes')
+  const r = runScript('03-internal-routes', [], DENY)
   assert.is(r.code, 0, r.output)
   assert.match(r.stdout, /^03-internal-routes: 2 unchanged; admission guard \(deny\): not available before Kubernetes 1\.30, the route audit alone$/m)
   assert.match(r.stderr, /this cluster does not serve ValidatingAdmissionPolicy \(admissionregistration\.k8s\.io\/v1, Kubernetes 1\.30 or newer\): ADMISSION_GUARD=deny cannot be installed/)
@@ -517,3 +519,20 @@ ot('03 says the guard cannot be installed and carries on; 04 reports it skipped'
 })
 
 old.run()
+
+// ---
+const teardown = suite('integration: teardown removes the guard with everything else')
+const tt = cluster ? teardown : teardown.skip
+
+tt("99-teardown deletes this configuration's policy and binding", () => {
+  const up = runScript('03-internal-routes', [], DENY)
+  assert.is(up.code, 0, up.output)
+  assert.match(up.stdout, /admission guard \(deny\): 2 created$/m)
+  const down = runScript('99-teardown', [], DENY)
+  assert.is(down.code, 0, down.output)
+  assert.match(down.stderr, new RegExp(`ValidatingAdmissionPolicyBinding ${POLICY}: deleted\n.*ValidatingAdmissionPolicy ${POLICY}: deleted`))
+  assert.not.ok(exists(VAP, POLICY))
+  assert.not.ok(exists(VAPB, POLICY))
+})
+
+teardown.run()

@@ -33,7 +33,7 @@ it('converges and 04-verify passes', () => {
   assert.is(r.code, 0, r.output)
   assert.match(r.stdout, /^01-metallb: 3 created$/m)
   assert.match(r.stdout, new RegExp(`^02-traefik: release traefik installed \\(revision 1, ${CHART}, deployed\\); 10 traefik\\.io CRDs updated first$`, 'm'))
-  assert.match(r.stdout, /^03-internal-routes: 1 created, 1 skipped \(longhorn: namespace missing\); admission guard \(deny\): 2 created$/m)
+  assert.match(r.stdout, /^03-internal-routes: 1 created, 1 skipped \(longhorn: namespace missing\)$/m)
   assert.match(r.stdout, /^04-verify: OK: \d+ passed, 0 failed/m)
   assert.match(r.stderr, /\[ok {2}\] Service traefik EXTERNAL-IP = EXTERNAL_IP 127\.0\.0\.201: 127\.0\.0\.201 from pool homelab-ingress-external/)
   assert.match(r.stderr, /\[ok {2}\] Service traefik-internal EXTERNAL-IP = INTERNAL_IP 127\.0\.0\.200: 127\.0\.0\.200 from pool homelab-ingress-internal/)
@@ -86,7 +86,7 @@ it('a second run-all changes nothing: no resourceVersion moves, same helm revisi
   assert.is(r.code, 0, r.output)
   assert.match(r.stdout, /^01-metallb: 3 unchanged$/m)
   assert.match(r.stdout, new RegExp(`^02-traefik: release traefik unchanged \\(revision 1, ${CHART}\\)$`, 'm'))
-  assert.match(r.stdout, /^03-internal-routes: 1 unchanged, 1 skipped \(longhorn: namespace missing\); admission guard \(deny\): 2 unchanged$/m)
+  assert.match(r.stdout, /^03-internal-routes: 1 unchanged, 1 skipped/m)
   assert.equal(ownedState(), before)
 })
 
@@ -120,8 +120,7 @@ it('--dry-run of every step writes nothing and shows the pending changes', () =>
 it('a route removed from INTERNAL_ROUTES is deleted; adding it back recreates it', () => {
   const removed = runScript('03-internal-routes', [], { INTERNAL_ROUTES: 'none' })
   assert.is(removed.code, 0, removed.output)
-  // the guard's list of admin backends changes with it
-  assert.match(removed.stdout, /^03-internal-routes: 1 deleted; admission guard \(deny\): 1 changed, 1 unchanged$/m)
+  assert.match(removed.stdout, /^03-internal-routes: 1 deleted$/m)
   assert.is(kubectlMaybe('get', 'ingressroutes.traefik.io', 'argocd-internal', '-n', 'argocd').code, 1)
   const back = runScript('03-internal-routes')
   assert.match(back.stdout, /^03-internal-routes: 1 created/m)
@@ -157,7 +156,7 @@ if (cluster && noRealTraefik) console.log(`\n  04-verify probe test skipped: ${n
   // longhorn's namespace appears: 03 routes it, and all three admin hosts can be asked.
   installFakeApp('longhorn-system', 'longhorn-frontend', 80)
   const routes = runScript('03-internal-routes')
-  assert.match(routes.stdout, /^03-internal-routes: 1 created, 1 unchanged; admission guard \(deny\): 2 unchanged$/m)
+  assert.match(routes.stdout, /^03-internal-routes: 1 created, 1 unchanged$/m)
   const traefik = await startRealTraefik()
   try {
     const r = runScript('04-verify', ['--json'])
@@ -187,7 +186,7 @@ td('removes routes, release and pools in reverse order and keeps the acme.json v
   const pvcUid = JSON.parse(kubectl('get', 'pvc', 'traefik', '-n', 'traefik', '-o', 'json').stdout).metadata.uid
   const r = runScript('99-teardown')
   assert.is(r.code, 0, r.output)
-  assert.match(r.stdout, /^99-teardown: 7 deleted; kept the acme\.json volume traefik\/traefik \(--purge deletes it\)$/m)
+  assert.match(r.stdout, /^99-teardown: 5 deleted; kept the acme\.json volume traefik\/traefik \(--purge deletes it\)$/m)
   assert.is(helmRelease(), undefined)
   assert.is(kubectl('get', 'ipaddresspools.metallb.io', '-n', 'metallb-system', '-o', 'name').stdout.trim(), '')
   assert.is(kubectl('get', 'ingressroutes.traefik.io', '-A', '-l', 'app.kubernetes.io/managed-by=homelab-ingress', '-o', 'name').stdout.trim(), '')
@@ -204,7 +203,7 @@ td('a reinstall reuses the kept volume', () => {
 td('--purge deletes the volume too', () => {
   const r = runScript('99-teardown', ['--purge'])
   assert.is(r.code, 0, r.output)
-  assert.match(r.stdout, /^99-teardown: 8 deleted$/m)
+  assert.match(r.stdout, /^99-teardown: 6 deleted$/m)
   assert.is(kubectl('get', 'pvc', '-n', 'traefik', '-o', 'name').stdout.trim(), '')
 })
 

@@ -17,12 +17,7 @@ if (unavailable) console.log(`\n  real Traefik tests skipped: ${unavailable}\n`)
 
 const DOMAIN = 'home.example'
 // The default INTERNAL_ROUTES plus one added entry (grafana), all with their namespaces present.
-// The admission guard off: these tests create rogue routes to prove that Traefik serves them and 04
-// catches them (test/integration/admission.test.ts proves the guard refuses them).
-const ENV = {
-  INTERNAL_ROUTES: 'argocd=argocd/argocd-server:80,longhorn=longhorn-system/longhorn-frontend:80,grafana=monitoring/grafana:3000',
-  ADMISSION_GUARD: 'off',
-}
+const ENV = { INTERNAL_ROUTES: 'argocd=argocd/argocd-server:80,longhorn=longhorn-system/longhorn-frontend:80,grafana=monitoring/grafana:3000' }
 const DASHBOARD = `traefik.${DOMAIN}`
 const ADMIN_HOSTS = [DASHBOARD, `argocd.${DOMAIN}`, `longhorn.${DOMAIN}`, `grafana.${DOMAIN}`]
 const PUBLIC_HOST = 'shop.public.example'
