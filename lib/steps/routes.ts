@@ -87,12 +87,10 @@ export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Pr
 }
 
 /** The kit's policy and binding as the cluster holds them; `served: false` before Kubernetes 1.30. */
-type LiveGuard = GuardObjects
-
-const readAdmissionGuard = ({ cluster, config }: StepContext): Promise<LiveGuard> => readGuardObjects(cluster, admissionGuardName(config))
+const readAdmissionGuard = ({ cluster, config }: StepContext): Promise<GuardObjects> => readGuardObjects(cluster, admissionGuardName(config))
 
 /** A policy or binding of the guard's name that this configuration did not create is never overwritten. */
-function guardClaims(ctx: StepContext, guard: LiveGuard): Claim[] {
+function guardClaims(ctx: StepContext, guard: GuardObjects): Claim[] {
   const plural: Record<string, string> = { [POLICY_KIND]: 'validatingadmissionpolicies', [BINDING_KIND]: 'validatingadmissionpolicybindings' }
   return [guard.policy && { kind: POLICY_KIND, live: guard.policy }, guard.binding && { kind: BINDING_KIND, live: guard.binding }]
     .filter((x) => x !== undefined)
@@ -111,7 +109,7 @@ function guardClaims(ctx: StepContext, guard: LiveGuard): Claim[] {
  * configuration's removed (off; another's, or one the kit did not create, is left alone). A
  * cluster without ValidatingAdmissionPolicy gets a notice, no failure. Returns the summary's clause.
  */
-async function applyAdmissionGuard(ctx: StepContext, guard: LiveGuard): Promise<string> {
+async function applyAdmissionGuard(ctx: StepContext, guard: GuardObjects): Promise<string> {
   const { config, cluster, log } = ctx
   const mode = config.admissionGuard
   if (!guard.served) {
@@ -140,7 +138,10 @@ async function applyAdmissionGuard(ctx: StepContext, guard: LiveGuard): Promise<
   return `; admission guard (${mode}): ${summarize(result.changes, ctx.dryRun)}`
 }
 
-/** An IngressRoute of the same name that this configuration did not create is never overwritten. */
+/**
+ * An IngressRoute of the same name that this configuration did not create is never overwritten;
+ * nor is anything in `otherClaims` (the guard's policy and binding): all are refused at once, before any write.
+ */
 function refuseRoutesNotOurs(ctx: StepContext, existing: Manifest[], adopt: boolean, otherClaims: Claim[] = []): void {
   const claims = existing.map(({ metadata: { name, namespace = '', labels } }): Claim =>
     claimOf(
