@@ -48,6 +48,7 @@ valid('defaults fill every optional setting', () => {
   ])
   assert.is(config.traefikPhoneHome, false)
   assert.is(config.publicProbeHost, '')
+  assert.is(config.admissionGuard, 'deny')
 })
 
 valid('every setting is parsed from the full file', () => {
@@ -59,6 +60,16 @@ valid('every setting is parsed from the full file', () => {
   assert.equal(config.internalRoutes[1], { name: 'grafana', namespace: 'monitoring', service: 'grafana', port: 3000 })
   assert.is(config.traefikPhoneHome, true)
   assert.is(config.publicProbeHost, 'blog.example.org')
+  assert.is(config.admissionGuard, 'warn')
+})
+
+valid('ADMISSION_GUARD takes off, warn and deny', () => {
+  for (const mode of ['off', 'warn', 'deny']) {
+    assert.is(load(path.join(ENV_DIR, 'valid', 'minimal.env'), { ADMISSION_GUARD: mode }).admissionGuard, mode)
+  }
+  const problems = problemsOf(() => load(path.join(ENV_DIR, 'valid', 'minimal.env'), { ADMISSION_GUARD: 'Deny' }))
+  assert.equal(problems.filter((p) => p.startsWith('ADMISSION_GUARD:')).length, 1, problems.join('\n'))
+  assert.match(problems.join('\n'), /ADMISSION_GUARD: "Deny" is not deny, warn or off/)
 })
 
 valid('CERTIFICATES is acme with one replica by default; cert-manager takes 2 unless TRAEFIK_REPLICAS says otherwise', () => {

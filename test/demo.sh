@@ -41,8 +41,9 @@ YAML
 
 # kwok's pods run no Traefik, so nothing listens on 127.0.0.200/201: the reachability matrix would
 # rightly fail (refused on INTERNAL_IP). test/integration/ covers it with a real Traefik.
-echo "==> 01 -> 04 against the test cluster: scripts/run-all.ts --env-file $ENV_FILE --no-probe"
-node scripts/run-all.ts --env-file "$ENV_FILE" --no-probe
+# test.env turns the admission guard off for the tests that create rogue routes; the demo shows the default.
+echo "==> 01 -> 04 against the test cluster: ADMISSION_GUARD=deny scripts/run-all.ts --env-file $ENV_FILE --no-probe"
+ADMISSION_GUARD=deny node scripts/run-all.ts --env-file "$ENV_FILE" --no-probe
 
 cat <<TXT
 
@@ -50,6 +51,7 @@ The demo cluster keeps running. In this shell, point kubectl and helm at it firs
   . $STATE/env
 Look around:
   kubectl get svc,pods,ingressroutes.traefik.io -A
+  kubectl get validatingadmissionpolicies,validatingadmissionpolicybindings
 Rerun any step (it changes nothing), e.g.:
   make 02-traefik ENV_FILE=$ENV_FILE
 Stop it with: make cluster-down

@@ -25,6 +25,10 @@ export const CERT_MANAGER_DNS_PROVIDERS = {
   digitalocean: 'DO_AUTH_TOKEN',
 } as const
 
+/** What the kit's ValidatingAdmissionPolicy does with a route that puts an admin backend on a public entrypoint. */
+export const ADMISSION_GUARD_MODES = ['off', 'warn', 'deny'] as const
+export type AdmissionGuard = (typeof ADMISSION_GUARD_MODES)[number]
+
 export type AcmeChallenge = { type: 'http' } | { type: 'dns'; provider: string }
 
 export type ChartSource =
@@ -63,6 +67,8 @@ export type Config = {
   adminAllowCidrs: string[]
   /** A host the public entrypoints serve, for 04-verify to ask on EXTERNAL_IP; '' for none. */
   publicProbeHost: string
+  /** deny: refuse at admission; warn: admit with a warning (and an audit event); off: no policy. */
+  admissionGuard: AdmissionGuard
 }
 
 export const ACME_DIRECTORIES = {
@@ -117,4 +123,8 @@ export const SETTINGS: Record<string, Setting> = {
     help: 'names this configuration on the objects it creates (default: <TRAEFIK_NAMESPACE>.<DOMAIN>); set it to run two configurations in one cluster',
   },
   PUBLIC_PROBE_HOST: { default: '', help: 'a host your public entrypoints serve, for 04-verify to ask on EXTERNAL_IP' },
+  ADMISSION_GUARD: {
+    default: 'deny',
+    help: 'deny, warn or off: what a ValidatingAdmissionPolicy does with a route that puts an admin backend on a public entrypoint',
+  },
 }

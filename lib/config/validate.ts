@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import parseSemver from 'semver/functions/parse.js'
 import { parseCidr } from '../base/net.ts'
-import { type AcmeChallenge, ACME_DIRECTORIES, CERT_MANAGER_DNS_PROVIDERS, CERTIFICATE_MODES, type CertificateMode, CHART_SHAPES, type ChartSource, type Config, type InternalRoute, SETTINGS } from './config.ts'
+import { type AcmeChallenge, ACME_DIRECTORIES, ADMISSION_GUARD_MODES, type AdmissionGuard, CERT_MANAGER_DNS_PROVIDERS, CERTIFICATE_MODES, type CertificateMode, CHART_SHAPES, type ChartSource, type Config, type InternalRoute, SETTINGS } from './config.ts'
 import { didYouMean, dnsLabelProblem, dnsNameProblem, emailProblem, ipv4Problem, portProblem, urlProblem } from './rules.ts'
 
 /** Reads one setting at a time and collects every problem (one line each, naming the variable). */
@@ -71,7 +71,20 @@ export function validate(raw: Record<string, string | undefined>, problems: stri
     adminAllowCidrs,
     instance,
     publicProbeHost: publicProbeHost(r, domain, internalRoutes),
+    admissionGuard: admissionGuard(r),
   }
+}
+
+function admissionGuard(r: Reader): AdmissionGuard {
+  const mode = r.get('ADMISSION_GUARD')
+  const modes: string[] = [...ADMISSION_GUARD_MODES]
+  if (!modes.includes(mode)) {
+    r.problems.push(
+      `ADMISSION_GUARD: ${JSON.stringify(mode)} is not deny, warn or off (deny refuses a route that puts an admin backend on a public entrypoint, warn admits it with a warning, off installs no policy)${didYouMean(mode, modes)}`,
+    )
+    return 'deny'
+  }
+  return mode as AdmissionGuard
 }
 
 function addresses(r: Reader): Pick<Config, 'internalIp' | 'externalIp'> {

@@ -81,6 +81,10 @@ const KNOWN: Record<string, Record<string, [plural: string, namespaced: boolean]
   'storage.k8s.io/v1': { StorageClass: ['storageclasses', false] },
   'apiextensions.k8s.io/v1': { CustomResourceDefinition: ['customresourcedefinitions', false] },
   'coordination.k8s.io/v1': { Lease: ['leases', true] },
+  'admissionregistration.k8s.io/v1': {
+    ValidatingAdmissionPolicy: ['validatingadmissionpolicies', false],
+    ValidatingAdmissionPolicyBinding: ['validatingadmissionpolicybindings', false],
+  },
   'autoscaling/v2': { HorizontalPodAutoscaler: ['horizontalpodautoscalers', true] },
   'metallb.io/v1beta1': { IPAddressPool: ['ipaddresspools', true], L2Advertisement: ['l2advertisements', true] },
   'traefik.io/v1alpha1': {

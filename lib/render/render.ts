@@ -8,14 +8,10 @@ import { INSTANCE_LABEL, instanceOf, ownershipLabels } from '../kube/ownership.t
 import { type Manifest, toYamlDocuments } from '../base/objects.ts'
 import { renderTemplate } from '../base/template.ts'
 import { dnsRecords } from './dns.ts'
+import { admissionGuardManifests } from './admission.ts'
 
-export const RELEASE_NAME = 'traefik'
-/** Names the Traefik chart gives the two Services for release `traefik`. */
-export const EXTERNAL_SERVICE = 'traefik'
-export const INTERNAL_SERVICE = 'traefik-internal'
-export const PUBLIC_ENTRYPOINTS = ['web', 'websecure']
-export const INTERNAL_ENTRYPOINTS = ['intweb', 'intwebsec']
-export const DASHBOARD_HOST_NAME = 'traefik'
+export { DASHBOARD_HOST_NAME, EXTERNAL_SERVICE, INTERNAL_ENTRYPOINTS, INTERNAL_SERVICE, PUBLIC_ENTRYPOINTS, RELEASE_NAME } from './names.ts'
+import { DASHBOARD_HOST_NAME, INTERNAL_ENTRYPOINTS, PUBLIC_ENTRYPOINTS, RELEASE_NAME } from './names.ts'
 
 function metallbAnnotation(config: Config): string {
   return `${config.metallbAnnotationPrefix}/loadBalancerIPs`
@@ -284,7 +280,8 @@ export function renderAll(config: Config, shape: ChartShape, version?: string): 
     '01-metallb.yaml': toYamlDocuments(metallbManifests(config)),
     '02-traefik-values.yaml': YAML.stringify(traefikValues(config, shape, version), { lineWidth: 0 }),
     ...(config.certificates === 'cert-manager' ? { '02-cert-manager.yaml': toYamlDocuments(certManagerManifests(config)) } : {}),
-    '03-internal-routes.yaml': toYamlDocuments(internalRouteManifests(config)),
+    // what 03 applies: the routes, then the admission guard (none with ADMISSION_GUARD=off)
+    '03-internal-routes.yaml': toYamlDocuments([...internalRouteManifests(config), ...admissionGuardManifests(config)]),
   }
 }
 

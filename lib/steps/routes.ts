@@ -1,4 +1,10 @@
-/** Step 03: IngressRoutes for the admin UIs, on the internal entrypoints only. */
+/**
+ * Step 03: IngressRoutes for the admin UIs, on the internal entrypoints only, and the admission
+ * guard (ADMISSION_GUARD): a ValidatingAdmissionPolicy and its binding refusing (or warning about)
+ * any route that puts an admin backend on a public entrypoint. The guard lives here because its
+ * list of admin backends is INTERNAL_ROUTES, the same setting as the routes: one step writes both,
+ * so they never disagree.
+ */
 import { applyManifests, planApply, refOf, summarize, type Change } from '../kube/apply.ts'
 import { retryTransient } from '../kube/cluster.ts'
 import { PreconditionError } from '../base/errors.ts'
@@ -7,6 +13,8 @@ import { apiPath, rawDelete, rawGet, rawList } from '../kube/raw.ts'
 import { type Claim, claimOf, INGRESSROUTES, isOurs, MANAGED_SELECTOR, ownerOf, refuseUnowned } from '../kube/ownership.ts'
 import type { Manifest } from '../base/objects.ts'
 import { internalRouteManifests } from '../render/render.ts'
+import { ADMISSION_API, admissionGuardManifests, admissionGuardName, BINDING_KIND, POLICY_KIND } from '../render/admission.ts'
+import { type GuardObjects, readGuardObjects } from '../verify/admission.ts'
 import type { Args, StepContext, StepResult } from './context.ts'
 
 export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Promise<StepResult> {
@@ -15,7 +23,7 @@ export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Pr
   const manifests = internalRouteManifests(config)
   // Every read at once, one per namespace, Service and route: 50 routes cost what one does.
   const namespaces = [...new Set(config.internalRoutes.map((r) => r.namespace))]
-  const [routesCrd, oldRoutesCrd, namespacesFound, services, liveRoutes, managed] = await allInOrder([
+  const [routesCrd, oldRoutesCrd, namespacesFound, services, liveRoutes, managed, guard] = await allInOrder([
     crd(ctx, 'ingressroutes.traefik.io'),
     crd(ctx, 'ingressroutes.traefik.containo.us'),
     allInOrder(namespaces.map((name) => retryTransient(() => rawGet(cluster, apiPath('v1', 'namespaces', { name }))))),
@@ -27,6 +35,7 @@ export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Pr
     allInOrder(manifests.map((m) => retryTransient(() => rawGet(cluster, apiPath(INGRESSROUTES, 'ingressroutes', { namespace: m.metadata.namespace, name: m.metadata.name }))))),
     // every route any configuration of the kit made, for pruning (applying the wanted ones changes no other)
     retryTransient(() => rawList(cluster, apiPath(INGRESSROUTES, 'ingressroutes', { query: { labelSelector: MANAGED_SELECTOR } }))),
+    readAdmissionGuard(ctx),
   ] as const)
   if (!routesCrd) {
     if (ctx.dryRun) {
@@ -59,7 +68,12 @@ export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Pr
     wanted.push(manifests[i])
   }
 
-  refuseRoutesNotOurs(ctx, manifests.flatMap((m, i) => (wanted.includes(m) && liveRoutes[i] ? [liveRoutes[i] as Manifest] : [])), args.adopt === true)
+  refuseRoutesNotOurs(
+    ctx,
+    manifests.flatMap((m, i) => (wanted.includes(m) && liveRoutes[i] ? [liveRoutes[i] as Manifest] : [])),
+    args.adopt === true,
+    config.admissionGuard === 'off' ? [] : guardClaims(ctx, guard),
+  )
   // The routes were read above: the plan needs only the dry runs.
   const live = new Map(manifests.map((m, i) => [m, liveRoutes[i]]))
   const result = await applyManifests(cluster, wanted, ctx.dryRun, await planApply(cluster, wanted, undefined, (m) => live.get(m)))
@@ -68,11 +82,67 @@ export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Pr
   const changes = [...result.changes, ...pruned]
   for (const change of changes) log.info(`${change.ref}: ${change.action}`)
   const skippedText = skipped.length ? `, ${skipped.length} skipped (${skipped.join(', ')}: namespace missing)` : ''
-  return { ok: true, summary: `03-internal-routes: ${summarize(changes, ctx.dryRun)}${skippedText}` }
+  const guardText = await applyAdmissionGuard(ctx, guard)
+  return { ok: true, summary: `03-internal-routes: ${summarize(changes, ctx.dryRun)}${skippedText}${guardText}` }
 }
 
-/** An IngressRoute of the same name that this configuration did not create is never overwritten. */
-function refuseRoutesNotOurs(ctx: StepContext, existing: Manifest[], adopt: boolean): void {
+/** The kit's policy and binding as the cluster holds them; `served: false` before Kubernetes 1.30. */
+const readAdmissionGuard = ({ cluster, config }: StepContext): Promise<GuardObjects> => readGuardObjects(cluster, admissionGuardName(config))
+
+/** A policy or binding of the guard's name that this configuration did not create is never overwritten. */
+function guardClaims(ctx: StepContext, guard: GuardObjects): Claim[] {
+  const plural: Record<string, string> = { [POLICY_KIND]: 'validatingadmissionpolicies', [BINDING_KIND]: 'validatingadmissionpolicybindings' }
+  return [guard.policy && { kind: POLICY_KIND, live: guard.policy }, guard.binding && { kind: BINDING_KIND, live: guard.binding }]
+    .filter((x) => x !== undefined)
+    .map(({ kind, live }) =>
+      claimOf(
+        `${kind} ${live.metadata.name}`,
+        live.metadata.labels,
+        ctx.config,
+        `delete it yourself (kubectl delete ${plural[kind]} ${live.metadata.name}), use another INSTANCE, or set ADMISSION_GUARD=off`,
+      ),
+    )
+}
+
+/**
+ * Brings the guard to ADMISSION_GUARD: the policy and binding applied (deny or warn), or this
+ * configuration's removed (off; another's, or one the kit did not create, is left alone). A
+ * cluster without ValidatingAdmissionPolicy gets a notice, no failure. Returns the summary's clause.
+ */
+async function applyAdmissionGuard(ctx: StepContext, guard: GuardObjects): Promise<string> {
+  const { config, cluster, log } = ctx
+  const mode = config.admissionGuard
+  if (!guard.served) {
+    if (mode === 'off') return ''
+    log.warn(
+      `this cluster does not serve ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1, Kubernetes 1.30 or newer): ADMISSION_GUARD=${mode} cannot be installed, so nothing refuses an admin route on a public entrypoint before it exists; 04-verify's route audit alone catches it`,
+    )
+    return `; admission guard (${mode}): not available before Kubernetes 1.30, the route audit alone`
+  }
+  if (mode === 'off') {
+    const changes: Change[] = []
+    // the binding first: a policy without a binding does nothing, a binding without its policy neither
+    for (const [kind, live] of [[BINDING_KIND, guard.binding], [POLICY_KIND, guard.policy]] as const) {
+      if (!live || !isOurs(ownerOf(live.metadata.labels, config))) continue
+      if (!ctx.dryRun) await rawDelete(cluster, { apiVersion: ADMISSION_API, kind, name: live.metadata.name })
+      changes.push({ ref: `${kind} ${live.metadata.name}`, action: 'deleted' })
+    }
+    for (const change of changes) log.info(`${change.ref}: ${change.action}`)
+    return changes.length ? `; admission guard (off): ${summarize(changes, ctx.dryRun)}` : ''
+  }
+  const wanted = admissionGuardManifests(config)
+  const live = new Map<Manifest, unknown>(wanted.map((m) => [m, m.kind === POLICY_KIND ? guard.policy : guard.binding]))
+  const result = await applyManifests(cluster, wanted, ctx.dryRun, await planApply(cluster, wanted, undefined, (m) => live.get(m) as Manifest | undefined))
+  if (ctx.dryRun && result.diff) log.info(`pending changes:\n${result.diff}`)
+  for (const change of result.changes) log.info(`${change.ref}: ${change.action}`)
+  return `; admission guard (${mode}): ${summarize(result.changes, ctx.dryRun)}`
+}
+
+/**
+ * An IngressRoute of the same name that this configuration did not create is never overwritten;
+ * nor is anything in `otherClaims` (the guard's policy and binding): all are refused at once, before any write.
+ */
+function refuseRoutesNotOurs(ctx: StepContext, existing: Manifest[], adopt: boolean, otherClaims: Claim[] = []): void {
   const claims = existing.map(({ metadata: { name, namespace = '', labels } }): Claim =>
     claimOf(
       `IngressRoute ${namespace}/${name}`,
@@ -81,7 +151,7 @@ function refuseRoutesNotOurs(ctx: StepContext, existing: Manifest[], adopt: bool
       `rename the entry in INTERNAL_ROUTES (its route is <name>-internal), or delete the route yourself (kubectl -n ${namespace} delete ingressroutes.traefik.io ${name})`,
     ),
   )
-  refuseUnowned(claims, ctx.config, adopt)
+  refuseUnowned([...claims, ...otherClaims], ctx.config, adopt)
 }
 
 /** A CustomResourceDefinition, or undefined when it is not installed. */

@@ -1,6 +1,6 @@
 /**
- * Step 99: removes what this configuration created, in reverse order: its IngressRoutes, its
- * Traefik release, its MetalLB objects. Objects of other configurations, and objects the kit did not
+ * Step 99: removes what this configuration created, in reverse order: its admission guard (policy
+ * and binding) and IngressRoutes, its Traefik release, its MetalLB objects. Objects of other configurations, and objects the kit did not
  * create, are left alone and named. The acme.json volume stays unless purged. Every read goes
  * through the API and fails loudly: "could not read" is never taken for "nothing there".
  */
@@ -14,13 +14,28 @@ import { readRelease } from '../helm/release.ts'
 import { INGRESSROUTES, isOurs, MANAGED_SELECTOR, ownerOf, volumeOwner } from '../kube/ownership.ts'
 import type { Manifest } from '../base/objects.ts'
 import { metallbManifests, RELEASE_NAME } from '../render/render.ts'
+import { ADMISSION_API, admissionGuardName, BINDING_KIND, POLICY_KIND } from '../render/admission.ts'
 import type { StepContext, StepResult } from './context.ts'
 
 export async function removeIngress(ctx: StepContext & { purge: boolean }): Promise<StepResult> {
   const { config, cluster, log, dryRun } = ctx
-  log.step(`99-teardown: routes, cert-manager objects, release ${RELEASE_NAME}, MetalLB pools${ctx.purge ? ', and the acme.json volume' : ''}`)
+  log.step(`99-teardown: admission guard, routes, cert-manager objects, release ${RELEASE_NAME}, MetalLB pools${ctx.purge ? ', and the acme.json volume' : ''}`)
   const changes: Change[] = []
   const leftAlone: string[] = []
+
+  // 03: the admission guard, binding first (whatever ADMISSION_GUARD says now). A cluster that does
+  // not serve the kind (Kubernetes < 1.30) answers 404: nothing there.
+  for (const kind of [BINDING_KIND, POLICY_KIND]) {
+    const ref = { apiVersion: ADMISSION_API, kind, name: admissionGuardName(config) }
+    const live = (await retryTransient(() => rawRead(cluster, ref))) as Manifest | undefined
+    if (!live) continue
+    if (!isOurs(ownerOf(live.metadata.labels, config))) {
+      leftAlone.push(`${kind} ${ref.name} (not created by this configuration)`)
+      continue
+    }
+    await deleteObject(ctx, ref)
+    changes.push({ ref: `${kind} ${ref.name}`, action: 'deleted' })
+  }
 
   // 03: this configuration's IngressRoutes, wherever they are.
   // A list the API does not serve (Traefik's CRDs not installed) is empty; any other failure is an error.

@@ -8,6 +8,7 @@
  */
 import { type AdminBackend, type AuditScope, auditRoutes, auditSettings, type RouteObjects } from '../verify/audit.ts'
 import { judgeTraefikView, type TraefikRawData } from '../verify/traefik-api.ts'
+import { readAdmissionGuardCheck } from '../verify/admission.ts'
 import {
   type Check,
   type CheckStatus,
@@ -148,6 +149,7 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   // these are as fresh as a read after it; when it had to wait, they are read again.
   const early = readEverything()
   early.catch(() => {}) // a failure here is met again when read again
+  const admissionGuard = readAdmissionGuardCheck(cluster, config) // (never rejects)
   const verdict = await watchUntil(cluster, {
     what: 'waiting for Traefik',
     timeoutSeconds: ctx.timeoutSeconds,
@@ -229,6 +231,7 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   }
   checks.push(...auditRoutes(routeObjects, scope))
   recordSpan(`route audit (${routes.items.length} IngressRoutes, ${routeTCPs.items.length + routeUDPs.items.length} TCP/UDP, ${ingresses.items.length} Ingresses)`, auditStart)
+  checks.push(await admissionGuard)
 
   let probes: ProbeMatrix | undefined
   if (ctx.probe) {

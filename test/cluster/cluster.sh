@@ -10,7 +10,8 @@
 #   test/cluster/cluster.sh down             stop everything and remove .cluster/
 #   test/cluster/cluster.sh status           what is running
 #   test/cluster/cluster.sh stop-apiserver [--kill]  stop only kube-apiserver (SIGTERM; --kill: SIGKILL)
-#   test/cluster/cluster.sh start-apiserver  start it again (same port, same certs)
+#   test/cluster/cluster.sh start-apiserver [FLAG...]  start it again (same port, same certs); FLAGs are added to
+#                                            kube-apiserver's own (e.g. --runtime-config=...=false, to take an API away)
 #   test/cluster/cluster.sh stop-metallb     stop only the MetalLB controller (its webhook stops answering)
 #   test/cluster/cluster.sh start-metallb    start it again; returns once its webhook answers
 #   test/cluster/cluster.sh env              print .cluster/env (source it: KUBECONFIG, PATH with helm)
@@ -872,7 +873,7 @@ start_etcd() {
     curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_PORT/health"
 }
 
-start_apiserver_proc() {
+start_apiserver_proc() { # start_apiserver_proc [EXTRA_FLAG...]
   local p="$STATE/pki"
   spawn kube-apiserver "$(resolve kube-apiserver)" \
     --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
@@ -886,7 +887,7 @@ start_apiserver_proc() {
     --endpoint-reconciler-type=none \
     --kubelet-client-certificate="$p/apiserver-kubelet-client.crt" --kubelet-client-key="$p/apiserver-kubelet-client.key" \
     --kubelet-preferred-address-types=InternalIP \
-    --cert-dir="$STATE/certs/kube-apiserver"
+    --cert-dir="$STATE/certs/kube-apiserver" "$@"
 }
 
 wait_apiserver() {
@@ -1194,7 +1195,7 @@ cmd_start_apiserver() {
   if running_pid kube-apiserver >/dev/null; then log "kube-apiserver already running"
   else
     port_in_use "$API_PORT" && die "port $API_PORT is taken by something else"
-    start_apiserver_proc
+    start_apiserver_proc "$@"
   fi
   wait_apiserver
 }
@@ -1241,7 +1242,7 @@ case "${1:-}" in
     shift
     [[ $# -eq 0 || "$*" == --kill ]] || die "usage: $0 stop-apiserver [--kill]"
     cmd_stop_apiserver "$@" ;;
-  start-apiserver) cmd_start_apiserver ;;
+  start-apiserver) shift; cmd_start_apiserver "$@" ;;
   stop-metallb) cmd_stop_metallb ;;
   start-metallb) cmd_start_metallb ;;
   env) cmd_env ;;

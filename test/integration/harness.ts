@@ -154,6 +154,8 @@ export function ownedState(): Record<string, string> {
     ['deployments,services,persistentvolumeclaims,serviceaccounts,configmaps,secrets', ['-n', 'traefik']],
     // 02 brings the traefik.io CRDs up to the chart's; a rerun must not touch them either.
     ['customresourcedefinitions', []],
+    // 03's admission guard (cluster-scoped)
+    ['validatingadmissionpolicies.admissionregistration.k8s.io,validatingadmissionpolicybindings.admissionregistration.k8s.io', ['-l', 'app.kubernetes.io/managed-by=homelab-ingress']],
   ]
   for (const [kinds, scope] of lists) {
     const out = kubectlMaybe('get', kinds, ...scope, '-o', 'json', '--show-managed-fields')
@@ -185,6 +187,8 @@ export function helmRelease(): { revision: string; status: string } | undefined 
 /** Back to "MetalLB CRDs and its controller present, nothing else". */
 export function resetCluster(): void {
   sh('helm', ['--kube-context=homelab-test', 'uninstall', 'traefik', '-n', 'traefik', '--no-hooks'], { allowFail: true })
+  // the kit's admission guard first: a deny policy left by a test would refuse the next one's routes
+  kubectlMaybe('delete', 'validatingadmissionpolicybindings.admissionregistration.k8s.io,validatingadmissionpolicies.admissionregistration.k8s.io', '-l', 'app.kubernetes.io/managed-by=homelab-ingress', '--wait=true')
   kubectlMaybe('delete', 'ingressroutes.traefik.io', '--all-namespaces', '--all', '--wait=true')
   kubectlMaybe('delete', 'namespace', 'traefik', 'argocd', 'longhorn-system', 'squatters', '--ignore-not-found', '--wait=true', '--timeout=120s')
   kubectlMaybe('delete', 'ipaddresspools.metallb.io,l2advertisements.metallb.io', '-n', 'metallb-system', '--all', '--wait=true')
