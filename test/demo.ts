@@ -1,0 +1,177 @@
+/**
+ * make demo's core (test/demo.sh brings the test cluster up, then runs this): the kit's steps on the
+ * test cluster, then the real Traefik (the binary test/cluster/cluster.sh built) run with the
+ * arguments the chart put into the Deployment, behind the two loopback LoadBalancer addresses
+ * (test/integration/real-traefik.ts: a forwarder stands in for kube-proxy, Pebble for the ACME
+ * server), and 04-verify asking every admin host on both addresses: the reachability matrix. Then a
+ * rogue public route to ArgoCD, 04 failing on it, the route removed, 04 green again.
+ *
+ * Every process it starts (Traefik, the forwarder, Pebble) is stopped when it ends, also on a
+ * failure or Ctrl-C; the test cluster keeps running.
+ *
+ * Where the reachability matrix cannot be shown (the ports 80/443 on loopback need root, or the
+ * Traefik and Pebble binaries are not built), it says why and runs 01 -> 04 with --no-probe instead.
+ */
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+import { applyYaml, ENV_FILE, kubectlMaybe, ROOT, testCluster } from './integration/harness.ts'
+import { lowPortsAllowed } from './integration/lb-forwarder.ts'
+import { EXTERNAL_IP, INTERNAL_IP, NAMESPACE, type RealTraefik, realTraefikUnavailable, request, startRealTraefik, TRAEFIK_VERSION } from './integration/real-traefik.ts'
+
+const ENV_ARG = path.relative(ROOT, ENV_FILE)
+const DOMAIN = 'home.example'
+const started = Date.now()
+const say = (text: string) => console.log(`\n==> [demo ${Math.round((Date.now() - started) / 1000)}s] ${text}`)
+
+/** The rogue route: ArgoCD's host on the public entrypoints, to ArgoCD's own Service. */
+const ROGUE = { name: 'argocd-public', namespace: 'argocd', host: `argocd.${DOMAIN}` }
+const ROGUE_YAML = `apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata:
+  name: ${ROGUE.name}
+  namespace: ${ROGUE.namespace}
+  labels: {app.kubernetes.io/part-of: homelab-ingress-demo}
+spec:
+  entryPoints: [web, websecure]
+  routes:
+  - kind: Rule
+    match: Host(\`${ROGUE.host}\`)
+    services: [{name: argocd-server, port: 80}]
+`
+let rogueApplied = false
+const removeRogue = () => kubectlMaybe('delete', 'ingressroutes.traefik.io', ROGUE.name, '-n', ROGUE.namespace, '--ignore-not-found', '--wait=true')
+// Stopped by Ctrl-C, the process exits through real-traefik.ts's signal handlers: its exit hook
+// kills Traefik, the forwarder and Pebble; this one takes the rogue route away.
+process.on('exit', () => {
+  if (rogueApplied) removeRogue()
+})
+
+/** One of scripts/*.ts, as make runs it (plain node), its output straight to the user. */
+function step(script: string, args: string[] = []): Promise<number> {
+  const env = testCluster()!.env
+  const child = spawn(process.execPath, [path.join('scripts', `${script}.ts`), '--env-file', ENV_ARG, ...args], { cwd: ROOT, env, stdio: 'inherit' })
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))))
+}
+
+async function must(script: string, args: string[] = []): Promise<void> {
+  const code = await step(script, args)
+  if (code !== 0) throw new Error(`${script} exited ${code} (its output is above)`)
+}
+
+/** Asks until `ok` holds (Traefik follows a route change within about a second); the last status. */
+async function statusWhen(ip: string, port: number, host: string, ok: (status: number) => boolean, seconds = 20): Promise<number | string> {
+  const deadline = Date.now() + seconds * 1000
+  let last: number | string = 'no answer'
+  while (Date.now() < deadline) {
+    last = await request(ip, port, host, '/').then((a) => a.status, (err: Error) => err.message)
+    if (typeof last === 'number' && ok(last)) return last
+    await new Promise((r) => setTimeout(r, 250))
+  }
+  return last
+}
+
+function fakeApps(): void {
+  say('pretending ArgoCD and Longhorn are installed (a namespace and a Service each; kwok runs no pods behind them)')
+  applyYaml(`apiVersion: v1
+kind: Namespace
+metadata: {name: argocd}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: argocd-server, namespace: argocd}
+spec: {selector: {app: argocd-server}, ports: [{name: http, port: 80}]}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: longhorn-system}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: longhorn-frontend, namespace: longhorn-system}
+spec: {selector: {app: longhorn-ui}, ports: [{name: http, port: 80}]}
+`)
+}
+
+/** Why the matrix cannot be shown on this machine, or undefined when it can. */
+async function noMatrix(): Promise<string | undefined> {
+  const missing = realTraefikUnavailable()
+  if (missing) return missing
+  if (!(await lowPortsAllowed())) {
+    return (
+      `04-verify asks ports 80 and 443 of ${INTERNAL_IP} and ${EXTERNAL_IP}, as a LAN client does, and listening on ports below 1024 ` +
+      `needs root (or CAP_NET_BIND_SERVICE) here; the kit has no setting to probe other ports. Run \`sudo make demo\` to see the matrix`
+    )
+  }
+  return undefined
+}
+
+async function main(): Promise<number> {
+  if (!testCluster()) throw new Error('the test cluster is not built: run make demo (it builds it first)')
+  fakeApps()
+  const why = await noMatrix()
+  if (why) {
+    say(`NOT showing the reachability matrix: ${why}.`)
+    say(`01 -> 04 against the test cluster without probes: scripts/run-all.ts --env-file ${ENV_ARG} --no-probe`)
+    return step('run-all', ['--no-probe'])
+  }
+
+  say(`01 -> 03 against the test cluster (scripts/0N-*.ts --env-file ${ENV_ARG}): MetalLB pools for ${INTERNAL_IP} and ${EXTERNAL_IP}, Traefik's chart, the admin routes`)
+  await must('01-metallb')
+  await must('02-traefik')
+  await must('03-internal-routes')
+
+  say(
+    `starting the real Traefik ${TRAEFIK_VERSION} with the arguments the chart put into Deployment ${NAMESPACE}/traefik (kwok runs no containers): ` +
+      `its entrypoints on a loopback address of their own, a forwarder in kube-proxy's place on ${INTERNAL_IP} and ${EXTERNAL_IP} ports 80 and 443 ` +
+      `as the two LoadBalancer Services say, Pebble as the ACME server`,
+  )
+  let rt: RealTraefik | undefined
+  try {
+    rt = await startRealTraefik({ pebble: true })
+    console.log(`    Traefik on ${rt.traefikIp} answered /ping after ${rt.timings.ping} ms and its routes after ${rt.timings.routes} ms (files in ${rt.dir})`)
+    for (const r of rt.plan.routes) console.log(`    forwarder: ${r.listen.ip}:${r.listen.port} -> ${r.target.ip}:${r.target.port}`)
+
+    say(`04-verify with its probes: each admin host asked on ${INTERNAL_IP} (internal) and ${EXTERNAL_IP} (external), ports 80 and 443`)
+    const first = await step('04-verify')
+    if (first !== 0) throw new Error(`04-verify exited ${first} with nothing rogue in the cluster (its output is above)`)
+
+    say(`someone adds a public route to ArgoCD: IngressRoute ${ROGUE.namespace}/${ROGUE.name} on entrypoints web and websecure, Host(\`${ROGUE.host}\`) -> Service argocd-server`)
+    console.log(ROGUE_YAML.replace(/^/gm, '    ').trimEnd())
+    rogueApplied = true
+    applyYaml(ROGUE_YAML)
+    const exposed = await statusWhen(EXTERNAL_IP, 80, ROGUE.host, (s) => s !== 404)
+    console.log(`    asked directly: ${ROGUE.host} on EXTERNAL_IP ${EXTERNAL_IP}:80 now answers ${exposed}${exposed === 503 ? ' (routed to argocd-server, which has no pods here)' : ''}`)
+    say('04-verify again: it must fail and name the route')
+    const caught = await step('04-verify')
+    if (caught === 0) throw new Error('04-verify passed with a public route to ArgoCD in the cluster')
+    console.log(`\n    04-verify exited ${caught}: the rogue route is caught.`)
+
+    say(`removing IngressRoute ${ROGUE.namespace}/${ROGUE.name}`)
+    removeRogue()
+    rogueApplied = false
+    const closed = await statusWhen(EXTERNAL_IP, 80, ROGUE.host, (s) => s === 404)
+    console.log(`    asked directly: ${ROGUE.host} on EXTERNAL_IP ${EXTERNAL_IP}:80 answers ${closed} again`)
+    say('04-verify once more: green again')
+    const green = await step('04-verify')
+    if (green !== 0) throw new Error(`04-verify exited ${green} after the rogue route was removed (its output is above)`)
+    return 0
+  } finally {
+    if (rogueApplied) {
+      removeRogue()
+      rogueApplied = false
+    }
+    if (rt) {
+      await rt.stop()
+      say('stopped the real Traefik, the forwarder and Pebble (the test cluster keeps running)')
+    }
+  }
+}
+
+try {
+  const code = await main()
+  say(code === 0 ? `done in ${Math.round((Date.now() - started) / 1000)} s` : `failed (exit ${code})`)
+  process.exitCode = code
+} catch (err) {
+  console.error(`\nERROR: ${(err as Error).message}`)
+  process.exitCode = 1
+}
