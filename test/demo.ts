@@ -14,6 +14,7 @@
  */
 import { spawn } from 'node:child_process'
 import path from 'node:path'
+import { chromiumPath, openPage } from './integration/browser.ts'
 import { applyYaml, ENV_FILE, kubectlMaybe, ROOT, testCluster } from './integration/harness.ts'
 import { lowPortsAllowed } from './integration/lb-forwarder.ts'
 import { EXTERNAL_IP, INTERNAL_IP, NAMESPACE, type RealTraefik, realTraefikUnavailable, request, startRealTraefik, TRAEFIK_VERSION } from './integration/real-traefik.ts'
@@ -105,6 +106,29 @@ async function noMatrix(): Promise<string | undefined> {
   return undefined
 }
 
+/** Where the demo saves what Chromium showed (out/ is the kit's output directory, ignored by git). */
+const SCREENSHOT_DIR = path.join(ROOT, 'out', 'demo')
+
+/** The Traefik dashboard as a browser on the LAN opens it, through each address, saved as PNG. */
+function screenshots(): void {
+  const host = `traefik.${DOMAIN}`
+  if (!chromiumPath()) {
+    say('no screenshot of the dashboard: chromium is not installed (Debian package chromium; make test installs it when run as root)')
+    return
+  }
+  say(`opening http://${host}/dashboard/ in a headless Chromium, the name mapped to each address by its host resolver rules (no DNS)`)
+  for (const [name, ip] of [['internal', INTERNAL_IP], ['external', EXTERNAL_IP]] as const) {
+    const file = path.join(SCREENSHOT_DIR, `dashboard-${name}.png`)
+    try {
+      const page = openPage(`http://${host}/dashboard/`, host, ip, { screenshot: file })
+      const text = page.dom.replace(/<script[\s\S]*?<\/script>/g, '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim()
+      console.log(`    through ${name.toUpperCase()}_IP ${ip}: "${text.slice(0, 120)}${text.length > 120 ? '...' : ''}"; screenshot: ${path.relative(process.cwd(), file)}`)
+    } catch (err) {
+      console.log(`    through ${name.toUpperCase()}_IP ${ip}: no screenshot (${(err as Error).message.split('\n')[0]})`)
+    }
+  }
+}
+
 async function main(): Promise<number> {
   if (!testCluster()) throw new Error('the test cluster is not built: run make demo (it builds it first)')
   fakeApps()
@@ -134,6 +158,8 @@ async function main(): Promise<number> {
     say(`04-verify with its probes: each admin host asked on ${INTERNAL_IP} (internal) and ${EXTERNAL_IP} (external), ports 80 and 443`)
     const first = await step('04-verify')
     if (first !== 0) throw new Error(`04-verify exited ${first} with nothing rogue in the cluster (its output is above)`)
+
+    screenshots()
 
     say(`someone adds a public route to ArgoCD: IngressRoute ${ROGUE.namespace}/${ROGUE.name} on entrypoints web and websecure, Host(\`${ROGUE.host}\`) -> Service argocd-server`)
     console.log(ROGUE_YAML.replace(/^/gm, '    ').trimEnd())

@@ -9,6 +9,7 @@ import net from 'node:net'
 import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { chromiumPath } from './browser.ts'
 import { ROOT, skipReason, testCluster } from './harness.ts'
 import { bindErrorMessage, lowPortsAllowed } from './lb-forwarder.ts'
 import { EXTERNAL_IP, INTERNAL_IP, realTraefikUnavailable } from './real-traefik.ts'
@@ -101,6 +102,19 @@ it('ends in the matrix, catches the rogue route to ArgoCD, is green again, and l
   const greenRun = run.output.slice(run.output.indexOf('04-verify once more'))
   assert.not.match(greenRun, /\[FAIL\]/)
   assert.match(greenRun, /done in \d+ s/)
+
+  // The dashboard as Chromium showed it, saved where the demo says.
+  if (chromiumPath()) {
+    const internal = new RegExp(`through INTERNAL_IP ${INTERNAL_IP.replaceAll('.', '\\.')}: "Traefik dashboard \\(test build[^"]*"; screenshot: (\\S+)`).exec(run.output)
+    const external = new RegExp(`through EXTERNAL_IP ${EXTERNAL_IP.replaceAll('.', '\\.')}: "404 page not found"; screenshot: (\\S+)`).exec(run.output)
+    for (const [where, m] of [['internal', internal], ['external', external]] as const) {
+      assert.ok(m, `no ${where} screenshot line:\n${run.output}`)
+      const png = fs.readFileSync(path.resolve(ROOT, m[1]))
+      assert.equal([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], `${m[1]} is no PNG`)
+    }
+  } else {
+    assert.match(run.output, /no screenshot of the dashboard: chromium is not installed/)
+  }
 
   // Nothing of the demo keeps running: no process with its Traefik's address, nothing on the LoadBalancer
   // addresses or Pebble's.
