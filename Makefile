@@ -78,7 +78,7 @@ cluster-up: cluster-build
 cluster-down:
 	bash test/cluster/cluster.sh down
 
-# Debian packages some tests use (dnsmasq, Unbound), installed when missing and this is root.
+# Debian packages some tests and the demo use (dnsmasq, Unbound, Chromium), installed when missing and this is root.
 test-packages:
 	@bash test/packages.sh
 
@@ -89,7 +89,7 @@ test: node-version cluster-up test-packages
 
 # The whole flow on the test cluster, then the real Traefik and 04-verify's reachability matrix, a rogue
 # public route caught, and 04 green again (test/demo.sh).
-demo: node-version cluster-build
+demo: node-version cluster-build test-packages
 	bash test/demo.sh
 
 bench: node-version cluster-up

@@ -121,7 +121,7 @@ function screenshots(): void {
     const file = path.join(SCREENSHOT_DIR, `dashboard-${name}.png`)
     try {
       const page = openPage(`http://${host}/dashboard/`, host, ip, { screenshot: file })
-      const text = page.dom.replace(/<script[\s\S]*?<\/script>/g, '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim()
+      const text = page.dom.replace(/<head>[\s\S]*?<\/head>/g, '').replace(/<script[\s\S]*?<\/script>/g, '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim()
       console.log(`    through ${name.toUpperCase()}_IP ${ip}: "${text.slice(0, 120)}${text.length > 120 ? '...' : ''}"; screenshot: ${path.relative(process.cwd(), file)}`)
     } catch (err) {
       console.log(`    through ${name.toUpperCase()}_IP ${ip}: no screenshot (${(err as Error).message.split('\n')[0]})`)
@@ -145,7 +145,8 @@ async function main(): Promise<number> {
   await must('03-internal-routes')
 
   say(
-    `starting the real Traefik ${TRAEFIK_VERSION} with the arguments the chart put into Deployment ${NAMESPACE}/traefik (kwok runs no containers): ` +
+    `starting the real Traefik: the ${TRAEFIK_VERSION} binary the test cluster built (kwok runs no containers, so the image the Deployment names is not pulled), ` +
+      `with the arguments the chart put into Deployment ${NAMESPACE}/traefik: ` +
       `its entrypoints on a loopback address of their own, a forwarder in kube-proxy's place on ${INTERNAL_IP} and ${EXTERNAL_IP} ports 80 and 443 ` +
       `as the two LoadBalancer Services say, Pebble as the ACME server`,
   )
