@@ -66,8 +66,10 @@ teardown: node-version
 # Its binaries are built once from Go modules (Go >= 1.26) and cached per version.
 cluster-build:
 	@bash test/cluster/cluster.sh built || { \
-	  echo "==> Building the test cluster's binaries from Go modules into $(CLUSTER_CACHE)/bin."; \
-	  echo "    The first time takes about 12-15 minutes on 2 cores (and ~8 GB of Go caches); later runs take seconds."; \
+	  echo "==> Building the test cluster's binaries from Go modules into $(CLUSTER_CACHE)/bin: etcd, Kubernetes,"; \
+	  echo "    kwok, MetalLB, helm, and the real Traefik and Pebble that make demo and the tests run behind the"; \
+	  echo "    loopback addresses. The first time takes about 20-25 minutes on 2 idle cores (Traefik alone about"; \
+	  echo "    8-9) and ~13 GB of Go caches, longer on a busy machine; progress every 30 s. Later runs take a second."; \
 	  bash test/cluster/cluster.sh build; }
 
 cluster-up: cluster-build
@@ -76,7 +78,7 @@ cluster-up: cluster-build
 cluster-down:
 	bash test/cluster/cluster.sh down
 
-# Debian packages some tests use (dnsmasq, Unbound), installed when missing and this is root.
+# Debian packages some tests and the demo use (dnsmasq, Unbound, Chromium), installed when missing and this is root.
 test-packages:
 	@bash test/packages.sh
 
@@ -85,8 +87,9 @@ test: node-version cluster-up test-packages
 	npm test $(if $(NO_COLOR),-- --no-color)
 	@echo "The test cluster keeps running (reruns start at once); stop it with: make cluster-down"
 
-# The whole flow on the test cluster, ending in 04-verify's report.
-demo: node-version cluster-build
+# The whole flow on the test cluster, then the real Traefik and 04-verify's reachability matrix, a rogue
+# public route caught, and 04 green again (test/demo.sh).
+demo: node-version cluster-build test-packages
 	bash test/demo.sh
 
 bench: node-version cluster-up

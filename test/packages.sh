@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages some tests need, installed by `make test` when missing: the DNS servers that
-# test/integration/dns-servers.test.ts loads 04-verify's records into (dnsmasq, Unbound).
+# test/integration/dns-servers.test.ts loads 04-verify's records into (dnsmasq, Unbound), and the
+# headless Chromium that test/integration/dashboard-browser.test.ts and make demo open the Traefik
+# dashboard in.
 # Installs only as root on a machine with apt-get; otherwise it says so and those tests skip.
 set -uo pipefail
 
 # command -> package
-declare -A PACKAGE=([dnsmasq]=dnsmasq-base [unbound]=unbound)
+declare -A PACKAGE=([dnsmasq]=dnsmasq-base [unbound]=unbound [chromium]=chromium)
 
 have() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 || -x /sbin/$1 ]]; }
 
@@ -22,7 +24,8 @@ if ! command -v apt-get >/dev/null 2>&1; then
   exit 0
 fi
 
-echo "==> Installing ${missing[*]} (Debian packages for the DNS server tests, a few seconds)"
+if [[ " ${missing[*]} " == *" chromium "* ]]; then took="chromium: a minute or two, about 130 packages"; else took="a few seconds"; fi
+echo "==> Installing ${missing[*]} (Debian packages for the DNS server and browser tests; $took)"
 install() { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; }
 # a machine whose package lists were never fetched (a fresh container) needs them once
 if ! install >/tmp/homelab-ingress-apt.log 2>&1; then

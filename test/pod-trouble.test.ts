@@ -61,6 +61,19 @@ scheduling('a Bound claim whose volume is gone from the list (the scheduler says
   assert.match(podTrouble(pod, { ...facts, pvcs: claims }), /PVC traefik\/traefik is bound to PersistentVolume pvc-[0-9a-f-]+, which does not exist \(deleted\?\)/)
 })
 
+scheduling('a Bound claim whose volume exists although the scheduler said "bound to non-existent pv(s)": the scheduler had not seen it yet', () => {
+  const { pod, facts } = cause('volume-lost')
+  const claims = facts.pvcs!.map((c) => ({ ...c, status: { ...c.status, phase: 'Bound' } }))
+  const volume = claims[0].spec.volumeName
+  // the scheduler's words when its volume cache lags its claims (volumebinding's ErrReasonPVNotExist)
+  const said = '0/1 nodes are available: 1 node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s). preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.'
+  const unscheduled = { ...pod, status: { ...pod.status, conditions: pod.status.conditions.map((c: any) => (c.type === 'PodScheduled' ? { ...c, message: said } : c)) } }
+  const text = podTrouble(unscheduled, { ...facts, pvcs: claims, persistentVolumes: [...facts.persistentVolumes!, volume] })
+  assert.match(text, new RegExp(`^not scheduled: PVC traefik/traefik is bound to PersistentVolume ${volume}, which exists: kube-scheduler had not seen the volume yet when it tried the pod \\(it retries unschedulable pods every 5 minutes; delete the pod to have its replacement scheduled now\\) \\(scheduler: 0/1 nodes are available: 1 node\\(s\\) unavailable due to one or more pvc\\(s\\) bound to non-existent pv\\(s\\)\\.\\)$`))
+  // and when the volume really is gone, that is what it says
+  assert.match(podTrouble(unscheduled, { ...facts, pvcs: claims }), /is bound to PersistentVolume pvc-[0-9a-f-]+, which does not exist \(deleted\?\)/)
+})
+
 scheduling('facts not read yet: the scheduler\'s own words, never a guess', () => {
   const { pod } = cause('storage-class-missing')
   assert.is(podTrouble(pod, {}), 'not scheduled: a PersistentVolumeClaim it uses is not bound yet (scheduler: 0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims.)')

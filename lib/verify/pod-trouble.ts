@@ -204,6 +204,7 @@ function whyUnschedulable(pod: Obj, message: string, facts: PodFacts): string {
     for (const c of claimTrouble(pod, facts)) add(c)
     if (/volume node affinity conflict/.test(said)) add("its volume is bound to a node the pod cannot run on (the volume's node affinity)")
     if (!causes.length && /unbound immediate PersistentVolumeClaims/.test(said)) add('a PersistentVolumeClaim it uses is not bound yet')
+    if (!causes.length && /bound to non-existent pv\(s\)/.test(said)) for (const c of volumeNotSeenYet(pod, facts)) add(c)
   }
   if (/didn't match Pod's node affinity\/selector/.test(said)) add(selectorTrouble(pod, facts))
   // "had untolerated taint {k: v}" (Kubernetes 1.25+), "had taint {k: v}, that the pod didn't tolerate" (older)
@@ -270,6 +271,27 @@ function claimTrouble(pod: Obj, facts: PodFacts): string[] {
     out.push(`${ref} is ${phase}: ${pendingClaimCause(pvc, facts)}`)
   }
   return out
+}
+
+/**
+ * The scheduler said a claim is bound to a PersistentVolume that does not exist, but it does: the
+ * scheduler reads claims from one watch and volumes from its own cache, filled by another, and tried
+ * the pod in between (a claim bound just after its volume was made). The volume's event had passed,
+ * so nothing retries the pod until the scheduler's periodic retry of unschedulable pods (5 minutes).
+ */
+function volumeNotSeenYet(pod: Obj, facts: PodFacts): string[] {
+  if (!facts.pvcs || !facts.persistentVolumes) return []
+  const ns = pod.metadata.namespace ?? ''
+  const claims: string[] = (pod.spec?.volumes ?? []).map((v: any) => v.persistentVolumeClaim?.claimName).filter(Boolean)
+  return claims.flatMap((claim) => {
+    const pvc = facts.pvcs!.find((p) => p.metadata.name === claim && (p.metadata.namespace ?? ns) === ns)
+    const pv = pvc?.spec?.volumeName
+    if (pvc?.status?.phase !== 'Bound' || !pv || !facts.persistentVolumes!.includes(pv)) return []
+    return [
+      `PVC ${ns}/${claim} is bound to PersistentVolume ${pv}, which exists: kube-scheduler had not seen the volume yet when it tried the pod ` +
+        '(it retries unschedulable pods every 5 minutes; delete the pod to have its replacement scheduled now)',
+    ]
+  })
 }
 
 function pendingClaimCause(pvc: Obj, facts: PodFacts): string {

@@ -908,12 +908,24 @@ start_kcm() {
     --enable-hostpath-provisioner=true
 }
 
+# kube-scheduler reads claims from one watch and PersistentVolumes from its own cache, filled by another
+# event handler of the PV watch (pkg/scheduler/util/assumecache: "no coordination between different
+# handlers"). A pod tried in between (its claim bound a moment after the PV was made, or an old claim of
+# the same name) fails with "pvc(s) bound to non-existent pv(s)" after the PV's event has already passed,
+# and nothing retries it until the scheduler's periodic retry of unschedulable pods: 5 minutes by
+# default, as long as 04-verify's whole wait. Here that retry comes after 5 s (checked every 30 s).
+SCHEDULER_RETRY_FLAG=--pod-max-in-unschedulable-pods-duration=5s
 start_scheduler() {
   local k="$STATE/kubeconfigs/kube-scheduler.kubeconfig"
   spawn kube-scheduler "$(resolve kube-scheduler)" \
     --kubeconfig="$k" --authentication-kubeconfig="$k" --authorization-kubeconfig="$k" \
     --bind-address=127.0.0.1 --secure-port="$SCHED_PORT" --cert-dir="$STATE/certs/kube-scheduler" \
-    --leader-elect=false
+    --leader-elect=false "$SCHEDULER_RETRY_FLAG"
+}
+# A scheduler started by an older cluster.sh (without the short retry) is restarted by `up`.
+scheduler_current() {
+  local pid; pid="$(running_pid kube-scheduler)" || return 1
+  tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qxF -- "$SCHEDULER_RETRY_FLAG"
 }
 
 start_kwok() {
@@ -1090,6 +1102,10 @@ cluster_up_complete() {
 
 cmd_up() {
   lock
+  if [[ -d "$STATE" ]] && load_ports && running_pid kube-scheduler >/dev/null && ! scheduler_current; then
+    log "restarting kube-scheduler (started without $SCHEDULER_RETRY_FLAG)"
+    stop_components kube-scheduler
+  fi
   if [[ -d "$STATE" ]] && load_ports && cluster_up_complete \
     && curl -fsS --max-time 3 --cacert "$STATE/pki/ca.crt" --cert "$STATE/pki/admin.crt" --key "$STATE/pki/admin.key" \
       "https://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1; then
