@@ -9,11 +9,10 @@
  * written (the real Traefik's Gateway provider is not run by this file).
  */
 import { spawnSync } from 'node:child_process'
-import fs from 'node:fs'
-import path from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { applyYaml, CLUSTER_SH, installFakeApp, kubectl, kubectlMaybe, ownedState, resetCluster, runScript, sh, skipReason, testCluster } from './harness.ts'
+import { CLUSTER_SH, installFakeApp, kubectl, kubectlMaybe, ownedState, resetCluster, runScript, skipReason, testCluster } from './harness.ts'
+import { installCertManagerCrds, installGatewayApiCrds, removeCrds } from './gateway-crds.ts'
 
 const cluster = testCluster()
 const built = cluster ? spawnSync('bash', [CLUSTER_SH, 'built', 'gateway-api', 'cert-manager']).status === 0 : false
@@ -25,27 +24,6 @@ const INGRESSROUTE = { CERTIFICATES: 'cert-manager', ROUTES_API: 'ingressroute' 
 
 const test = suite('integration: ROUTES_API=gateway')
 const it = skip ? test.skip : test
-
-function installCertManagerCrds(): void {
-  const chart = sh('bash', [CLUSTER_SH, 'bin', 'cert-manager-chart']).stdout.trim()
-  const crds = fs.readdirSync(path.join(chart, 'templates')).filter((f) => /^crd-.*\.yaml$/.test(f))
-  const rendered = sh('helm', ['template', 'cert-manager', chart, '--namespace', 'cert-manager', '--set', 'crds.enabled=true', ...crds.flatMap((f) => ['--show-only', `templates/${f}`])]).stdout
-  sh('kubectl', ['--context=homelab-test', 'apply', '--server-side', '--force-conflicts', '-f', '-'], { input: rendered })
-  kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/certificates.cert-manager.io', 'crd/clusterissuers.cert-manager.io')
-  applyYaml('apiVersion: v1\nkind: Namespace\nmetadata: {name: cert-manager}\n')
-}
-
-function installGatewayApiCrds(): void {
-  const dir = sh('bash', [CLUSTER_SH, 'bin', 'gateway-api-crds']).stdout.trim()
-  kubectl('apply', '--server-side', '-f', dir)
-  kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/gateways.gateway.networking.k8s.io', 'crd/httproutes.gateway.networking.k8s.io', 'crd/gatewayclasses.gateway.networking.k8s.io')
-}
-
-function removeCrds(groupPattern: RegExp): void {
-  const crds = kubectlMaybe('get', 'customresourcedefinitions', '-o', 'json')
-  const names = crds.code === 0 ? JSON.parse(crds.stdout).items.filter((c: any) => groupPattern.test(c.spec.group)).map((c: any) => c.metadata.name) : []
-  if (names.length) kubectlMaybe('delete', 'customresourcedefinitions', ...names, '--wait=true')
-}
 
 const json = (...args: string[]) => JSON.parse(kubectl(...args, '-o', 'json').stdout)
 const kitObjects = (kinds: string) => {
