@@ -116,6 +116,20 @@ it('Traefik writes its status: GatewayClass Accepted, both Gateways Accepted/Pro
   assert.is(check.status, 'pass', `${check.detail} ${JSON.stringify(route.status)}`)
 })
 
+it('04-verify in gateway mode reports the GatewayClass, both Gateways and the admin HTTPRoute as served (from Traefik\'s status), and no IngressRoute check for it', () => {
+  traefik()
+  const r = runScript('04-verify', ['--no-probe', '--json', '--timeout', '30'], ENV)
+  const checks: { name: string; status: string; detail: string }[] = r.stdout.trim() ? JSON.parse(r.stdout).checks : []
+  const gatewayChecks = checks.filter((c) => /^(GatewayClass|Gateway|HTTPRoute) /.test(c.name))
+  assert.equal(gatewayChecks.map((c) => [c.name, c.status]), [
+    ['GatewayClass homelab-ingress accepted by Traefik', 'pass'],
+    ['Gateway traefik/homelab-ingress-internal accepted and programmed', 'pass'],
+    ['Gateway traefik/homelab-ingress-public accepted and programmed', 'pass'],
+    ['HTTPRoute argocd/argocd-internal served through Gateway traefik/homelab-ingress-internal', 'pass'],
+  ], r.output)
+  assert.not.ok(checks.some((c) => c.name.startsWith('IngressRoute argocd/')), r.output)
+})
+
 it('an HTTPRoute from a namespace the internal Gateway does not allow is not accepted, and 04\'s check says why', async () => {
   traefik()
   installFakeApp('squatters', 'grab', 80)
