@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { CLUSTER_SH, installFakeApp, kubectl, kubectlMaybe, ownedState, resetCluster, runScript, skipReason, testCluster } from './harness.ts'
+import { applyYaml, CLUSTER_SH, installFakeApp, kubectl, kubectlMaybe, ownedState, resetCluster, runScript, skipReason, testCluster } from './harness.ts'
 import { installCertManagerCrds, installGatewayApiCrds, removeCrds } from './gateway-crds.ts'
 
 const cluster = testCluster()
@@ -111,6 +111,20 @@ it('gateway -> ingressroute -> gateway: each rerun leaves nothing of the other m
   assert.is(runScript('03-internal-routes', [], GATEWAY).code, 0)
   assert.equal(kitObjects('ingressroutes.traefik.io'), [])
   assert.equal(kitObjects(GATEWAY_KINDS).length, 4)
+})
+
+it('teardown removes the kit\'s HTTPRoutes, Gateways and GatewayClass; a Gateway of the user\'s stays', () => {
+  applyYaml(`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: mine, namespace: argocd}
+spec:
+  gatewayClassName: homelab-ingress
+  listeners: [{name: http, port: 8000, protocol: HTTP}]
+`)
+  const r = runScript('99-teardown', [], GATEWAY)
+  assert.is(r.code, 0, r.output)
+  assert.equal(kitObjects(GATEWAY_KINDS), [])
+  assert.is(json('-n', 'argocd', 'get', 'gateways.gateway.networking.k8s.io', 'mine').metadata.name, 'mine')
 })
 
 test.run()
