@@ -289,6 +289,33 @@ for (const { version } of STAND_INS) {
   })
 }
 
+kitIt("41.3.0: gateway mode's values turn on the Gateway provider as the official chart's template does, with its ClusterRole rules", () => {
+  const config = loadConfig({ envFile: path.join(ROOT, 'test', 'integration', 'test.env'), env: { CERTIFICATES: 'cert-manager', ROUTES_API: 'gateway' }, cwd: ROOT })
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kit-values-'))
+  try {
+    fs.writeFileSync(path.join(dir, 'values.yaml'), YAML.stringify(traefikValues(config, '40-41', '41.3.0')))
+    const r = runHelm(['template', 'traefik', standIn('41.3.0'), '-n', 'traefik', '-f', path.join(dir, 'values.yaml')])
+    assert.is(r.code, 0, r.stderr)
+    const objects = objectsByName(r.stdout, "stand-in 41.3.0 with gateway mode's values")
+    const args: string[] = (objects.get('Deployment traefik/traefik') as any).spec.template.spec.containers[0].args
+    // traefik/templates/_podtemplate.tpl of 41.3.0: the provider, and the status address from the chart's Service.
+    assert.equal(args.filter((a) => a.startsWith('--providers.kubernetesgateway')), [
+      '--providers.kubernetesgateway',
+      '--providers.kubernetesgateway.statusaddress.service.name=traefik',
+      '--providers.kubernetesgateway.statusaddress.service.namespace=traefik',
+    ])
+    assert.ok(args.includes('--providers.kubernetescrd'), 'the CRD provider stays on (the dashboard IngressRoute, the allow-list)')
+    const rules: any[] = (objects.get('ClusterRole /traefik-traefik') as any).rules
+    const gatewayRules = rules.filter((rule) => rule.apiGroups.includes('gateway.networking.k8s.io'))
+    assert.equal(gatewayRules.map((rule) => rule.verbs), [['get', 'list', 'watch'], ['update']])
+    assert.ok(gatewayRules[1].resources.includes('httproutes/status') && gatewayRules[1].resources.includes('gateways/status'))
+    // The chart's own Gateway and GatewayClass are off: the kit makes its own.
+    assert.not.ok([...objects.keys()].some((k) => k.startsWith('Gateway') ), 'a Gateway or GatewayClass from the chart')
+  } finally {
+    fs.rmSync(dir, { recursive: true })
+  }
+})
+
 kit.run()
 
 // ---

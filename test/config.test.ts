@@ -81,6 +81,17 @@ valid('CERTIFICATES is acme with one replica by default; cert-manager takes 2 un
   assert.is(load(path.join(ENV_DIR, 'valid', 'minimal.env'), { CERTIFICATES: 'cert-manager', TRAEFIK_REPLICAS: '1' }).traefikReplicas, 1)
 })
 
+valid('ROUTES_API is ingressroute by default; gateway with cert-manager loads', () => {
+  assert.is(load(path.join(ENV_DIR, 'valid', 'minimal.env')).routesApi, 'ingressroute')
+  assert.is(load(path.join(ENV_DIR, 'valid', 'gateway.env')).routesApi, 'gateway')
+  assert.is(load(path.join(ENV_DIR, 'valid', 'minimal.env'), { CERTIFICATES: 'cert-manager', ROUTES_API: 'gateway' }).routesApi, 'gateway')
+})
+
+valid('ROUTES_API=gateway with CERTIFICATES=acme is refused, naming the fix', () => {
+  const problems = problemsOf(() => load(path.join(ENV_DIR, 'valid', 'minimal.env'), { ROUTES_API: 'gateway' }))
+  assert.ok(problems.some((p) => p.startsWith('ROUTES_API:') && p.includes('set CERTIFICATES=cert-manager')), problems.join('\n'))
+})
+
 valid('a local chart path resolves against the working directory', () => {
   const config = load(path.join(ENV_DIR, 'valid', 'test-cluster.env'))
   assert.equal(config.traefikChart, { kind: 'local', ref: path.join(ROOT, 'test', 'chart', 'traefik-41.3.0') })

@@ -19,6 +19,13 @@ export type InternalRoute = {
 export const CERTIFICATE_MODES = ['acme', 'cert-manager'] as const
 export type CertificateMode = (typeof CERTIFICATE_MODES)[number]
 
+/**
+ * Which routing API the admin routes use: Traefik's IngressRoute CRDs, or the Gateway API (a GatewayClass, an
+ * internal and a public Gateway, HTTPRoutes).
+ */
+export const ROUTES_APIS = ['ingressroute', 'gateway'] as const
+export type RoutesApi = (typeof ROUTES_APIS)[number]
+
 /** The DNS-01 providers cert-manager mode can configure from ACME_DNS_SECRET, with the Secret key each reads. */
 export const CERT_MANAGER_DNS_PROVIDERS = {
   cloudflare: 'CF_DNS_API_TOKEN',
@@ -51,6 +58,8 @@ export type Config = {
   certificates: CertificateMode
   /** Traefik pods: 1 with acme (the only value allowed there), 2 by default with cert-manager. */
   traefikReplicas: number
+  /** `ingressroute`: admin IngressRoutes; `gateway`: Traefik's Gateway provider, two Gateways, admin HTTPRoutes. */
+  routesApi: RoutesApi
   traefikNamespace: string
   traefikChart: ChartSource
   traefikChartVersion: string
@@ -95,6 +104,10 @@ export const SETTINGS: Record<string, Setting> = {
   TRAEFIK_REPLICAS: {
     default: '',
     help: 'Traefik pods: 1 with CERTIFICATES=acme (the only value allowed there), default 2 with CERTIFICATES=cert-manager',
+  },
+  ROUTES_API: {
+    default: 'ingressroute',
+    help: 'ingressroute (Traefik IngressRoutes) or gateway (Gateway API: an internal and a public Gateway, admin HTTPRoutes; needs CERTIFICATES=cert-manager)',
   },
   TRAEFIK_NAMESPACE: { default: 'traefik', help: 'namespace of the Traefik release' },
   TRAEFIK_CHART: { default: 'traefik/traefik', help: 'repo/chart, oci:// reference, or local chart dir/.tgz' },

@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import parseSemver from 'semver/functions/parse.js'
 import { parseCidr } from '../base/net.ts'
-import { type AcmeChallenge, ACME_DIRECTORIES, ADMISSION_GUARD_MODES, type AdmissionGuard, CERT_MANAGER_DNS_PROVIDERS, CERTIFICATE_MODES, type CertificateMode, CHART_SHAPES, type ChartSource, type Config, type InternalRoute, SETTINGS } from './config.ts'
+import { type AcmeChallenge, ACME_DIRECTORIES, ADMISSION_GUARD_MODES, type AdmissionGuard, CERT_MANAGER_DNS_PROVIDERS, CERTIFICATE_MODES, type CertificateMode, CHART_SHAPES, type ChartSource, type Config, type InternalRoute, ROUTES_APIS, type RoutesApi, SETTINGS } from './config.ts'
 import { didYouMean, dnsLabelProblem, dnsNameProblem, emailProblem, ipv4Problem, portProblem, urlProblem } from './rules.ts'
 
 /** Reads one setting at a time and collects every problem (one line each, naming the variable). */
@@ -47,6 +47,7 @@ export function validate(raw: Record<string, string | undefined>, problems: stri
   r.check('DOMAIN', domain, dnsNameProblem)
   const acmeSettings = acme(r)
   const certificateSettings = certificates(r, acmeSettings.acmeChallenge)
+  const routesApi = routesApiSetting(r, certificateSettings.certificates)
   const places = namespaces(r)
   const chartSettings = chart(r, cwd)
   const metallbAnnotationPrefix = annotationPrefix(r)
@@ -63,6 +64,7 @@ export function validate(raw: Record<string, string | undefined>, problems: stri
     domain,
     ...acmeSettings,
     ...certificateSettings,
+    routesApi,
     ...places,
     ...chartSettings,
     metallbAnnotationPrefix,
@@ -173,6 +175,24 @@ function certificates(r: Reader, challenge: AcmeChallenge): Pick<Config, 'certif
     )
   }
   return { certificates, traefikReplicas }
+}
+
+function routesApiSetting(r: Reader, certificates: CertificateMode): RoutesApi {
+  const value = r.get('ROUTES_API')
+  const apis: string[] = [...ROUTES_APIS]
+  if (!apis.includes(value)) {
+    r.problems.push(
+      `ROUTES_API: ${JSON.stringify(value)} is not ingressroute or gateway (ingressroute: Traefik IngressRoutes; gateway: Gateway API Gateways and HTTPRoutes)${didYouMean(value, apis)}`,
+    )
+    return 'ingressroute'
+  }
+  const routesApi = value as RoutesApi
+  if (routesApi === 'gateway' && certificates === 'acme') {
+    r.problems.push(
+      "ROUTES_API: gateway needs CERTIFICATES=cert-manager: Traefik's ACME resolver cannot serve certificates to Gateway listeners (traefik/traefik#11970), whose HTTPS listeners take their certificates from Secrets; set CERTIFICATES=cert-manager, or ROUTES_API=ingressroute",
+    )
+  }
+  return routesApi
 }
 
 function namespaces(r: Reader): Pick<Config, 'traefikNamespace' | 'metallbNamespace' | 'storageClass'> {

@@ -59,6 +59,7 @@ export function traefikValues(config: Config, shape: ChartShape, version?: strin
   } else {
     withTraefikAcme(values, config)
   }
+  if (config.routesApi === 'gateway') withGatewayProvider(values)
   if (config.traefikPhoneHome) {
     values.global = { checkNewVersion: true, sendAnonymousUsage: true }
   }
@@ -128,6 +129,108 @@ function withCertManager(values: Record<string, any>, config: Config): void {
   for (const name of [...PUBLIC_ENTRYPOINTS, ...INTERNAL_ENTRYPOINTS]) values.ports[name].transport = { lifeCycle: { ...DRAIN } }
   const defaultSecret = certificatePlan(config).defaultSecret
   if (defaultSecret) values.tlsStore = { default: { defaultCertificate: { secretName: defaultSecret } } }
+}
+
+/**
+ * Gateway mode: Traefik's Gateway provider on (the same keys in every chart major the kit knows, 33 to 41),
+ * without the chart's own GatewayClass and Gateway: the kit makes its own (gatewayManifests).
+ */
+function withGatewayProvider(values: Record<string, any>): void {
+  values.providers = { ...values.providers, kubernetesGateway: { enabled: true } }
+  values.gateway = { enabled: false }
+  values.gatewayClass = { enabled: false }
+}
+
+/** The container port of each entrypoint (manifests/02-traefik-values.yaml): Traefik matches a Gateway listener to the entrypoint of the same port. */
+export const ENTRYPOINT_PORTS = { web: 8000, websecure: 8443, intweb: 8001, intwebsec: 8444 } as const
+
+export const GATEWAY_GROUP = 'gateway.networking.k8s.io'
+export const GATEWAY_API_VERSION = `${GATEWAY_GROUP}/v1`
+/** The controller name Traefik's Gateway provider answers to. */
+export const TRAEFIK_GATEWAY_CONTROLLER = 'traefik.io/gateway-controller'
+
+/** Names of the Gateway API objects: fixed for the default configuration, prefixed by INSTANCE when set. */
+export function gatewayNames(config: Pick<Config, 'instance'>) {
+  const base = config.instance ? `homelab-ingress-${config.instance}` : 'homelab-ingress'
+  return { gatewayClass: base, internal: `${base}-internal`, public: `${base}-public` }
+}
+
+/** The namespaces the admin UIs live in (INTERNAL_ROUTES), sorted, each once. */
+export function adminNamespaces(config: Pick<Config, 'internalRoutes'>): string[] {
+  return [...new Set(config.internalRoutes.map((r) => r.namespace))].sort()
+}
+
+/** Whether a certificate name (a host, or a `*.` wildcard covering one label) covers `host`. */
+function nameCovers(name: string, host: string): boolean {
+  if (!name.startsWith('*.')) return name === host
+  const suffix = name.slice(1)
+  return host.endsWith(suffix) && !host.slice(0, -suffix.length).includes('.') && host.length > suffix.length
+}
+
+type Listener = Record<string, unknown>
+
+function httpListener(name: keyof typeof ENTRYPOINT_PORTS, allowedRoutes: Record<string, unknown>): Listener {
+  return { name, port: ENTRYPOINT_PORTS[name], protocol: 'HTTP', allowedRoutes }
+}
+
+function httpsListener(name: keyof typeof ENTRYPOINT_PORTS, secrets: string[], namespace: string, allowedRoutes: Record<string, unknown>): Listener {
+  return {
+    name,
+    port: ENTRYPOINT_PORTS[name],
+    protocol: 'HTTPS',
+    tls: { mode: 'Terminate', certificateRefs: secrets.map((name) => ({ group: '', kind: 'Secret', name, namespace })) },
+    allowedRoutes,
+  }
+}
+
+/**
+ * Gateway mode: one GatewayClass for Traefik and two Gateways in TRAEFIK_NAMESPACE. The internal one listens
+ * on the admin entrypoints' ports (intweb, and intwebsec when a certificate covers the admin hosts: DNS-01's
+ * wildcard; with HTTP-01 the LAN-only admin hosts get none) and takes HTTPRoutes only from the admin UIs'
+ * namespaces; the public one listens on web (and websecure when PUBLIC_PROBE_HOST has a certificate) and
+ * takes HTTPRoutes from every namespace. An HTTPRoute's parentRefs decide its side.
+ */
+export function gatewayManifests(config: Config): Manifest[] {
+  const names = gatewayNames(config)
+  const namespace = config.traefikNamespace
+  const cert = certManagerNames(config)
+  const plan = certificatePlan(config).certificates
+  const admins = adminNamespaces(config)
+  const internalRoutes = {
+    namespaces:
+      admins.length > 0
+        ? { from: 'Selector', selector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: admins }] } }
+        : { from: 'Same' },
+    kinds: [{ group: GATEWAY_GROUP, kind: 'HTTPRoute' }],
+  }
+  const publicRoutes = { namespaces: { from: 'All' } }
+  const adminSecrets = plan.filter((c) => c.secretName === cert.adminSecret).map((c) => c.secretName)
+  const host = config.publicProbeHost
+  const publicSecrets = host ? plan.filter((c) => c.dnsNames.some((n) => nameCovers(n, host))).map((c) => c.secretName) : []
+  const internalListeners = [httpListener('intweb', internalRoutes)]
+  if (adminSecrets.length > 0) internalListeners.push(httpsListener('intwebsec', adminSecrets, namespace, internalRoutes))
+  const publicListeners = [httpListener('web', publicRoutes)]
+  if (publicSecrets.length > 0) publicListeners.push(httpsListener('websecure', publicSecrets, namespace, publicRoutes))
+  return withOwnership(config, [
+    {
+      apiVersion: GATEWAY_API_VERSION,
+      kind: 'GatewayClass',
+      metadata: { name: names.gatewayClass },
+      spec: { controllerName: TRAEFIK_GATEWAY_CONTROLLER, description: 'Traefik, set up by homelab-ingress' },
+    },
+    {
+      apiVersion: GATEWAY_API_VERSION,
+      kind: 'Gateway',
+      metadata: { name: names.internal, namespace },
+      spec: { gatewayClassName: names.gatewayClass, listeners: internalListeners },
+    },
+    {
+      apiVersion: GATEWAY_API_VERSION,
+      kind: 'Gateway',
+      metadata: { name: names.public, namespace },
+      spec: { gatewayClassName: names.gatewayClass, listeners: publicListeners },
+    },
+  ])
 }
 
 /** The labels the chart gives the Traefik pods of release `traefik` in TRAEFIK_NAMESPACE. */
@@ -270,18 +373,45 @@ export function internalRouteManifests(config: Config): Manifest[] {
   ))
 }
 
+/** Gateway mode: one HTTPRoute per admin UI, in its Service's namespace, attached to the internal Gateway only. */
+export function adminHttpRouteManifests(config: Config): Manifest[] {
+  const names = gatewayNames(config)
+  return withOwnership(config, config.internalRoutes.map(
+    (route): Manifest => ({
+      apiVersion: GATEWAY_API_VERSION,
+      kind: 'HTTPRoute',
+      metadata: {
+        name: `${route.name}-internal`,
+        namespace: route.namespace,
+        labels: { 'app.kubernetes.io/managed-by': 'homelab-ingress', 'homelab-ingress/route': route.name },
+      },
+      spec: {
+        parentRefs: [{ group: GATEWAY_GROUP, kind: 'Gateway', name: names.internal, namespace: config.traefikNamespace }],
+        hostnames: [adminHost(config, route.name)],
+        rules: [{ backendRefs: [{ group: '', kind: 'Service', name: route.service, port: route.port }] }],
+      },
+    }),
+  ))
+}
+
+/** The admin routes step 03 applies: IngressRoutes, or HTTPRoutes in gateway mode. */
+export function adminRouteManifests(config: Config): Manifest[] {
+  return config.routesApi === 'gateway' ? adminHttpRouteManifests(config) : internalRouteManifests(config)
+}
+
 export function hostsFileLine(config: Config): string {
   return dnsRecords('hosts', config.internalIp, adminHosts(config)).trimEnd()
 }
 
-/** Renders every file in memory first, so a failure writes nothing (cert-manager mode adds 02-cert-manager.yaml). */
+/** Renders every file in memory first, so a failure writes nothing (cert-manager mode adds 02-cert-manager.yaml, gateway mode 02-gateway.yaml and HTTPRoutes in 03). */
 export function renderAll(config: Config, shape: ChartShape, version?: string): Record<string, string> {
   return {
     '01-metallb.yaml': toYamlDocuments(metallbManifests(config)),
     '02-traefik-values.yaml': YAML.stringify(traefikValues(config, shape, version), { lineWidth: 0 }),
     ...(config.certificates === 'cert-manager' ? { '02-cert-manager.yaml': toYamlDocuments(certManagerManifests(config)) } : {}),
+    ...(config.routesApi === 'gateway' ? { '02-gateway.yaml': toYamlDocuments(gatewayManifests(config)) } : {}),
     // what 03 applies: the routes, then the admission guard (none with ADMISSION_GUARD=off)
-    '03-internal-routes.yaml': toYamlDocuments([...internalRouteManifests(config), ...admissionGuardManifests(config)]),
+    '03-internal-routes.yaml': toYamlDocuments([...adminRouteManifests(config), ...admissionGuardManifests(config)]),
   }
 }
 

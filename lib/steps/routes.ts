@@ -1,9 +1,9 @@
 /**
- * Step 03: IngressRoutes for the admin UIs, on the internal entrypoints only, and the admission
- * guard (ADMISSION_GUARD): a ValidatingAdmissionPolicy and its binding refusing (or warning about)
- * any route that puts an admin backend on a public entrypoint. The guard lives here because its
- * list of admin backends is INTERNAL_ROUTES, the same setting as the routes: one step writes both,
- * so they never disagree.
+ * Step 03: IngressRoutes for the admin UIs, on the internal entrypoints only (HTTPRoutes on the
+ * internal Gateway in gateway mode), and the admission guard (ADMISSION_GUARD): a
+ * ValidatingAdmissionPolicy and its binding refusing (or warning about) any route that puts an admin
+ * backend on a public entrypoint. The guard lives here because its list of admin backends is
+ * INTERNAL_ROUTES, the same setting as the routes: one step writes both, so they never disagree.
  */
 import { applyManifests, planApply, refOf, summarize, type Change } from '../kube/apply.ts'
 import { retryTransient } from '../kube/cluster.ts'
@@ -12,19 +12,22 @@ import { allInOrder } from '../base/parallel.ts'
 import { apiPath, rawDelete, rawGet, rawList } from '../kube/raw.ts'
 import { type Claim, claimOf, INGRESSROUTES, isOurs, MANAGED_SELECTOR, ownerOf, refuseUnowned } from '../kube/ownership.ts'
 import type { Manifest } from '../base/objects.ts'
-import { internalRouteManifests } from '../render/render.ts'
+import { GATEWAY_API, pruneGatewayObjects } from '../kube/gateway-api.ts'
+import { adminRouteManifests } from '../render/render.ts'
 import { ADMISSION_API, admissionGuardManifests, admissionGuardName, BINDING_KIND, POLICY_KIND } from '../render/admission.ts'
 import { type GuardObjects, readGuardObjects } from '../verify/admission.ts'
 import type { Args, StepContext, StepResult } from './context.ts'
 
 export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Promise<StepResult> {
   const { config, cluster, log } = ctx
-  log.step(`03-internal-routes: ${config.internalRoutes.map((r) => r.name).join(', ') || '(none)'} on intweb/intwebsec`)
-  const manifests = internalRouteManifests(config)
+  const gateway = config.routesApi === 'gateway'
+  const api = gateway ? ROUTE_APIS.HTTPRoute : ROUTE_APIS.IngressRoute
+  log.step(`03-internal-routes: ${config.internalRoutes.map((r) => r.name).join(', ') || '(none)'} on ${gateway ? 'the internal Gateway (HTTPRoutes)' : 'intweb/intwebsec'}`)
+  const manifests = adminRouteManifests(config)
   // Every read at once, one per namespace, Service and route: 50 routes cost what one does.
   const namespaces = [...new Set(config.internalRoutes.map((r) => r.namespace))]
   const [routesCrd, oldRoutesCrd, namespacesFound, services, liveRoutes, managed, guard] = await allInOrder([
-    crd(ctx, 'ingressroutes.traefik.io'),
+    crd(ctx, api.crd),
     crd(ctx, 'ingressroutes.traefik.containo.us'),
     allInOrder(namespaces.map((name) => retryTransient(() => rawGet(cluster, apiPath('v1', 'namespaces', { name }))))),
     // (each Service once, however many routes lead to it)
@@ -32,11 +35,16 @@ export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Pr
       retryTransient(() => rawGet(cluster, apiPath('v1', 'services', { namespace: ref.split('/')[0], name: ref.split('/')[1] }))).then((s) => [ref, s] as const),
     )).then((found) => new Map(found)),
     // (404 while the CRD is missing: then there is none)
-    allInOrder(manifests.map((m) => retryTransient(() => rawGet(cluster, apiPath(INGRESSROUTES, 'ingressroutes', { namespace: m.metadata.namespace, name: m.metadata.name }))))),
+    allInOrder(manifests.map((m) => retryTransient(() => rawGet(cluster, apiPath(api.apiVersion, api.plural, { namespace: m.metadata.namespace, name: m.metadata.name }))))),
     // every route any configuration of the kit made, for pruning (applying the wanted ones changes no other)
-    retryTransient(() => rawList(cluster, apiPath(INGRESSROUTES, 'ingressroutes', { query: { labelSelector: MANAGED_SELECTOR } }))),
+    retryTransient(() => rawList(cluster, apiPath(api.apiVersion, api.plural, { query: { labelSelector: MANAGED_SELECTOR } }))),
     readAdmissionGuard(ctx),
   ] as const)
+  if (!routesCrd && gateway) {
+    throw new PreconditionError(`ROUTES_API=gateway: the HTTPRoute CRD (${api.crd}) is missing in context ${cluster.context}`, [
+      'install the Gateway API CRDs (standard channel) and run 02-traefik first: it checks them and makes the Gateways the routes attach to',
+    ])
+  }
   if (!routesCrd) {
     if (ctx.dryRun) {
       log.warn('the IngressRoute CRD is not installed yet (02-traefik installs it); nothing to compare against')
@@ -70,6 +78,7 @@ export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Pr
 
   refuseRoutesNotOurs(
     ctx,
+    api,
     manifests.flatMap((m, i) => (wanted.includes(m) && liveRoutes[i] ? [liveRoutes[i] as Manifest] : [])),
     args.adopt === true,
     config.admissionGuard === 'off' ? [] : guardClaims(ctx, guard),
@@ -78,7 +87,14 @@ export async function applyInternalRoutes(ctx: StepContext, args: Args = {}): Pr
   const live = new Map(manifests.map((m, i) => [m, liveRoutes[i]]))
   const result = await applyManifests(cluster, wanted, ctx.dryRun, await planApply(cluster, wanted, undefined, (m) => live.get(m)))
   if (ctx.dryRun && result.diff) log.info(`pending changes:\n${result.diff}`)
-  const pruned = await pruneStaleRoutes(ctx, wanted, (managed?.items ?? []) as Manifest[])
+  const pruned = await pruneStaleRoutes(ctx, api, wanted, (managed?.items ?? []) as Manifest[])
+  // Switching ROUTES_API leaves nothing of the other mode behind.
+  if (gateway) {
+    const ingressRoutes = await retryTransient(() => rawList(cluster, apiPath(INGRESSROUTES, 'ingressroutes', { query: { labelSelector: MANAGED_SELECTOR } })))
+    pruned.push(...(await pruneStaleRoutes(ctx, ROUTE_APIS.IngressRoute, [], (ingressRoutes?.items ?? []) as Manifest[])))
+  } else {
+    pruned.push(...(await pruneGatewayObjects(cluster, config, ['HTTPRoute'], { keep: [], dryRun: ctx.dryRun })))
+  }
   const changes = [...result.changes, ...pruned]
   for (const change of changes) log.info(`${change.ref}: ${change.action}`)
   const skippedText = skipped.length ? `, ${skipped.length} skipped (${skipped.join(', ')}: namespace missing)` : ''
@@ -138,17 +154,24 @@ async function applyAdmissionGuard(ctx: StepContext, guard: GuardObjects): Promi
   return `; admission guard (${mode}): ${summarize(result.changes, ctx.dryRun)}`
 }
 
+/** The two kinds of admin route, by ROUTES_API. */
+const ROUTE_APIS = {
+  IngressRoute: { kind: 'IngressRoute', apiVersion: INGRESSROUTES, plural: 'ingressroutes', crd: 'ingressroutes.traefik.io' },
+  HTTPRoute: { kind: 'HTTPRoute', apiVersion: GATEWAY_API, plural: 'httproutes', crd: 'httproutes.gateway.networking.k8s.io' },
+} as const
+type RouteApi = (typeof ROUTE_APIS)[keyof typeof ROUTE_APIS]
+
 /**
- * An IngressRoute of the same name that this configuration did not create is never overwritten;
- * nor is anything in `otherClaims` (the guard's policy and binding): all are refused at once, before any write.
+ * A route of the same name that this configuration did not create is never overwritten; nor is
+ * anything in `otherClaims` (the guard's policy and binding): all are refused at once, before any write.
  */
-function refuseRoutesNotOurs(ctx: StepContext, existing: Manifest[], adopt: boolean, otherClaims: Claim[] = []): void {
+function refuseRoutesNotOurs(ctx: StepContext, api: RouteApi, existing: Manifest[], adopt: boolean, otherClaims: Claim[] = []): void {
   const claims = existing.map(({ metadata: { name, namespace = '', labels } }): Claim =>
     claimOf(
-      `IngressRoute ${namespace}/${name}`,
+      `${api.kind} ${namespace}/${name}`,
       labels,
       ctx.config,
-      `rename the entry in INTERNAL_ROUTES (its route is <name>-internal), or delete the route yourself (kubectl -n ${namespace} delete ingressroutes.traefik.io ${name})`,
+      `rename the entry in INTERNAL_ROUTES (its route is <name>-internal), or delete the route yourself (kubectl -n ${namespace} delete ${api.crd} ${name})`,
     ),
   )
   refuseUnowned([...claims, ...otherClaims], ctx.config, adopt)
@@ -172,13 +195,13 @@ function warnIfServiceMissing(ctx: StepContext, service: any | undefined, route:
 }
 
 /** Routes this configuration made for names no longer in INTERNAL_ROUTES are deleted; no others. */
-async function pruneStaleRoutes(ctx: StepContext, wanted: Manifest[], managed: Manifest[]): Promise<Change[]> {
+async function pruneStaleRoutes(ctx: StepContext, api: RouteApi, wanted: Manifest[], managed: Manifest[]): Promise<Change[]> {
   const keep = new Set(wanted.map(refOf))
-  const stale = managed.filter((o) => isOurs(ownerOf(o.metadata.labels, ctx.config)) && !keep.has(refOf({ ...o, kind: 'IngressRoute' })))
+  const stale = managed.filter((o) => isOurs(ownerOf(o.metadata.labels, ctx.config)) && !keep.has(refOf({ ...o, kind: api.kind })))
   const changes: Change[] = []
   for (const route of stale) {
-    const ref = refOf({ ...route, kind: 'IngressRoute' })
-    if (!ctx.dryRun) await rawDelete(ctx.cluster, { apiVersion: INGRESSROUTES, kind: 'IngressRoute', name: route.metadata.name, namespace: route.metadata.namespace })
+    const ref = refOf({ ...route, kind: api.kind })
+    if (!ctx.dryRun) await rawDelete(ctx.cluster, { apiVersion: api.apiVersion, kind: api.kind, name: route.metadata.name, namespace: route.metadata.namespace })
     changes.push({ ref, action: 'deleted' })
   }
   return changes

@@ -9,6 +9,7 @@ import { retryTransient } from '../kube/cluster.ts'
 import { commandFailed, EXIT, UserError } from '../base/errors.ts'
 import { waitUntil } from '../kube/wait.ts'
 import { pruneCertManagerObjects } from '../kube/cert-manager.ts'
+import { pruneGatewayObjects } from '../kube/gateway-api.ts'
 import { apiPath, type ObjectRef, rawDelete, rawGet, rawList, rawRead } from '../kube/raw.ts'
 import { readRelease } from '../helm/release.ts'
 import { INGRESSROUTES, isOurs, MANAGED_SELECTOR, ownerOf, volumeOwner } from '../kube/ownership.ts'
@@ -46,6 +47,9 @@ export async function removeIngress(ctx: StepContext & { purge: boolean }): Prom
     await deleteObject(ctx, { apiVersion: INGRESSROUTES, kind: 'IngressRoute', name: route.metadata.name, namespace: route.metadata.namespace })
     changes.push({ ref, action: 'deleted' })
   }
+
+  // 03 and 02 (gateway mode): this configuration's HTTPRoutes, Gateways and GatewayClass, in that order.
+  changes.push(...(await pruneGatewayObjects(cluster, config, ['HTTPRoute', 'Gateway', 'GatewayClass'], { keep: [], dryRun })))
 
   // 02 (cert-manager mode): this configuration's ClusterIssuer, Certificates and their Secrets.
   changes.push(...(await pruneCertManagerObjects(cluster, config, { keep: [], keepSecrets: [], dryRun })))

@@ -12,7 +12,8 @@ import { poolEntryContains } from '../base/net.ts'
 import { apiPath, objectPath, rawGet, rawList, rawRead, rawRequest } from '../kube/raw.ts'
 import { type Drift, releaseDrift } from '../kube/drift.ts'
 import { claimOf, ownerOf, ownershipLabels, refuseUnowned } from '../kube/ownership.ts'
-import { certManagerManifests, certificatePlan, EXTERNAL_SERVICE, INTERNAL_SERVICE, poolNames, RELEASE_NAME, traefikValues } from '../render/render.ts'
+import { findGatewayApi, GATEWAY_API_RELEASE_FOR_TRAEFIK, pruneGatewayObjects } from '../kube/gateway-api.ts'
+import { certManagerManifests, certificatePlan, gatewayManifests, EXTERNAL_SERVICE, INTERNAL_SERVICE, poolNames, RELEASE_NAME, traefikValues } from '../render/render.ts'
 import { CERT_MANAGER_DNS_PROVIDERS } from '../config/config.ts'
 import { CERTIFICATE_CRD, type CertManagerFound, findCertManager, pruneCertManagerObjects } from '../kube/cert-manager.ts'
 import { applyManifests, type Change, planApply, refOf, summarize } from '../kube/apply.ts'
@@ -22,10 +23,13 @@ import type { Args, StepContext, StepResult } from './context.ts'
 export async function installTraefik(ctx: StepContext, args: Args = {}): Promise<StepResult> {
   // cert-manager first: in cert-manager mode, nothing is changed when it is not installed.
   const certManager = await requireCertManager(ctx)
+  // gateway mode: nothing is changed when the Gateway API CRDs are not installed.
+  await requireGatewayApi(ctx)
   const release = await installRelease(ctx, args)
   const certificates = await syncCertManagerObjects(ctx, certManager, args.adopt === true)
+  const gateways = await syncGatewayObjects(ctx, args.adopt === true)
   const volume = ctx.config.certificates === 'cert-manager' ? await keptAcmeVolume(ctx) : ''
-  return { ok: release.ok, summary: `${release.summary}${certificates}${volume}` }
+  return { ok: release.ok, summary: `${release.summary}${certificates}${gateways}${volume}` }
 }
 
 async function installRelease(ctx: StepContext, args: Args): Promise<StepResult> {
@@ -367,6 +371,57 @@ async function syncCertManagerObjects(ctx: StepContext, certManager: CertManager
   for (const change of changes.filter((c) => c.action !== 'unchanged')) log.info(`${change.ref}: ${dryRun ? `would be ${change.action}` : change.action}`)
   if (changes.length === 0) return ''
   return `; cert-manager objects: ${summarize(changes, dryRun)}`
+}
+
+// --- gateway mode
+
+/**
+ * ROUTES_API=gateway needs the Gateway API's standard-channel CRDs installed already: the kit does not
+ * install CRDs from the internet, and names the release Traefik's own is built against.
+ */
+async function requireGatewayApi({ config, cluster, log }: StepContext): Promise<void> {
+  if (config.routesApi !== 'gateway') return
+  const found = await findGatewayApi(cluster)
+  if (found.missing.length > 0) {
+    throw new PreconditionError(
+      `ROUTES_API=gateway: the Gateway API CRDs are not installed in context ${cluster.context} (missing: ${found.missing.join(', ')}); nothing was changed`,
+      [
+        `install the standard channel of the Gateway API release Traefik v3.6 supports, ${GATEWAY_API_RELEASE_FOR_TRAEFIK} (its release's standard-install.yaml, or config/crd/standard of the sigs.k8s.io/gateway-api module at ${GATEWAY_API_RELEASE_FOR_TRAEFIK}), with kubectl apply --server-side -f <file or directory>; then rerun 02-traefik`,
+        'or keep Traefik IngressRoutes: ROUTES_API=ingressroute',
+      ],
+    )
+  }
+  if (found.bundleVersion && found.bundleVersion !== GATEWAY_API_RELEASE_FOR_TRAEFIK) {
+    log.info(`Gateway API CRDs ${found.bundleVersion} (${found.channel ?? 'channel unknown'}) installed; Traefik v3.6 is built against ${GATEWAY_API_RELEASE_FOR_TRAEFIK}`)
+  }
+}
+
+/**
+ * gateway mode: the GatewayClass and the two Gateways applied (nothing sent when they match), this
+ * configuration's others deleted. ingressroute mode: every one this configuration made removed. Objects of
+ * the same name the kit did not make are refused, never changed.
+ */
+async function syncGatewayObjects(ctx: StepContext, adopt: boolean): Promise<string> {
+  const { config, cluster, log, dryRun } = ctx
+  const wanted = config.routesApi === 'gateway' ? gatewayManifests(config) : []
+  const changes: Change[] = []
+  if (wanted.length > 0) {
+    const plan = await planApply(cluster, wanted)
+    const claims = plan.flatMap((p) =>
+      p.live
+        ? [claimOf(refOf(p.object), p.live.metadata?.labels, config, `it has the name the kit gives its own; delete or rename it yourself (kubectl delete ${p.object.kind.toLowerCase()}${p.object.metadata.namespace ? ` -n ${p.object.metadata.namespace}` : ''} ${p.object.metadata.name}), or use INSTANCE to give this configuration other names`)]
+        : [],
+    )
+    refuseUnowned(claims, config, adopt)
+    const result = await applyManifests(cluster, wanted, dryRun, plan)
+    if (dryRun && result.diff) log.info(`pending changes:\n${result.diff}`)
+    changes.push(...result.changes)
+  }
+  // Gateways before their GatewayClass.
+  changes.push(...(await pruneGatewayObjects(cluster, config, ['Gateway', 'GatewayClass'], { keep: wanted.map(refOf), dryRun })))
+  for (const change of changes.filter((c) => c.action !== 'unchanged')) log.info(`${change.ref}: ${dryRun ? `would be ${change.action}` : change.action}`)
+  if (changes.length === 0) return ''
+  return `; Gateway API objects: ${summarize(changes, dryRun)}`
 }
 
 /** On the way to cert-manager the acme.json volume stays, said once per run, until the user removes it. */

@@ -35,10 +35,16 @@ import { CRD_CHART_ANNOTATION, PROBE_CRD } from '../kube/crds.ts'
 import { formatCertificates, formatMatrix, judgeMatrix, matrixCheckNames, type ProbeMatrix, probeTargets } from '../verify/probe.ts'
 import { askMatrix, askTraefikRawData } from '../verify/probe-http.ts'
 import { certificateChecks, disruptionBudgetCheck, issuerCheck, replicasCheck } from '../verify/certificates.ts'
+import { gatewayCheck, gatewayClassCheck, httpRouteCheck } from '../verify/gateway.ts'
 import {
   adminHost,
   adminHosts,
+  adminHttpRouteManifests,
   CERT_MANAGER_GROUP,
+  GATEWAY_API_VERSION,
+  gatewayManifests,
+  gatewayNames,
+  TRAEFIK_GATEWAY_CONTROLLER,
   certificatePlan,
   certManagerNames,
   DASHBOARD_HOST_NAME,
@@ -192,6 +198,7 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   checks.push(phoneHomeCheck(deployment, config.traefikPhoneHome))
   checks.push(crdCheck(crdStamp, deployment?.metadata.labels?.['helm.sh/chart']))
   if (config.certificates === 'cert-manager') checks.push(...(await certManagerChecks(cluster, config, [...lastState[0].values()] as Obj[])))
+  if (config.routesApi === 'gateway') checks.push(...(await gatewayModeChecks(cluster, config)))
   const externalService = lastState[1].get(`${ns}/${EXTERNAL_SERVICE}`) as Obj | undefined
   const internalService = lastState[1].get(`${ns}/${INTERNAL_SERVICE}`) as Obj | undefined
 
@@ -299,6 +306,36 @@ async function certManagerChecks(cluster: Cluster, config: StepContext['config']
     replicasCheck(pods, nodes, config.traefikReplicas),
     disruptionBudgetCheck(pdb, `${ns}/${RELEASE_NAME}`),
   ]
+}
+
+/**
+ * gateway mode: the kit's GatewayClass, Gateways and admin HTTPRoutes, from the status Traefik's Gateway
+ * provider writes on them. A route whose namespace does not exist is skipped, as in ingressroute mode.
+ */
+async function gatewayModeChecks(cluster: Cluster, config: StepContext['config']): Promise<Check[]> {
+  const names = gatewayNames(config)
+  const gateways = gatewayManifests(config).filter((m) => m.kind === 'Gateway')
+  const routes = adminHttpRouteManifests(config)
+  const [cls, liveGateways, liveRoutes, namespaces] = await allInOrder([
+    retryTransient(() => rawGet(cluster, apiPath(GATEWAY_API_VERSION, 'gatewayclasses', { name: names.gatewayClass }))),
+    allInOrder(gateways.map((g) => retryTransient(() => rawGet(cluster, apiPath(GATEWAY_API_VERSION, 'gateways', { namespace: g.metadata.namespace, name: g.metadata.name }))))),
+    allInOrder(routes.map((r) => retryTransient(() => rawGet(cluster, apiPath(GATEWAY_API_VERSION, 'httproutes', { namespace: r.metadata.namespace, name: r.metadata.name }))))),
+    allInOrder(routes.map((r) => retryTransient(() => rawGet(cluster, apiPath('v1', 'namespaces', { name: r.metadata.namespace! }))))),
+  ] as const)
+  const checks: Check[] = [gatewayClassCheck(cls, names.gatewayClass, TRAEFIK_GATEWAY_CONTROLLER)]
+  for (const [i, g] of gateways.entries()) {
+    const listeners = ((g.spec as any).listeners as { name: string }[]).map((l) => l.name)
+    checks.push(gatewayCheck(liveGateways[i], `${g.metadata.namespace}/${g.metadata.name}`, listeners))
+  }
+  for (const [i, r] of routes.entries()) {
+    const ref = `${r.metadata.namespace}/${r.metadata.name}`
+    if (!namespaces[i]) {
+      checks.push({ name: `HTTPRoute ${ref} served through Gateway ${config.traefikNamespace}/${names.internal}`, status: 'skip', detail: `namespace ${r.metadata.namespace} does not exist (the app is not installed)` })
+      continue
+    }
+    checks.push(httpRouteCheck(liveRoutes[i], ref, { name: names.internal, namespace: config.traefikNamespace }, TRAEFIK_GATEWAY_CONTROLLER))
+  }
+  return checks
 }
 
 /**

@@ -73,6 +73,8 @@ export function expectedRoutesCheck(config: Config, routes: Obj[], namespaces: S
     status: has(config.traefikNamespace, dashboard) ? 'pass' : 'fail',
     detail: has(config.traefikNamespace, dashboard) ? 'present' : 'missing (rerun 02-traefik)',
   })
+  // gateway mode: the admin routes are HTTPRoutes, judged from their status (lib/verify/gateway.ts).
+  if (config.routesApi === 'gateway') return checks
   for (const manifest of internalRouteManifests(config)) {
     const { namespace = '', name } = manifest.metadata
     const label = `IngressRoute ${namespace}/${name} exists`

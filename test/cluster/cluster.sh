@@ -2,9 +2,9 @@
 # A real Kubernetes control plane for integration tests, built from Go modules only.
 #
 #   test/cluster/cluster.sh build [PIECE...] build + cache the binaries (once per version); pieces: helm
-#                                            metallb kwok pebble etcd kubernetes helm4 cert-manager traefik (default all),
-#                                            or `cluster` for the pieces the cluster itself runs (not pebble,
-#                                            cert-manager, traefik)
+#                                            metallb kwok pebble etcd kubernetes helm4 cert-manager gateway-api traefik
+#                                            (default all), or `cluster` for the pieces the cluster itself runs (not
+#                                            pebble, cert-manager, gateway-api, traefik)
 #   test/cluster/cluster.sh up               start etcd, kube-apiserver, kube-controller-manager,
 #                                            kube-scheduler, kwok, the MetalLB controller (state in .cluster/)
 #   test/cluster/cluster.sh down             stop everything and remove .cluster/
@@ -18,7 +18,8 @@
 #   test/cluster/cluster.sh built [PIECE...] exit 0 when every binary (of PIECEs) is cached (nothing is built)
 #   test/cluster/cluster.sh bin NAME         print the cached binary's path (traefik, pebble, pebble-challtestsrv,
 #                                            cert-manager-controller, cert-manager-webhook, cert-manager-acmesolver,
-#                                            cert-manager-chart: the chart directory, ...)
+#                                            cert-manager-chart: the chart directory, gateway-api-crds: the
+#                                            directory of the Gateway API standard-channel CRDs, ...)
 #
 # Environment:
 #   HOMELAB_INGRESS_CACHE  binary cache (default ${XDG_CACHE_HOME:-$HOME/.cache}/homelab-ingress)
@@ -75,6 +76,7 @@ resolve() {
     pebble | pebble-challtestsrv) echo "$BIN/pebble-$PEBBLE_VERSION/$1" ;;
     cert-manager-controller | cert-manager-webhook | cert-manager-acmesolver) echo "$BIN/cert-manager-$CERT_MANAGER_VERSION/$1" ;;
     cert-manager-chart) echo "$BIN/cert-manager-$CERT_MANAGER_VERSION/chart" ;;
+    gateway-api-crds) echo "$BIN/gateway-api-$GATEWAY_API_VERSION/crds" ;;
     *) die "unknown component $1" ;;
   esac
 }
@@ -526,11 +528,29 @@ EOF
   done
 }
 
+# Gateway API CRDs (standard channel: GatewayClass, Gateway, HTTPRoute, GRPCRoute, ReferenceGrant,
+# BackendTLSPolicy), copied from the sigs.k8s.io/gateway-api module's config/crd/standard, as its release's
+# standard-install.yaml is made. Nothing to build; no binary.
+build_gateway_api() {
+  local v=$GATEWAY_API_VERSION d="$BIN/gateway-api-$GATEWAY_API_VERSION" dir
+  piece_built gateway-api && { log "gateway-api $v: cached"; return 0; }
+  log "gateway-api $v: copying the standard-channel CRDs"
+  mkdir -p "$SRC"
+  dir="$(mod_field "sigs.k8s.io/gateway-api@$v" Dir)"
+  [[ -n "$dir" && -d "$dir/config/crd/standard" ]] || die "gateway-api $v: config/crd/standard missing from the module (dir: ${dir:-none})"
+  rm -rf "$d.tmp"
+  mkdir -p "$d.tmp/crds"
+  cp "$dir"/config/crd/standard/gateway.networking.k8s.io_*.yaml "$d.tmp/crds/"
+  chmod -R u+w "$d.tmp"
+  rm -rf "$d"
+  mv "$d.tmp" "$d"
+}
+
 # Pieces `build` knows, smallest first (so a stopped run still leaves something useful in the cache).
 # The cluster needs the first group; real Traefik and Pebble are for test/integration/real-traefik.test.ts.
 CLUSTER_PIECES=(helm metallb kwok etcd kubernetes helm4)
-TOOL_PIECES=(pebble cert-manager traefik)
-ALL_PIECES=(helm metallb kwok pebble etcd kubernetes helm4 cert-manager traefik)
+TOOL_PIECES=(pebble cert-manager gateway-api traefik)
+ALL_PIECES=(helm metallb kwok pebble etcd kubernetes helm4 cert-manager gateway-api traefik)
 
 piece_built() { # piece_built PIECE
   local c
@@ -546,12 +566,14 @@ piece_built() { # piece_built PIECE
     cert-manager) for c in cert-manager-controller cert-manager-webhook cert-manager-acmesolver; do [[ -x "$(resolve "$c")" ]] || return 1; done
       [[ -f "$(resolve cert-manager-chart)/Chart.yaml" ]] \
         && [[ "$(cat "$BIN/cert-manager-$CERT_MANAGER_VERSION/homelab-ingress-sources" 2>/dev/null)" == "$(cert_manager_stamp)" ]] ;;
+    gateway-api) [[ -f "$(resolve gateway-api-crds)/gateway.networking.k8s.io_gateways.yaml" && -f "$(resolve gateway-api-crds)/gateway.networking.k8s.io_httproutes.yaml" ]] ;;
     *) die "unknown piece '$1' (known: ${ALL_PIECES[*]})" ;;
   esac
 }
 
 build_piece() { # build_piece PIECE
   case "$1" in
+    gateway-api) build_gateway_api ;;
     helm) build_helm "$HELM3_VERSION" ;;
     helm4) if [[ -n "${HELM4_VERSION:-}" ]]; then build_helm "$HELM4_VERSION"; fi ;;
     metallb) build_metallb ;;

@@ -4,7 +4,7 @@
  *
  * What changes from the Deployment, and why:
  * - each `--entryPoints.X.address=:PORT/tcp` is bound to one loopback address (TRAEFIK_IP:PORT);
- * - the kubernetescrd/kubernetesingress providers get the test API server's endpoint, its CA and a
+ * - the kubernetescrd/kubernetesingress/kubernetesgateway providers get the test API server's endpoint, its CA and a
  *   token of the chart's ServiceAccount from the TokenRequest API (in a pod these come from the
  *   mounted ServiceAccount); KUBECONFIG and KUBERNETES_SERVICE_HOST are kept out of its environment
  *   (Traefik prefers them over the flags);
@@ -319,7 +319,7 @@ export function planFromCluster(traefikIp: string, dataDir: string, apiServer: s
     if (/=\//.test(arg)) throw new Error(`Deployment argument ${arg} names a path in the pod; teach real-traefik.ts where it goes on this machine`)
     args.push(arg)
   }
-  for (const provider of ['kubernetescrd', 'kubernetesingress']) {
+  for (const provider of ['kubernetescrd', 'kubernetesingress', 'kubernetesgateway']) {
     if (!args.some((a) => a.toLowerCase() === `--providers.${provider}` || a.toLowerCase().startsWith(`--providers.${provider}=`) || a.toLowerCase().startsWith(`--providers.${provider}.`))) continue
     args.push(`--providers.${provider}.endpoint=${apiServer}`, `--providers.${provider}.token=${tokenFile}`, `--providers.${provider}.certauthfilepath=${caFile}`)
   }

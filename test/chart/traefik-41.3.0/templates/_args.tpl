@@ -195,6 +195,38 @@ One `- "<flag>"` item per line.
 - {{ printf "--providers.kubernetescrd.namespaces=%s" (join "," .namespaces) | quote }}
 {{- end }}
 {{- end }}
+{{- with .Values.providers.kubernetesGateway }}
+{{- if .enabled }}
+- "--providers.kubernetesgateway"
+{{- with .statusAddress }}
+{{- with .ip }}
+- {{ printf "--providers.kubernetesgateway.statusaddress.ip=%s" . | quote }}
+{{- end }}
+{{- with .hostname }}
+- {{ printf "--providers.kubernetesgateway.statusaddress.hostname=%s" . | quote }}
+{{- end }}
+{{- if (and .service.enabled $.Values.service.enabled) }}
+- {{ printf "--providers.kubernetesgateway.statusaddress.service.name=%s" (.service.name | default (include "traefik.fullname" $)) | quote }}
+- {{ printf "--providers.kubernetesgateway.statusaddress.service.namespace=%s" (.service.namespace | default (include "traefik.namespace" $)) | quote }}
+{{- end }}
+{{- end }}
+{{- if .nativeLBByDefault }}
+- "--providers.kubernetesgateway.nativeLBByDefault=true"
+{{- end }}
+{{- with .crossProviderNamespaces }}
+- {{ printf "--providers.kubernetesgateway.crossProviderNamespaces=%s" (join "," .) | quote }}
+{{- end }}
+{{- with .namespaces }}
+- {{ printf "--providers.kubernetesgateway.namespaces=%s" (join "," .) | quote }}
+{{- end }}
+{{- if .experimentalChannel }}
+- "--providers.kubernetesgateway.experimentalchannel=true"
+{{- end }}
+{{- with .labelSelector }}
+- {{ printf "--providers.kubernetesgateway.labelSelector=%s" . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- with .Values.providers.kubernetesIngress }}
 {{- if and .enabled .namespaces }}
 - {{ printf "--providers.kubernetesingress.namespaces=%s" (join "," .namespaces) | quote }}
