@@ -39,7 +39,7 @@ function clusterEnv(): NodeJS.ProcessEnv {
 
 /**
  * Brings the test cluster up (idempotent) when its binaries are built. Returns undefined, with
- * `skipReason()` saying why, when they are not: building takes 15-30 minutes, so a plain
+ * `skipReason()` saying why, when they are not: building takes about 20-25 minutes, so a plain
  * `npm test` does not start it on its own; `make test` (and .ci/run) does.
  */
 export function testCluster(): Cluster | undefined {
@@ -47,7 +47,7 @@ export function testCluster(): Cluster | undefined {
   // only the cluster's own pieces: the real Traefik and Pebble are asked for by real-traefik.ts
   const built = spawnSync('bash', [CLUSTER_SH, 'built', 'cluster'], { encoding: 'utf8' })
   if (built.status !== 0) {
-    unavailable = 'the test cluster binaries are not built: `make test` builds them once (12-25 min) and runs every test'
+    unavailable = 'the test cluster binaries are not built: `make test` builds them once (about 20-25 minutes on 2 idle cores) and runs every test'
     return undefined
   }
   const up = spawnSync('bash', [CLUSTER_SH, 'up'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000 })
