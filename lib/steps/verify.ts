@@ -210,8 +210,8 @@ export async function verifyIngress(ctx: StepContext & ProbeFlags): Promise<Step
   checks.push(nodePortsCheck(externalService, EXTERNAL_SERVICE, ns), nodePortsCheck(internalService, INTERNAL_SERVICE, ns))
   const namespaceNames = new Set(namespaces.items.map((n) => n.metadata?.name ?? ''))
   checks.push(...expectedRoutesCheck(config, routes.items, namespaceNames))
-  // Default entrypoints, rule syntax and Ingress class as the running Traefik pods (and the
-  // Deployment they roll out to) were started with.
+  // Default entrypoints, entrypoint ports, Ingress class and cross-namespace/ExternalName settings
+  // as the running Traefik pods (and the Deployment they roll out to) were started with.
   const auditStart = performance.now()
   const traefikObjects = [...lastState[0].values(), ...(deployment ? [deployment] : [])] as Obj[]
   const scope: AuditScope = {
