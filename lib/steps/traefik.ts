@@ -1,4 +1,5 @@
 /** Step 02: Traefik from its Helm chart, changed only when chart or values differ. */
+import type { Manifest } from '../base/objects.ts'
 import { type ChartTarget, chartVersionOf, parseChartVersion, resolveChart } from '../traefik/chart.ts'
 import { retryTransient } from '../kube/cluster.ts'
 import { applyCrds, CRD_CHART_ANNOTATION, crdsBehind, PROBE_CRD, stampedCrds } from '../kube/crds.ts'
@@ -344,6 +345,25 @@ async function requireCertManager({ config, cluster }: StepContext): Promise<Cer
 }
 
 /**
+ * Applies objects the kit owns (none: nothing to do). One of the same name that this configuration
+ * did not create is refused with the others at once, before any write, never changed.
+ */
+async function applyOwnedObjects(ctx: StepContext, wanted: Manifest[], adopt: boolean): Promise<Change[]> {
+  const { config, cluster, log, dryRun } = ctx
+  if (wanted.length === 0) return []
+  const plan = await planApply(cluster, wanted)
+  const claims = plan.flatMap((p) =>
+    p.live
+      ? [claimOf(refOf(p.object), p.live.metadata?.labels, config, `it has the name the kit gives its own; delete or rename it yourself (kubectl delete ${p.object.kind.toLowerCase()}${p.object.metadata.namespace ? ` -n ${p.object.metadata.namespace}` : ''} ${p.object.metadata.name}), or use INSTANCE to give this configuration other names`)]
+      : [],
+  )
+  refuseUnowned(claims, config, adopt)
+  const result = await applyManifests(cluster, wanted, dryRun, plan)
+  if (dryRun && result.diff) log.info(`pending changes:\n${result.diff}`)
+  return result.changes
+}
+
+/**
  * cert-manager mode: the ClusterIssuer and Certificates applied (nothing sent when they match), and
  * this configuration's ones no longer wanted deleted with their Secrets. acme mode: every one this
  * configuration made removed, with its Secret. Objects of the same name the kit did not make are
@@ -353,19 +373,7 @@ async function syncCertManagerObjects(ctx: StepContext, certManager: CertManager
   const { config, cluster, log, dryRun } = ctx
   if (!certManager.installed) return ''
   const wanted = config.certificates === 'cert-manager' ? certManagerManifests(config) : []
-  const changes: Change[] = []
-  if (wanted.length > 0) {
-    const plan = await planApply(cluster, wanted)
-    const claims = plan.flatMap((p) =>
-      p.live
-        ? [claimOf(refOf(p.object), p.live.metadata?.labels, config, `it has the name the kit gives its own; delete or rename it yourself (kubectl delete ${p.object.kind.toLowerCase()}${p.object.metadata.namespace ? ` -n ${p.object.metadata.namespace}` : ''} ${p.object.metadata.name}), or use INSTANCE to give this configuration other names`)]
-        : [],
-    )
-    refuseUnowned(claims, config, adopt)
-    const result = await applyManifests(cluster, wanted, dryRun, plan)
-    if (dryRun && result.diff) log.info(`pending changes:\n${result.diff}`)
-    changes.push(...result.changes)
-  }
+  const changes = await applyOwnedObjects(ctx, wanted, adopt)
   const keepSecrets = config.certificates === 'cert-manager' ? certificatePlan(config).certificates.map((c) => `${config.traefikNamespace}/${c.secretName}`) : []
   changes.push(...(await pruneCertManagerObjects(cluster, config, { keep: wanted.map(refOf), keepSecrets, dryRun })))
   for (const change of changes.filter((c) => c.action !== 'unchanged')) log.info(`${change.ref}: ${dryRun ? `would be ${change.action}` : change.action}`)
@@ -404,19 +412,7 @@ async function requireGatewayApi({ config, cluster, log }: StepContext): Promise
 async function syncGatewayObjects(ctx: StepContext, adopt: boolean): Promise<string> {
   const { config, cluster, log, dryRun } = ctx
   const wanted = config.routesApi === 'gateway' ? gatewayManifests(config) : []
-  const changes: Change[] = []
-  if (wanted.length > 0) {
-    const plan = await planApply(cluster, wanted)
-    const claims = plan.flatMap((p) =>
-      p.live
-        ? [claimOf(refOf(p.object), p.live.metadata?.labels, config, `it has the name the kit gives its own; delete or rename it yourself (kubectl delete ${p.object.kind.toLowerCase()}${p.object.metadata.namespace ? ` -n ${p.object.metadata.namespace}` : ''} ${p.object.metadata.name}), or use INSTANCE to give this configuration other names`)]
-        : [],
-    )
-    refuseUnowned(claims, config, adopt)
-    const result = await applyManifests(cluster, wanted, dryRun, plan)
-    if (dryRun && result.diff) log.info(`pending changes:\n${result.diff}`)
-    changes.push(...result.changes)
-  }
+  const changes = await applyOwnedObjects(ctx, wanted, adopt)
   // Gateways before their GatewayClass.
   changes.push(...(await pruneGatewayObjects(cluster, config, ['Gateway', 'GatewayClass'], { keep: wanted.map(refOf), dryRun })))
   for (const change of changes.filter((c) => c.action !== 'unchanged')) log.info(`${change.ref}: ${dryRun ? `would be ${change.action}` : change.action}`)
